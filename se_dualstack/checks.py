@@ -1,0 +1,97 @@
+"""The check catalogue and the one helper that builds every failure message.
+
+Each acceptance check has a stable id, a title, a rationale and a fix (the catalogue lives in
+``data/checks.yml``, so reviewers read it as a list).  A failing check always says: the check id,
+the host, what was expected, what was observed, and the exact fix, on one line first so the
+pytest summary line is useful on its own.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, NoReturn
+
+import pytest
+import yaml
+
+
+@dataclass(frozen=True)
+class Check:
+    """One entry of the catalogue."""
+
+    id: str
+    title: str
+    concern: str
+    rationale: str
+    fix: str
+
+
+class CheckFailure(AssertionError):
+    """Raised by :func:`fail`; carries the structured parts for the report."""
+
+    def __init__(self, check: Check, host: str, expected: str, observed: str, fix: str) -> None:
+        self.check = check
+        self.host = host
+        self.expected = expected
+        self.observed = observed
+        self.fix = fix
+        super().__init__(failure_message(check, host, expected, observed, fix))
+
+
+@functools.cache
+def catalogue() -> dict[str, Check]:
+    """All checks by id, loaded once from the packaged YAML."""
+    text = resources.files("se_dualstack").joinpath("data/checks.yml").read_text()
+    raw = yaml.safe_load(text) or {}
+    out: dict[str, Check] = {}
+    for cid, entry in raw.items():
+        out[cid] = Check(
+            id=cid,
+            title=entry["title"],
+            concern=entry["concern"],
+            rationale=" ".join(entry["rationale"].split()),
+            fix=" ".join(entry["fix"].split()),
+        )
+    return out
+
+
+def get(check_id: str) -> Check:
+    """Look a check up by id; an unknown id is a programming error."""
+    try:
+        return catalogue()[check_id]
+    except KeyError:
+        raise KeyError(f"unknown check id {check_id!r}; add it to se_dualstack/data/checks.yml") from None
+
+
+def failure_message(check: Check, host: str, expected: str, observed: str, fix: str) -> str:
+    """Build the one message format every check uses (first line stands alone)."""
+    return (
+        f"[{check.id}] {host}: {check.title}: expected {expected}; observed {observed}. "
+        f"Fix: {fix}"
+    )
+
+
+def fail(check_id: str, host: str, expected: str, observed: str, fix: str | None = None,
+         **fmt: Any) -> NoReturn:
+    """Fail the current test with the standard message.
+
+    ``fix`` defaults to the catalogue's fix text; ``fmt`` fills ``{placeholders}`` in it
+    (e.g. ``{host}``, ``{port}``, ``{line}``) so the fix names the exact line or port.
+    """
+    check = get(check_id)
+    text = (fix if fix is not None else check.fix).format(host=host, **fmt)
+    raise CheckFailure(check, host, expected, observed, text)
+
+
+def expect(condition: bool, check_id: str, host: str, expected: str, observed: str,
+           fix: str | None = None, **fmt: Any) -> None:
+    """Fail with the standard message unless ``condition`` holds."""
+    if not condition:
+        fail(check_id, host, expected, observed, fix, **fmt)
+
+
+def not_applicable(check_id: str, host: str, reason: str) -> NoReturn:
+    """Skip a check that does not apply to this host, saying why (never to hide a failure)."""
+    pytest.skip(f"[{check_id}] {host}: not applicable: {reason}")
