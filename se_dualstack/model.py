@@ -1,0 +1,159 @@
+"""The suite's view of a site: hosts, their role, their services. Plain data, no I/O.
+
+Built by :mod:`se_dualstack.inventory` from an Ansible inventory plus the site knowledge;
+consumed by the plugin (parametrization) and the checks. Testinfra hosts are attached lazily
+by the plugin, so this module stays importable and testable without ssh.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+ROLES = ("headnode", "disknode")
+GROUP_ROLE = {"headnodes": "headnode", "disknodes": "disknode"}
+
+
+@dataclass(frozen=True)
+class Service:
+    """A TCP service an SE host must offer on both address families."""
+
+    name: str
+    port: int
+    processes: tuple[str, ...]
+    transfer: bool
+    title: str
+
+
+@dataclass(frozen=True)
+class PortRange:
+    """An inclusive TCP port range (the GridFTP data channel)."""
+
+    first: int
+    last: int
+
+    @classmethod
+    def parse(cls, text: str) -> PortRange:
+        """Parse ``"20000-25000"`` (or ``"20000:25000"``, as iptables writes it)."""
+        sep = "-" if "-" in text else ":"
+        a, b = (int(x) for x in str(text).split(sep, 1))
+        if not 0 < a <= b < 65536:
+            raise ValueError(f"bad port range {text!r}")
+        return cls(a, b)
+
+    def __str__(self) -> str:
+        return f"{self.first}-{self.last}"
+
+
+@dataclass(frozen=True)
+class TransferPort:
+    """A port (or range) that must be open over IPv6 for transfers: one firewall check row."""
+
+    label: str  # e.g. "gsiftp", "gsiftp-data", "xrootd", "https"
+    first: int
+    last: int
+
+    def __str__(self) -> str:
+        return str(self.first) if self.first == self.last else f"{self.first}:{self.last}"
+
+
+@dataclass
+class SEHost:
+    """One storage-element host of the inventory."""
+
+    name: str  # the FQDN the DNS checks query and test ids show
+    role: str  # "headnode" | "disknode"
+    vars: dict[str, Any]  # merged variables (defaults < all < groups < host)
+    services: list[Service]
+    data_range: PortRange
+    host: Any = field(default=None, repr=False, compare=False)  # testinfra Host, set by the plugin
+    detected_os: str | None = field(default=None, compare=False)  # filled lazily by the plugin
+    # Set by the plugin: asks the host for its OS (over ssh) the first time `.os` needs it.
+    detect_os: Callable[[], str | None] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def interface(self) -> str:
+        """External interface carrying the SE's addresses."""
+        return str(self.vars.get("se_external_interface", "eth0"))
+
+    @property
+    def connection(self) -> str:
+        """Address testinfra connects to (``ansible_host`` else the name)."""
+        return str(self.vars.get("ansible_host", self.name))
+
+    @property
+    def user(self) -> str:
+        return str(self.vars.get("ansible_user", "root"))
+
+    @property
+    def port(self) -> int | None:
+        p = self.vars.get("ansible_port")
+        return int(p) if p is not None else None
+
+    @property
+    def declared_os(self) -> str | None:
+        """``se_os`` from the inventory, normalised (``sl6`` -> ``el6``)."""
+        v = self.vars.get("se_os")
+        if not v:
+            return None
+        v = str(v).lower()
+        return {"sl6": "el6", "sl7": "el7", "centos7": "el7"}.get(v, v)
+
+    @property
+    def os(self) -> str | None:
+        """OS family the checks use: ``se_os`` if declared, else detected (once, lazily)."""
+        return self.declared_os or self.os_detected()
+
+    @property
+    def os_family(self) -> str | None:
+        """Alias of :attr:`os` (declared ``se_os`` wins over detection)."""
+        return self.os
+
+    def os_detected(self) -> str | None:
+        """The detected OS family, asking the host only the first time."""
+        if self.detected_os is None and self.detect_os is not None:
+            self.detected_os = self.detect_os()
+        return self.detected_os
+
+    @property
+    def transfer_ports(self) -> list[TransferPort]:
+        """Transfer ports of this host's services, the GridFTP data range included."""
+        out: list[TransferPort] = []
+        for s in self.services:
+            if not s.transfer:
+                continue
+            out.append(TransferPort(s.name, s.port, s.port))
+            if s.name.endswith("gsiftp"):
+                out.append(TransferPort(f"{s.name}-data", self.data_range.first, self.data_range.last))
+        return out
+
+
+@dataclass
+class Site:
+    """The whole inventory: hosts in inventory order plus site-wide settings."""
+
+    name: str
+    flavour: str
+    inventory_path: str
+    hosts: list[SEHost]
+    vars: dict[str, Any]  # the `all` group's vars merged over defaults
+
+    @property
+    def headnodes(self) -> list[SEHost]:
+        return [h for h in self.hosts if h.role == "headnode"]
+
+    @property
+    def disknodes(self) -> list[SEHost]:
+        return [h for h in self.hosts if h.role == "disknode"]
+
+    def host(self, name: str) -> SEHost:
+        for h in self.hosts:
+            if h.name == name:
+                return h
+        raise KeyError(name)
+
+    @property
+    def ipv6_prefixes(self) -> list[ipaddress.IPv6Network]:
+        return [ipaddress.IPv6Network(p) for p in self.vars.get("se_ipv6_prefixes", ["2000::/3"])]

@@ -1,0 +1,180 @@
+"""Saved network configuration (ifcfg, NetworkManager) and live IPv6 state of an interface.
+
+Why both: an address added by hand works until the next reboot; a config edited but never
+applied does nothing yet. The checks read the saved file and the live state separately, and
+:func:`saved_vs_live` says which of the two situations a host is in.
+"""
+
+from __future__ import annotations
+
+import configparser
+import ipaddress
+import json
+import shlex
+from dataclasses import dataclass
+
+# initscripts' is_true() / NetworkManager's ifcfg-rh svGetValueBoolean accept these as "yes"
+TRUE_WORDS = {"yes", "y", "true", "t", "on", "1"}
+
+
+# --------------------------------------------------------------------------- ifcfg
+
+def parse_ifcfg(text: str) -> dict[str, str]:
+    """Parse a shell-style ifcfg file: KEY=value, quotes, comments, ``export``."""
+    out: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        if line.startswith("export "):
+            line = line[len("export "):].strip()
+        key, _, value = line.partition("=")
+        key = key.strip()
+        if not key.replace("_", "").isalnum():
+            continue
+        try:
+            words = shlex.split(value, comments=True)
+        except ValueError:
+            words = [value.strip().strip("\"'")]
+        out[key] = words[0] if words else ""
+    return out
+
+
+def is_true(value: str | None) -> bool:
+    return (value or "").strip().lower() in TRUE_WORDS
+
+
+@dataclass(frozen=True)
+class SavedIPv6:
+    """Does the saved configuration bring IPv6 up on the interface?"""
+
+    enabled: bool
+    observed: str  # what the file says, for the message
+    missing: tuple[str, ...] = ()  # lines to add (ifcfg) / settings to change (NM)
+
+
+def ifcfg_ipv6(values: dict[str, str]) -> SavedIPv6:
+    """EL6/EL7: IPV6INIT=yes and an address source (DHCPV6C=yes, IPV6ADDR, or IPV6_AUTOCONF=yes)."""
+    shown = " ".join(f"{k}={values[k]}" for k in ("IPV6INIT", "DHCPV6C", "IPV6ADDR", "IPV6_AUTOCONF")
+                     if k in values) or "no IPV6INIT, DHCPV6C, IPV6ADDR or IPV6_AUTOCONF"
+    missing = []
+    if not is_true(values.get("IPV6INIT")):
+        missing.append("IPV6INIT=yes")
+    source = (is_true(values.get("DHCPV6C")) or bool(values.get("IPV6ADDR", "").strip())
+              or is_true(values.get("IPV6_AUTOCONF")))
+    if not source:
+        missing.append("DHCPV6C=yes")
+    return SavedIPv6(not missing, shown, tuple(missing))
+
+
+# --------------------------------------------------------------------------- NetworkManager
+
+@dataclass(frozen=True)
+class NMProfile:
+    """The parts of a NetworkManager connection profile the checks need."""
+
+    name: str  # connection.id (file stem when absent)
+    interface: str  # connection.interface-name ("" = any)
+    ipv6_method: str  # auto, dhcp, manual, link-local, ignore, disabled, shared
+    source: str  # file path or "nmcli"
+
+
+DISABLING_METHODS = {"disabled", "ignore"}
+
+
+def parse_keyfile(text: str, path: str = "") -> NMProfile:
+    """Parse a ``.nmconnection`` keyfile (GLib key file: ``#`` comments, ``[section]``)."""
+    cp = configparser.ConfigParser(interpolation=None, strict=False, comment_prefixes=("#",),
+                                   inline_comment_prefixes=None)
+    cp.optionxform = str  # type: ignore[assignment,method-assign]
+    cp.read_string(text)
+    stem = path.rsplit("/", 1)[-1].removesuffix(".nmconnection")
+    name = cp.get("connection", "id", fallback=stem)
+    iface = cp.get("connection", "interface-name", fallback="")
+    # no [ipv6] section: NetworkManager normalises the profile to method=auto
+    method = cp.get("ipv6", "method", fallback="auto").strip().lower()
+    return NMProfile(name, iface, method, path)
+
+
+def parse_nmcli_field(text: str, field_name: str = "ipv6.method") -> str | None:
+    """``nmcli -t -f ipv6.method connection show NAME`` -> ``auto`` (terse ``key:value``)."""
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() == field_name:
+            return value.strip().lower()
+    return None
+
+
+def nm_ipv6(profiles: list[NMProfile], iface: str) -> SavedIPv6:
+    """EL8+: the profile(s) bound to ``iface`` must not disable IPv6."""
+    mine = [p for p in profiles if p.interface == iface]
+    if not mine:
+        return SavedIPv6(False, f"no NetworkManager profile with interface-name={iface}",
+                         (f"nmcli connection add type ethernet ifname {iface} con-name {iface} "
+                          "ipv6.method auto",))
+    bad = [p for p in mine if p.ipv6_method in DISABLING_METHODS]
+    shown = "; ".join(f"{p.name} ({p.source}): ipv6.method={p.ipv6_method}" for p in mine)
+    if bad:
+        return SavedIPv6(False, shown, tuple(f"nmcli connection modify '{p.name}' ipv6.method auto"
+                                              for p in bad))
+    return SavedIPv6(True, shown)
+
+
+# --------------------------------------------------------------------------- live state
+
+@dataclass(frozen=True)
+class LiveIPv6:
+    """Global IPv6 addresses on the interface (from ``ip -j addr show IFACE``)."""
+
+    global_addresses: tuple[str, ...]
+    all_ipv6: tuple[str, ...]
+
+    @property
+    def has_global(self) -> bool:
+        return bool(self.global_addresses)
+
+
+def parse_ip_addr_json(text: str) -> LiveIPv6:
+    """Global-scope, usable IPv6 addresses (not tentative after DAD failure, not deprecated-only)."""
+    glob, every = [], []
+    for link in json.loads(text or "[]"):
+        for a in link.get("addr_info", []):
+            if a.get("family") != "inet6":
+                continue
+            every.append(f"{a['local']}/{a.get('prefixlen')} scope {a.get('scope')}")
+            if a.get("scope") == "global" and not a.get("dadfailed"):
+                glob.append(a["local"])
+    return LiveIPv6(tuple(glob), tuple(every))
+
+
+def is_global_ipv6(address: str) -> bool:
+    """Not link-local, loopback or multicast (ULA counts: the site decides with its prefixes)."""
+    ip = ipaddress.IPv6Address(address)
+    return not (ip.is_link_local or ip.is_loopback or ip.is_multicast or ip.is_unspecified)
+
+
+def parse_default_routes(text: str) -> list[str]:
+    """``ip -6 route show default`` (text, any iproute2) or its ``-j`` JSON -> route lines."""
+    text = (text or "").strip()
+    if text.startswith("["):
+        out = []
+        for r in json.loads(text):
+            via = f" via {r['gateway']}" if r.get("gateway") else ""
+            out.append(f"{r.get('dst', 'default')}{via} dev {r.get('dev', '?')}")
+        return out
+    return [ln.strip() for ln in text.splitlines() if ln.split()[:1] == ["default"]]
+
+
+# --------------------------------------------------------------------------- saved vs live
+
+def saved_vs_live(saved_enabled: bool, live_global: bool) -> tuple[bool, str]:
+    """Agreement between the saved config and the live state, with the consequence when not."""
+    if saved_enabled and not live_global:
+        return False, ("saved configuration enables IPv6 but the interface has no global IPv6 "
+                       "address: the change was not applied (restart the interface)")
+    if live_global and not saved_enabled:
+        return False, ("the interface has a global IPv6 address but the saved configuration does "
+                       "not enable IPv6: it will be lost at the next reboot")
+    if saved_enabled:
+        return True, "saved configuration and live state both have IPv6"
+    return True, "neither saved configuration nor live state has IPv6 (reported by the other checks)"

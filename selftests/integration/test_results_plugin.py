@@ -1,0 +1,308 @@
+"""The results, waivers and baseline plugins end to end, in throw-away pytest runs (pytester).
+
+Why: these plugins only show their worth in a real session (report hooks, usage errors, exit
+codes, xdist), so each case runs a small fake suite with ``-p se_dualstack.results`` and
+``-p se_dualstack.waivers`` -- the same way they work without the framework.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import se_dualstack
+from se_dualstack import compare
+
+pytest_plugins = ["pytester"]
+
+PROJECT = Path(__file__).resolve().parents[2]
+PLUGINS = ["-p", "se_dualstack.results", "-p", "se_dualstack.waivers"]
+
+CONFTEST = '''
+import os
+import pytest
+from se_dualstack import results
+from se_dualstack.model import PortRange, SEHost, Site
+
+HOSTS = [
+    SEHost("head.example.org", "headnode", {}, [], PortRange(20000, 25000)),
+    SEHost("disk-1.example.org", "disknode", {"se_os": "el9"}, [], PortRange(20000, 25000)),
+]
+SITE = Site("exsite", "dpm", "inventory.yml", HOSTS, {})
+
+
+def pytest_configure(config):
+    config.stash[results.SITE_KEY] = SITE
+
+
+@pytest.fixture(params=HOSTS, ids=[h.name for h in HOSTS])
+def se_host(request):
+    if request.param.role == "headnode":
+        request.param.detected_os = "el7"
+    return request.param
+
+
+def broken(name):
+    """Which checks the fake site fails, from the environment (so runs can differ)."""
+    return name in os.environ.get("FAKE_BROKEN", "").split(",")
+'''
+
+CHECKS = '''
+import pytest
+from conftest import broken
+
+
+@pytest.mark.check("SE6-DNS-02")
+def test_aaaa(se_host):
+    assert not broken("aaaa-" + se_host.name), (
+        f"[SE6-DNS-02] {se_host.name}: no AAAA record; expected one; Fix: add it")
+
+
+@pytest.mark.check("SE6-SVC-01")
+@pytest.mark.parametrize("service", ["xrootd", "gsiftp"])
+def test_listen(se_host, service):
+    assert not broken(f"listen-{service}"), f"[SE6-SVC-01] {se_host.name}: {service} not on [::]"
+
+
+@pytest.mark.check("SE6-SVC-05")
+def test_transfer(se_host, record_property):
+    if se_host.role == "headnode":
+        pytest.skip("[SE6-SVC-05] no se_transfer_dir on the head node")
+    rate = float(__import__("os").environ.get("FAKE_RATE", "100"))
+    record_property("transfer", {"protocol": "root", "family": "ipv6", "throughput_MBps": rate})
+'''
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A fake two-host site: conftest with a Site and ``se_host``, three checks."""
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_checks=CHECKS)
+    pytester.path.joinpath("inventory.yml").write_text("all: {}\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(PROJECT), str(pytester.path)]))
+    monkeypatch.delenv("FAKE_BROKEN", raising=False)
+    monkeypatch.setenv("COLUMNS", "250")  # the short summary is cut at the terminal width
+    return pytester
+
+
+def result_files(p: pytest.Pytester) -> list[Path]:
+    return sorted(x for x in (p.path / "reports").glob("exsite-*.json") if "latest" not in x.name)
+
+
+def latest(p: pytest.Pytester) -> dict[str, Any]:
+    return json.loads((p.path / "reports" / "exsite-latest.json").read_text())
+
+
+def outcomes(doc: dict[str, Any]) -> dict[str, str]:
+    return {r["nodeid"]: r["outcome"] for r in doc["records"]}
+
+
+def test_result_file_has_metadata_and_one_record_per_test(suite: pytest.Pytester,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_BROKEN", "aaaa-disk-1.example.org")
+    res = suite.runpytest(*PLUGINS)
+    assert res.ret == 1, f"one check fails, so exit 1; got {res.ret}\n{res.stdout.str()}"
+    files = result_files(suite)
+    assert len(files) == 1, f"one timestamped result file expected, found {files}"
+    doc = json.loads(files[0].read_text())
+    assert doc == latest(suite), "the latest file must be a copy of the timestamped one"
+    assert doc["site"] == "exsite", f"site name from the Site: {doc['site']}"
+    assert doc["suite_version"] == se_dualstack.__version__, "suite version recorded"
+    assert doc["inventory"]["path"] == "inventory.yml", f"inventory path: {doc['inventory']}"
+    assert len(doc["inventory"]["sha256"]) == 64, "inventory digest must be a sha256 hex digest"
+    assert (doc["exit_status"], doc["exit_category"]) == (1, "checks-failed"), "exit metadata"
+    assert doc["hosts"] == [
+        {"name": "head.example.org", "role": "headnode", "os": "el7", "os_source": "detected"},
+        {"name": "disk-1.example.org", "role": "disknode", "os": "el9", "os_source": "declared"},
+    ], f"hosts with role and OS in inventory order: {doc['hosts']}"
+    assert files[0].name == f"exsite-{doc['started'].replace('-', '').replace(':', '')}.json", (
+        f"file named <site>-<UTC start>: {files[0].name} vs {doc['started']}")
+    recs = {r["nodeid"]: r for r in doc["records"]}
+    assert len(recs) == 8, f"2 hosts x (1 + 2 + 1) tests = 8 records, got {sorted(recs)}"
+    bad = recs["test_checks.py::test_aaaa[disk-1.example.org]"]
+    assert (bad["outcome"], bad["check"]) == ("failed", "SE6-DNS-02"), f"failed record: {bad}"
+    assert bad["host"] == "disk-1.example.org", f"host from the se_host parameter: {bad}"
+    assert bad["message"].startswith("[SE6-DNS-02] disk-1.example.org: no AAAA record"), bad["message"]
+    listen = recs["test_checks.py::test_listen[head.example.org-gsiftp]"]
+    assert (listen["outcome"], listen["check"], listen["host"]) == ("passed", "SE6-SVC-01",
+                                                                    "head.example.org"), listen
+    skipped = recs["test_checks.py::test_transfer[head.example.org]"]
+    assert skipped["outcome"] == "skipped", skipped
+    assert skipped["message"] == "[SE6-SVC-05] no se_transfer_dir on the head node", skipped
+    xfer = recs["test_checks.py::test_transfer[disk-1.example.org]"]
+    assert xfer["transfer"] == [{"protocol": "root", "family": "ipv6", "throughput_MBps": 100.0}], xfer
+    assert all(r["duration"] >= 0 for r in recs.values()), "durations are recorded"
+    res.stdout.fnmatch_lines(["*result file: *exsite-*.json (also exsite-latest.json)*"])
+
+
+def test_results_dir_follows_html_report(suite: pytest.Pytester) -> None:
+    res = suite.runpytest(*PLUGINS, "--html", "out/exsite-20260101T000000Z.html")
+    assert res.ret == 0, f"all pass: {res.ret}"
+    assert (suite.path / "out" / "exsite-20260101T000000Z.json").is_file(), (
+        "the JSON must sit next to the HTML report with the same stem")
+    assert (suite.path / "out" / "exsite-latest.json").is_file(), "latest next to the report too"
+
+
+def write_waivers(p: pytest.Pytester, body: str) -> Path:
+    path = p.path / "waivers.yml"
+    path.write_text(body)
+    return path
+
+
+def test_valid_waiver_reports_waived_not_passed(suite: pytest.Pytester,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_BROKEN", "aaaa-disk-1.example.org")
+    write_waivers(suite, """
+- check: SE6-DNS-02
+  hosts: "disk-*.example.org"
+  justification: AAAA pending at the NREN, ticket 42
+  expires: 2999-12-31
+""")
+    res = suite.runpytest(*PLUGINS, "--waivers", "waivers.yml", "-v")
+    assert res.ret == 0, f"a waived failure does not fail the run: {res.ret}\n{res.stdout.str()}"
+    res.stdout.fnmatch_lines([
+        "*test_aaaa?disk-1.example.org? WAIVED*",
+        "*1 waived failure(s)*",
+        "WAIVED *test_aaaa?disk-1.example.org? - waived: AAAA pending at the NREN, ticket 42 "
+        "(until 2999-12-31)",
+    ])
+    summary = res.stdout.lines[-1]
+    assert "1 waived" in summary, f"counted as waived: {summary}"
+    assert "failed" not in summary, f"not as failed: {summary}"
+    rec = {r["nodeid"]: r for r in latest(suite)["records"]}["test_checks.py::test_aaaa[disk-1.example.org]"]
+    assert rec["outcome"] == "waived", f"recorded as waived, not passed: {rec}"
+    assert rec["waiver"]["justification"] == "AAAA pending at the NREN, ticket 42", rec
+    assert rec["message"].startswith("[SE6-DNS-02]"), f"the failure itself is kept: {rec}"
+    assert latest(suite)["waivers"]["path"] == "waivers.yml", "waiver file in the run metadata"
+
+
+def test_waiver_via_ini(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_BROKEN", "aaaa-head.example.org")
+    suite.makeini("[pytest]\nse_waivers = conf/waivers.yml\n")
+    (suite.path / "conf").mkdir()
+    (suite.path / "conf" / "waivers.yml").write_text(
+        "- {check: SE6-DNS-02, hosts: [head.example.org], justification: retiring, expires: 2999-01-01}\n")
+    res = suite.runpytest(*PLUGINS)
+    assert res.ret == 0, f"ini se_waivers applies relative to the ini file: {res.stdout.str()}"
+    assert outcomes(latest(suite))["test_checks.py::test_aaaa[head.example.org]"] == "waived", "waived"
+
+
+def test_expired_waiver_no_longer_applies_and_says_so(suite: pytest.Pytester,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_BROKEN", "aaaa-disk-1.example.org")
+    write_waivers(suite, """
+- check: SE6-DNS-02
+  hosts: "*.example.org"
+  justification: was pending
+  expires: 2020-01-31
+""")
+    res = suite.runpytest(*PLUGINS, "--waivers", "waivers.yml", "-rf")
+    assert res.ret == 1, f"an expired waiver does not hide the failure: {res.ret}"
+    res.stdout.fnmatch_lines([
+        "*waiver expired*",
+        "*waiver 1 of waivers.yml for check SE6-DNS-02 on *.example.org expired on 2020-01-31*",
+        "FAILED *test_aaaa?disk-1.example.org? - waiver expired on 2020-01-31: *",
+    ])
+    rec = {r["nodeid"]: r for r in latest(suite)["records"]}["test_checks.py::test_aaaa[disk-1.example.org]"]
+    assert rec["outcome"] == "failed", f"expired waiver: failed, not waived: {rec}"
+    assert rec["message"].endswith("(waiver expired on 2020-01-31)"), rec["message"]
+    assert rec["waiver"]["expired"] is True, rec
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    ("- {check: SE6-DNS-02, hosts: '*', expires: 2999-01-01}\n",
+     "entry 1: key 'justification': missing or empty (required)"),
+    ("- {check: SE6-DNS-02, hosts: '*', justification: x, expires: 2999-01-01}\n"
+     "- {check: SE6-DNS-02, hosts: '*', justification: y, expires: 31.12.2026}\n",
+     "entry 2: key 'expires': must be a date YYYY-MM-DD, got '31.12.2026'"),
+    ("- {check: SE6-DNS-02, host: '*', justification: x, expires: 2999-01-01}\n",
+     "entry 1: key 'host': unknown key"),
+    ("check: SE6-DNS-02\n", "expected a YAML list of waivers"),
+])
+def test_malformed_waiver_file_is_a_one_line_usage_error(suite: pytest.Pytester, body: str,
+                                                         expected: str) -> None:
+    write_waivers(suite, body)
+    res = suite.runpytest_subprocess(*PLUGINS, "--waivers", "waivers.yml")
+    assert res.ret == 4, f"usage error exit 4, got {res.ret}\n{res.stderr.str()}"
+    errors = [line for line in res.stderr.lines if line.strip()]
+    assert len(errors) == 1, f"exactly one line on stderr: {errors}"
+    assert errors[0].startswith("ERROR: waiver file waivers.yml: "), errors[0]
+    assert expected in errors[0], f"{expected!r} not in {errors[0]!r}"
+    assert not (suite.path / "reports").exists(), "no result file when the suite could not run"
+
+
+def test_baseline_writes_comparison_and_lists_regressions(suite: pytest.Pytester,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_BROKEN", "listen-gsiftp")
+    first = suite.runpytest(*PLUGINS)
+    assert first.ret == 1, "the first run fails gsiftp on both hosts"
+    old = result_files(suite)[0]
+    monkeypatch.setenv("FAKE_BROKEN", "aaaa-head.example.org")
+    monkeypatch.setenv("FAKE_RATE", "50")
+    import time
+
+    time.sleep(1.1)  # distinct start second, distinct file name
+    second = suite.runpytest(*PLUGINS, "--baseline", "reports/exsite-latest.json")
+    assert second.ret == 1, "regressions are check failures: exit 1"
+    second.stdout.fnmatch_lines([
+        "*compared with reports/exsite-latest.json: 1 regressed, 2 fixed, 0 still failing*",
+        "*SE6-DNS-02  head.example.org  test_checks.py::test_aaaa?head.example.org?  passed -> failed*",
+    ])
+    new = [f for f in result_files(suite) if f != old]
+    assert len(new) == 1, f"second run wrote its own file: {result_files(suite)}"
+    txt = new[0].with_name(new[0].stem + "-compare.txt").read_text()
+    html_report = new[0].with_name(new[0].stem + "-compare.html").read_text()
+    assert txt.index("Regressions (newly failing): 1") < txt.index("Fixed (newly passing): 2"), txt
+    assert "test_listen[disk-1.example.org-gsiftp]  failed -> passed" in txt, txt
+    assert "root/ipv6: 100.00 -> 50.00 MB/s (-50%)" in txt, f"throughput change listed: {txt}"
+    assert "<h2>Regressions (newly failing) <span class='n'>(1)</span></h2>" in html_report, "html"
+    doc = json.loads(new[0].read_text())
+    assert (doc["baseline"]["regressions"], doc["baseline"]["fixed"]) == (1, 2), doc["baseline"]
+
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    cli = [sys.executable, "-m", "se_dualstack.compare"]
+    fwd = subprocess.run([*cli, str(old), str(new[0]), "-q"], capture_output=True, text=True, env=env,
+                         check=False)
+    assert fwd.returncode == 1, f"compare exits 1 on regressions: {fwd.stdout}{fwd.stderr}"
+    back = subprocess.run([*cli, str(new[0]), str(old), "--text", "back.txt"], capture_output=True,
+                          text=True, env=env, check=False, cwd=suite.path)
+    assert back.returncode == 1, "reverse: the two gsiftp fixes are now regressions"
+    assert "Regressions (newly failing): 2" in (suite.path / "back.txt").read_text(), back.stdout
+    same = subprocess.run([*cli, str(old), str(old)], capture_output=True, text=True, env=env, check=False)
+    assert same.returncode == 0, f"no change, exit 0: {same.stdout}"
+    missing = subprocess.run([*cli, str(old), "nope.json"], capture_output=True, text=True, env=env,
+                             check=False)
+    assert missing.returncode == 2, f"unreadable input exits 2: {missing.returncode}"
+    assert "nope.json: no such file" in missing.stderr, missing.stderr
+
+
+def test_bad_baseline_is_a_usage_error(suite: pytest.Pytester) -> None:
+    (suite.path / "old.json").write_text("{}")
+    res = suite.runpytest_subprocess(*PLUGINS, "--baseline", "old.json")
+    assert res.ret == 4, f"usage error: {res.ret}"
+    res.stderr.fnmatch_lines(["ERROR: --baseline old.json: not an se-dualstack result file*"])
+
+
+def test_xdist_run_records_the_same_outcomes(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_BROKEN", "aaaa-disk-1.example.org,listen-xrootd")
+    write_waivers(suite, "- {check: SE6-SVC-01, hosts: head.*, justification: j, expires: 2999-01-01}\n")
+    serial = suite.runpytest_subprocess(*PLUGINS, "--waivers", "waivers.yml", "--results-dir", "serial")
+    par = suite.runpytest_subprocess(*PLUGINS, "--waivers", "waivers.yml", "--results-dir", "par",
+                                     "-n", "2", "-p", "xdist")
+    assert serial.ret == par.ret == 1, f"same exit status: {serial.ret} {par.ret}"
+    s = json.loads((suite.path / "serial" / "exsite-latest.json").read_text())
+    p = json.loads((suite.path / "par" / "exsite-latest.json").read_text())
+    assert outcomes(s) == outcomes(p), f"serial {outcomes(s)} != parallel {outcomes(p)}"
+    assert "waived" in outcomes(p).values(), "waivers apply in xdist workers"
+    assert s["hosts"] == p["hosts"], "host facts (detected OS) cross the xdist boundary"
+    strip = ("duration",)
+    assert [{k: v for k, v in r.items() if k not in strip} for r in s["records"]] == [
+        {k: v for k, v in r.items() if k not in strip} for r in p["records"]], "records identical"
+    assert p["xdist_workers"] == 2, "worker count recorded"
+    assert compare.compare(s, p).exit_status == 0, "no regressions between serial and parallel"

@@ -1,0 +1,176 @@
+"""The testbed's own life cycle: up works, down leaves nothing, crashes are cleaned up (root)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from testbed import engine
+
+ROOT = Path(__file__).resolve().parents[2]
+NAME = f"lc{os.getpid() % 100000}"
+TIMEOUT = 120
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the testbed needs root")
+
+
+def tb(*args: str, check: bool = True, name: str = NAME, **kw: object) -> subprocess.CompletedProcess:
+    res = subprocess.run([sys.executable, "-m", "testbed", "--name", name, *args], cwd=ROOT,
+                         capture_output=True, text=True, timeout=TIMEOUT, **kw)
+    if check:
+        assert res.returncode == 0, f"testbed {args} rc {res.returncode}: {res.stdout}\n{res.stderr}"
+    return res
+
+
+def netns_inodes(name: str) -> set[int]:
+    d = Path("/run/netns")
+    return {(d / n).stat().st_ino for n in os.listdir(d) if n.startswith(f"{name}-")} if d.exists() else set()
+
+
+def processes_in(inodes: set[int]) -> list[int]:
+    """PIDs of processes living in any of these network namespaces (they would hold sockets)."""
+    out = []
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            link = os.readlink(p / "ns" / "net")
+        except OSError:
+            continue
+        if int(link.split("[")[1].rstrip("]")) in inodes:
+            out.append(int(p.name))
+    return out
+
+
+def mounts_mentioning(name: str) -> list[str]:
+    """Mount entries of ANY process that mention the testbed's directories."""
+    needles = (f"/se-testbed/{name}", f"netns/{name}-")
+    hits = []
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            text = (p / "mountinfo").read_text()
+        except OSError:
+            continue
+        hits += [f"{p.name}: {ln}" for ln in text.splitlines() if any(n in ln for n in needles)]
+    return hits
+
+
+def assert_nothing_left(name: str, inodes: set[int]) -> None:
+    assert not [n for n in os.listdir("/run/netns") if n.startswith(f"{name}-")] if Path("/run/netns").exists() \
+        else True
+    assert processes_in(inodes) == []
+    assert mounts_mentioning(name) == []
+    assert not Path(f"/run/se-testbed/{name}").exists()
+    assert not Path(f"/var/lib/se-testbed/{name}").exists()
+    assert not Path(f"/run/se-testbed/.{name}.lock").exists()
+
+
+@pytest.fixture(scope="module")
+def site_up():
+    res = tb("up")
+    yield res
+    tb("down")
+
+
+def test_up_prints_what_it_started(site_up: subprocess.CompletedProcess) -> None:
+    out = site_up.stdout
+    for needle in ("head.example.test", "disk01.example.test", "disk02.example.test", "client.example.test",
+                   f"/run/se-testbed/{NAME}/inventory.yml", f"/run/se-testbed/{NAME}/ssh_config", "sshd:22"):
+        assert needle in out
+    st = tb("status")
+    assert st.stdout.count(" up ") == 4
+
+
+def test_exec_runs_inside_the_host_with_cwd_preserved(site_up: subprocess.CompletedProcess) -> None:
+    res = tb("exec", "disk01", "--", "sh", "-c", "hostname; pwd; ip -br addr show eth0; cat /etc/resolv.conf")
+    lines = res.stdout.splitlines()
+    assert lines[0] == "disk01.example.test" and lines[1] == str(ROOT)
+    assert "10.42.0.11/24" in res.stdout and "fd42:6::11/64" in res.stdout
+    assert "nameserver fd42:6::1" in res.stdout
+    # the machine's own /etc and hostname are untouched
+    assert "fd42:6::1" not in Path("/etc/resolv.conf").read_text()
+    assert os.uname().nodename != "disk01.example.test"
+
+
+def test_run_reaches_every_host_by_ssh_over_both_families(site_up: subprocess.CompletedProcess) -> None:
+    script = ('for a in 10.42.0.10 fd42:6::10 disk01-v6.example.test disk02.example.test; do '
+              'ssh -F "$SE_TESTBED_STATE/ssh_config" root@$a hostname || exit 1; done; '
+              'echo "$X509_USER_PROXY|$PYTEST_ADDOPTS"')
+    res = tb("run", "--", "sh", "-c", script)
+    lines = res.stdout.splitlines()
+    assert lines[:4] == ["head.example.test", "head.example.test", "disk01.example.test", "disk02.example.test"]
+    assert f"--inventory /run/se-testbed/{NAME}/inventory.yml" in lines[4]
+    assert f"--ssh-config /run/se-testbed/{NAME}/ssh_config" in lines[4]
+
+
+def test_dns_publishes_a_aaaa_ptr_and_aliases(site_up: subprocess.CompletedProcess) -> None:
+    code = ("import dns.resolver, dns.reversename as r\n"
+            "q = dns.resolver.Resolver(configure=False); q.nameservers = ['fd42:6::1']; q.lifetime = 3\n"
+            "print(q.resolve('head.example.test', 'A')[0], q.resolve('head.example.test', 'AAAA')[0],\n"
+            "      q.resolve(r.from_address('fd42:6::11'), 'PTR')[0], q.resolve('disk02-v6.example.test', 'AAAA')[0])\n"
+            "try:\n    q.resolve('disk02-v6.example.test', 'A'); print('A!')\n"
+            "except Exception as e:\n    print(type(e).__name__)\n")
+    res = tb("run", "--", sys.executable, "-c", code)
+    assert res.stdout.split() == ["10.42.0.10", "fd42:6::10", "disk01.example.test.", "fd42:6::12", "NXDOMAIN"]
+
+
+def test_down_leaves_nothing_and_second_down_is_a_noop() -> None:
+    name = f"ld{os.getpid() % 100000}"
+    tb("up", name=name)
+    inodes = netns_inodes(name)
+    assert len(inodes) == 5
+    # a session from the client with a ControlMaster that would outlive a plain `ip netns del`
+    tb("run", "--", "ssh", "-F", f"/run/se-testbed/{name}/ssh_config", "10.42.0.11", "true", name=name)
+    res = tb("down", name=name)
+    assert "removed 5 namespaces" in res.stdout
+    assert_nothing_left(name, inodes)
+    res = tb("down", name=name)
+    assert "nothing to remove" in res.stdout
+
+
+def test_up_after_a_crash_cleans_first() -> None:
+    name = f"lx{os.getpid() % 100000}"
+    try:
+        # crash 1: `up` killed half way through
+        proc = subprocess.Popen([sys.executable, "-m", "testbed", "--name", name, "up"], cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not netns_inodes(name) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        tb("up", name=name)
+        # crash 2: state file lost, processes still running
+        inodes = netns_inodes(name)
+        Path(f"/run/se-testbed/{name}/state.json").unlink()
+        res = tb("up", name=name)
+        assert "cleaned leftovers" in res.stderr
+        assert processes_in(inodes) == []
+    finally:
+        inodes = netns_inodes(name)
+        tb("down", name=name)
+    assert_nothing_left(name, inodes)
+
+
+def test_refuses_without_root() -> None:
+    res = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m",
+                          "testbed", "--name", "lnr", "up"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=TIMEOUT)
+    assert res.returncode == 2, res.stderr
+    assert "needs root" in res.stderr
+    assert not Path("/run/se-testbed/lnr").exists()
+
+
+def test_refuses_without_namespace_support(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = os.path.exists
+    monkeypatch.setattr(os.path, "exists", lambda p: False if str(p) == "/proc/self/ns/pid" else real(p))
+    with pytest.raises(engine.TestbedError, match="no pid namespace support"):
+        engine.preflight()

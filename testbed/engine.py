@@ -1,0 +1,294 @@
+"""Bring a site up and down: the order of things, in parallel per host.
+
+up:   clean leftovers -> namespaces + bridge + veths (one `ip -batch`) while the PKI and ssh keys
+      are made -> dnsmasq -> per host, in threads: init (PID/mount/UTS ns), addresses, OS files,
+      firewall, sshd, services, wait for ports -> inventory, ssh_config, state.json.
+down: SIGKILL every process in the testbed's namespaces (each host's PID 1 takes its whole
+      host with it), delete the namespaces, remove the state and private directories.
+Both are idempotent and need no state file: everything is found by the `<name>-` prefix.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from testbed import dns, firewall, hostenv, netns, osfiles, sshd
+from testbed.site import PRIV_ROOT, STATE_ROOT
+
+try:  # the services engineer's modules; the core works without them
+    from testbed import pki as pkimod
+    from testbed import services as svcmod
+except ImportError as _exc:  # pragma: no cover - only while services are being written
+    pkimod = svcmod = None  # type: ignore[assignment]
+    _SERVICES_MISSING = str(_exc)
+else:
+    _SERVICES_MISSING = ""
+
+SERVICE_WAIT = 30.0
+SSHD_WAIT = 10.0
+Log = Callable[[str], None]
+
+
+class TestbedError(RuntimeError):
+    """Anything that stops up/down; the message is meant for the operator, one line if possible."""
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def preflight() -> None:
+    """Refuse clearly when root or namespace support is missing (before touching anything)."""
+    if os.geteuid() != 0:
+        raise TestbedError("the testbed needs root (network, PID and mount namespaces, iptables): "
+                           "run it with sudo or as root")
+    for ns in ("net", "pid", "mnt", "uts"):
+        if not os.path.exists(f"/proc/self/ns/{ns}"):
+            raise TestbedError(f"this kernel has no {ns} namespace support (/proc/self/ns/{ns} missing)")
+    for tool in ("ip", "unshare", "nsenter", "dnsmasq", "iptables-restore", "ip6tables-restore",
+                 "ssh-keygen", "setpriv"):
+        if not shutil.which(tool, path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"):
+            raise TestbedError(f"required tool {tool!r} not found (apt-get install iproute2 util-linux "
+                               "dnsmasq-base iptables openssh-server)")
+    if not shutil.which("sshd", path="/usr/sbin:/usr/bin"):
+        raise TestbedError("sshd not found (apt-get install openssh-server)")
+
+
+def state_dir(name: str) -> Path:
+    return STATE_ROOT / name
+
+
+@contextmanager
+def locked(name: str, remove: bool = False) -> Iterator[None]:
+    """One up/down at a time per testbed name (other names run concurrently). ``remove``: the
+    caller leaves nothing behind (down), so the lock file goes too."""
+    STATE_ROOT.mkdir(parents=True, exist_ok=True)
+    lockfile = STATE_ROOT / f".{name}.lock"
+    fd = os.open(lockfile, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TestbedError(f"another up/down of testbed {name!r} holds the lock for 120 s") from None
+                time.sleep(0.05)
+        yield
+        if remove:
+            lockfile.unlink(missing_ok=True)
+            for d in (STATE_ROOT, PRIV_ROOT):
+                try:
+                    d.rmdir()  # only when no other testbed uses it
+                except OSError:
+                    pass
+    finally:
+        os.close(fd)
+
+
+def leftovers(name: str) -> dict[str, Any]:
+    """What exists of testbed ``name``: namespaces, processes in them, directories."""
+    nss = netns.list_namespaces(name)
+    pids = sorted({p for ns in nss for p in netns.ns_pids(ns)})
+    dirs = [str(d) for d in (state_dir(name), PRIV_ROOT / name) if d.exists()]
+    return {"namespaces": nss, "pids": pids, "dirs": dirs}
+
+
+def down(name: str, log: Log = _stderr) -> dict[str, Any]:
+    """Remove every namespace, process, mount and file of testbed ``name``; a no-op if none."""
+    found = leftovers(name)
+    if not any(found.values()):
+        return found
+    stuck = netns.kill_ns_processes(found["namespaces"])
+    if stuck:
+        raise TestbedError(f"processes {stuck} of testbed {name!r} did not die within 5 s")
+    netns.delete(found["namespaces"])
+    still = netns.list_namespaces(name)
+    if still:
+        raise TestbedError(f"could not delete namespaces {still}")
+    for d in found["dirs"]:
+        shutil.rmtree(d, ignore_errors=True)
+    return found
+
+
+def _host_up(site: dict[str, Any], host: dict[str, Any], sd: Path, pki_f: Future | None,
+             pubkeys: dict[str, str], timings: dict[str, float]) -> dict[str, Any]:
+    """Everything of one host, in order; returns its record for state.json."""
+    t0 = time.monotonic()
+    short = host["short"]
+    pid = hostenv.start_init(host, site, sd / "logs")
+    netns.configure_host(site, host)
+    for path, content in osfiles.files(site, host).items():
+        if content is None:
+            hostenv.whiteout(pid, path)
+        else:
+            hostenv.write_file(pid, path, content)
+    rec: dict[str, Any] = {"short": short, "fqdn": host["fqdn"], "role": host["role"], "pid": pid,
+                           "ns": host["ns"], "ipv4": host["ipv4"], "ipv6": host["ipv6"] if host["has_ipv6"] else None,
+                           "os": host["os"], "faults": host["faults"], "services": []}
+    if host["role"] == "client":
+        timings[short] = time.monotonic() - t0
+        return rec
+    specs: list[Any] = []
+    if svcmod is not None and pki_f is not None:
+        specs = svcmod.service_specs(site, host, pki_f.result(), sd)
+    extra_ports = sorted({p for s in specs for p in s.ports})
+    firewall.apply(pid, site, host, extra_ports)
+    # sshd: private host key in the host's /etc/ssh (overlay), authorized key from the state dir
+    keyfile = sd / "hostkeys" / short / "ssh_host_ed25519_key"
+    hostenv.write_file(pid, "/etc/ssh/ssh_host_ed25519_key", keyfile.read_text(), 0o600)
+    hostenv.write_file(pid, "/etc/ssh/ssh_host_ed25519_key.pub", pubkeys[short] + "\n", 0o644)
+    hostenv.write_file(pid, "/etc/ssh/sshd_config", sshd.sshd_config(host, str(sd / "authorized_keys")))
+    hostenv.write_file(pid, "/etc/init.d/sshd", osfiles.init_script("sshd", "/run/sshd.pid", ["/usr/sbin/sshd"]),
+                       0o755)
+    hostenv.start_daemon(pid, ["/usr/sbin/sshd", "-E", f"{sd}/logs/sshd-{short}.log"], f"{sd}/logs/sshd-{short}.log")
+    for spec in specs:
+        for path, (content, mode, owner) in spec.files.items():
+            hostenv.write_file(pid, path, content, mode, owner)
+        inpid = hostenv.start_daemon(pid, list(spec.argv), spec.log, spec.user, dict(spec.env))
+        pidfile = spec.pidfile
+        if not pidfile:
+            pidfile = f"/run/{spec.name}.pid"
+            hostenv.write_file(pid, pidfile, f"{inpid}\n")
+        aliases = {"gridftp": ["gridftp", "globus-gridftp-server", "dpm-gsiftp"]}.get(spec.name, [spec.name])
+        for alias in aliases:
+            hostenv.write_file(pid, f"/etc/init.d/{alias}", osfiles.init_script(alias, pidfile, spec.argv), 0o755)
+        rec["services"].append({"name": spec.name, "ports": list(spec.ports), "log": spec.log,
+                                "pidfile": pidfile, "ipv4_only": bool(spec.bind_ipv4_only),
+                                "started": inpid})
+    missing = hostenv.wait_ports(pid, [22], SSHD_WAIT)
+    if missing:
+        raise TestbedError(f"host {short}: sshd is not listening on port 22 after {SSHD_WAIT:.0f} s: "
+                           f"{hostenv._tail(sd / 'logs' / f'sshd-{short}.log')}")
+    for svc in rec["services"]:
+        missing = hostenv.wait_ports(pid, svc["ports"], SERVICE_WAIT, svc["started"], svc["pidfile"])
+        if missing:
+            tail = hostenv._tail(hostenv.host_path(pid, svc["log"]))
+            raise TestbedError(f"host {short}: service {svc['name']} not listening on {sorted(missing)} "
+                               f"(exited, or not within {SERVICE_WAIT:.0f} s); log {svc['log']}: {tail}")
+    for svc in rec["services"]:
+        # a daemon that does not write its pidfile in the foreground (GridFTP without -S) gets it
+        # written here, so `service X status` works
+        pf = hostenv.host_path(pid, svc["pidfile"])
+        if not pf.exists() and hostenv.alive_in_host(pid, svc["started"]):
+            hostenv.write_file(pid, svc["pidfile"], f"{svc['started']}\n")
+    if specs:
+        tdir = hostenv.host_path(pid, f"{svcmod.host_srv_dir(sd, short)}/root{host['transfer_dir']}")
+        tdir.mkdir(parents=True, exist_ok=True)
+        if pkimod is not None:
+            uid, gid = pkimod.service_uid_gid()
+            os.chown(tdir, uid, gid)
+    timings[short] = time.monotonic() - t0
+    return rec
+
+
+def up(site: dict[str, Any], log: Log = _stderr) -> dict[str, Any]:
+    """Bring the site up; on any failure everything made so far is removed again."""
+    preflight()
+    name = site["name"]
+    sd = state_dir(name)
+    t_start = time.monotonic()
+    with locked(name):
+        old = down(name, log)
+        if any(old.values()):
+            log(f"cleaned leftovers of a previous run: {len(old['namespaces'])} namespaces, "
+                f"{len(old['pids'])} processes")
+        try:
+            return _up(site, sd, log, t_start)
+        except BaseException:
+            down(name, log)
+            raise
+
+
+def _up(site: dict[str, Any], sd: Path, log: Log, t_start: float) -> dict[str, Any]:
+    name = site["name"]
+    # the state dir is traversable: services running as `xrootd` read their files under it
+    for d, mode in ((sd, 0o755), (sd / "logs", 0o755), (sd / "cm", 0o700), (sd / "hostkeys", 0o700)):
+        d.mkdir(parents=True, exist_ok=True)
+        d.chmod(mode)
+    Path(site["hosts"][0]["privdir"]).parent.mkdir(parents=True, exist_ok=True)
+    members = [*site["hosts"], site["client"]]
+    timings: dict[str, float] = {}
+    workers = min(16, len(members) + 2)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pki_f: Future | None = None
+        if pkimod is not None:
+            pki_f = pool.submit(pkimod.make_pki, sd, site)
+        else:
+            log(f"services not available yet ({_SERVICES_MISSING}): hosts get sshd only")
+        key_fs = {h["short"]: pool.submit(sshd.keygen, sd / "hostkeys" / h["short"] / "ssh_host_ed25519_key",
+                                          f"root@{h['fqdn']}") for h in site["hosts"]}
+        user_f = pool.submit(sshd.keygen, sd / "id_ed25519", f"se-testbed-{name}")
+        t0 = time.monotonic()
+        netns.create(site)
+        timings["_netns"] = time.monotonic() - t0
+        t0 = time.monotonic()
+        dns_pid = dns.start(site, sd)
+        timings["_dns"] = time.monotonic() - t0
+        pubkeys = {s: f.result() for s, f in key_fs.items()}
+        (sd / "authorized_keys").write_text(user_f.result() + "\n")
+        host_fs = [pool.submit(_host_up, site, h, sd, pki_f, pubkeys, timings) for h in members]
+        records = [f.result() for f in host_fs]
+        pki = pki_f.result() if pki_f is not None else None
+    (sd / "known_hosts").write_text("".join(sshd.known_hosts_line(h, pubkeys[h["short"]]) + "\n"
+                                            for h in site["hosts"]))
+    (sd / "ssh_config").write_text(sshd.ssh_config(sd, site))
+    (sd / "inventory.yml").write_text(inventory_yaml(site))
+    x509 = {}
+    if pki is not None:
+        x509 = {"X509_USER_PROXY": pki["proxy"], "X509_CERT_DIR": pki["certdir"]}
+    state = {"name": name, "site": site, "dns_pid": dns_pid, "hosts": records, "x509": x509,
+             "pki": pki, "started": time.time(), "up_seconds": round(time.monotonic() - t_start, 3),
+             "timings": {k: round(v, 3) for k, v in timings.items()}}
+    (sd / "state.json").write_text(json.dumps(state, indent=1, default=str))
+    return state
+
+
+def inventory(site: dict[str, Any]) -> dict[str, Any]:
+    """The Ansible inventory the suite reads (docs/architecture.md, inventory contract)."""
+    def hv(h: dict[str, Any]) -> dict[str, Any]:
+        return {"ansible_host": h["ipv4"], "ansible_user": "root",
+                "se_os": "el6" if h["os"] == "sl6" else h["os"],
+                "se_transfer_dir": h["transfer_dir"]}
+    return {"all": {
+        "vars": {
+            "se_site": site["site"],
+            "se_flavour": "dpm",
+            "se_resolvers": [site["dns"]["ipv6"], site["dns"]["ipv4"]],
+            "se_ipv6_prefixes": [site["ipv6_prefix"]],
+            "se_external_interface": "eth0",
+            "se_gridftp_data_range": site["gridftp_data_range"],
+        },
+        "children": {
+            "headnodes": {"hosts": {h["fqdn"]: hv(h) for h in site["hosts"] if h["role"] == "headnode"}},
+            "disknodes": {"hosts": {h["fqdn"]: hv(h) for h in site["hosts"] if h["role"] == "disknode"}},
+        },
+    }}
+
+
+def inventory_yaml(site: dict[str, Any]) -> str:
+    head = (f"# Generated by the SE testbed '{site['name']}' from {site['source']}.\n"
+            "# Management (ssh) goes over IPv4 (ansible_host) so IPv6 faults never break the connection.\n")
+    return head + yaml.safe_dump(inventory(site), sort_keys=False, default_flow_style=False)
+
+
+def load_state(name: str) -> dict[str, Any]:
+    """The state of a running testbed, or a clear error if it is not up."""
+    p = state_dir(name) / "state.json"
+    try:
+        return json.loads(p.read_text())
+    except FileNotFoundError:
+        raise TestbedError(f"testbed {name!r} is not up (no {p}); run: python -m testbed --name {name} up") from None

@@ -1,0 +1,325 @@
+"""Real service daemons of a testbed host, as ServiceSpecs the core engine starts.
+
+A DPM-like site: XRootD 5.5 (GSI, XrdHttp) as a manager on the head node redirecting to data
+servers on the disk nodes (cmsd on every host), GridFTP with GSI on every host, and stand-ins
+for the head node's DPM-internal daemons (SRM, DPNS, DPM). The engine writes `files`, starts
+`argv` as `user` in the host's namespaces and waits for `ports`.
+
+Every path is under `state_dir/hosts/<short>/srv/`, which is the same path inside and outside
+the host (only /etc and /run are private to a host). Directories that must exist before a
+daemon starts (data, admin, logs) are created here, with the owner the daemon needs, because a
+ServiceSpec only carries files.
+
+Storage layout per host (`R` = srv/root): `R/store/<short>/` is the storage area. XRootD
+serves it with `oss.localroot R`; GridFTP chroots into `R` after authentication, so both serve
+the same files under the same path `/store/<short>/`. `R/etc/passwd`, `R/etc/group` and a copy
+of the CA directory at its absolute path make the chroot work for GSI data-channel checks.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+XRD_PORT = 1094
+HTTPS_PORT = 443
+CMSD_PORT = 1213
+GRIDFTP_PORT = 2811
+SRM_PORT = 8446
+DPNS_PORT = 5010
+DPM_PORT = 5015
+SERVICE_USER = "xrootd"  # Debian's xrootd-server creates this system user
+# XRootD refuses to run as root and its `-R user` drops privileges before binding the extra
+# protocol ports (XrdHttp on 443 then fails with EACCES). Start it as the service user with
+# the one capability it needs, kept across exec as an ambient capability.
+_AS_SERVICE_USER = [
+    "/usr/bin/setpriv", f"--reuid={SERVICE_USER}", f"--regid={SERVICE_USER}", "--init-groups",
+    "--inh-caps=+net_bind_service", "--ambient-caps=+net_bind_service", "--",
+]
+STANDIN = Path(__file__).with_name("standin.py")
+PYTHON = "/usr/bin/python3"
+
+# Names of the services as the fault `service_ipv4_only:<service>` spells them; the knowledge
+# file's names (xrootd, https, gsiftp, srm, dpns, dpm) and the daemon names are both accepted.
+_FAULT_ALIASES = {
+    "xrootd": {"xrootd", "https", "xrdhttp", "cmsd"},
+    "cmsd": {"cmsd"},
+    "gridftp": {"gridftp", "gsiftp", "globus-gridftp-server"},
+    "srm": {"srm", "dpm-srm-v2_2"},
+    "dpns": {"dpns", "dpnsdaemon"},
+    "dpm": {"dpm"},
+}
+
+
+@dataclass
+class ServiceSpec:
+    """One daemon of a host, as the core engine starts it."""
+
+    name: str
+    files: dict[str, tuple[str, int, str]]  # abs path inside host -> (content, mode, owner user)
+    argv: list[str]
+    user: str  # "root" or "xrootd"
+    env: dict[str, str]
+    pidfile: str | None
+    ports: list[int]
+    log: str
+    bind_ipv4_only: bool = False
+
+
+def host_srv_dir(state_dir: Path, short: str) -> Path:
+    """The host's private service directory (same path inside and outside the host)."""
+    return Path(state_dir) / "hosts" / short / "srv"
+
+
+def store_path(short: str) -> str:
+    """The namespace path a disk node (and the head node, redirecting) serves for it."""
+    return f"/store/{short}/"
+
+
+def ipv4_only(host: dict, service: str) -> bool:
+    """True when host["faults"] has `service_ipv4_only:<service>` naming this service."""
+    names = _FAULT_ALIASES.get(service, {service})
+    for fault in host.get("faults") or []:
+        kind, _, arg = str(fault).partition(":")
+        if kind == "service_ipv4_only" and arg in names:
+            return True
+    return False
+
+
+def _head(site: dict) -> dict:
+    return next(h for h in site["hosts"] if h["role"] == "headnode")
+
+
+def _fqdn(site: dict, host: dict) -> str:
+    return host.get("fqdn") or f"{host['short']}.{site['domain']}"
+
+
+def _mkdirs(dirs: dict[str, tuple[int, str]]) -> None:
+    for path, (mode, owner) in dirs.items():
+        p = Path(path)
+        p.mkdir(parents=True, exist_ok=True)
+        pw = pwd.getpwnam(owner)
+        os.chown(p, pw.pw_uid, pw.pw_gid)
+        os.chmod(p, mode)
+
+
+def _xrootd_config(site: dict, host: dict, pki: dict, srv: Path, v4only: bool) -> str:
+    """One config file read by both xrootd and cmsd of the host (`if exec` splits them)."""
+    head = _head(site)
+    certdir, gridmap = pki["certdir"], pki["gridmap"]
+    cert, key = f"{srv}/xrd/hostcert.pem", f"{srv}/xrd/hostkey.pem"
+    manager = host["role"] == "headnode"
+    export = "/store/" if manager else store_path(host["short"])
+    lines = [
+        f"# se-testbed: XRootD {'manager' if manager else 'data server'} for {_fqdn(site, host)}",
+        f"all.role {'manager' if manager else 'server'}",
+        f"all.manager {_fqdn(site, head)}:{CMSD_PORT}",
+        f"all.export {export}",
+        f"all.adminpath {srv}/xrd/admin",
+        f"all.pidpath {srv}/xrd/run",
+        f"oss.localroot {srv}/root",
+        "xrootd.chksum adler32",
+        # Keep the host usable at once: no 90 s startup hold on the manager, quick lookups.
+        "cms.delay startup 1 servers 1 service 1 lookup 1 qdl 2",
+        # Each path is exported by exactly one data server: redirect on the export alone.
+        "cms.dfs lookup distrib redirect immed",
+        "cms.sched cpu 0 io 0 space 100",
+        "cms.space min 1m 2m",
+        # GSI for xroot: the user's proxy, mapped through the grid-mapfile.
+        "xrootd.seclib libXrdSec.so",
+        f"sec.protocol gsi -certdir:{certdir} -cert:{cert} -key:{key} -crldir:{certdir} -crl:0"
+        f" -gridmap:{gridmap} -gmapopt:10 -dlgpxy:1 -exppxy:{srv}/xrd/tpc/x509up_u%u",
+        "sec.protbind * only gsi",
+        # TLS for XrdHttp (and xroots if a client asks for it).
+        f"xrd.tls {cert} {key}",
+        f"xrd.tlsca certdir {certdir} proxies",
+        # Ports and protocols belong to xrootd only (cmsd takes its port from all.manager).
+        # HTTPS/WebDAV on 443 and, port-shared, on 1094: the manager's HTTP redirects point at
+        # the data server's xrootd port, so davs:// through the head node lands on 1094 there.
+        "if exec xrootd",
+        f"xrd.port {XRD_PORT}",
+        f"xrd.protocol XrdHttp:{HTTPS_PORT} libXrdHttp.so",
+        f"xrd.protocol XrdHttp:{XRD_PORT} +port",
+        f"http.gridmap {gridmap}",
+        "http.listingdeny false",
+        "http.desthttps true",
+        # Third-party copy: xroot TPC (xrdcp, delegated proxy) and HTTP TPC (libXrdHttpTPC).
+        f"ofs.tpc autorm fcreds gsi =X509_USER_PROXY ttl 60 70 xfr 8 pgm /usr/bin/xrdcp --server",
+        "http.exthandler xrdtpc libXrdHttpTPC.so",
+        f"tpc.cadir {certdir}",
+        "fi",
+    ]
+    if v4only:
+        # xrd.network has no "listen on IPv4 only"; `-I v4` on the command line does that.
+        lines.append("# service_ipv4_only fault: started with -I v4")
+    return "\n".join(lines) + "\n"
+
+
+def _xrootd_specs(site: dict, host: dict, pki: dict, srv: Path) -> list[ServiceSpec]:
+    cert, key = pki["hostcert"][host["short"]]
+    v4 = ipv4_only(host, "xrootd")
+    cfg = f"{srv}/xrd/xrootd.cfg"
+    files = {
+        cfg: (_xrootd_config(site, host, pki, srv, v4), 0o644, "root"),
+        # XRootD runs as `xrootd` and wants its own copy of the host key, mode 0400.
+        f"{srv}/xrd/hostcert.pem": (Path(cert).read_text(), 0o644, SERVICE_USER),
+        f"{srv}/xrd/hostkey.pem": (Path(key).read_text(), 0o400, SERVICE_USER),
+    }
+    fam = ["-I", "v4"] if v4 else []
+    env = {"X509_CERT_DIR": pki["certdir"], "XrdSecGSISRVNAMES": "*"}
+    specs = [
+        ServiceSpec(
+            name="xrootd",
+            files=files,
+            argv=[*_AS_SERVICE_USER, "/usr/bin/xrootd", "-c", cfg, "-l", f"={srv}/log/xrootd.log",
+                  "-s", f"{srv}/xrd/run/xrootd.pid", *fam],
+            user="root",  # setpriv drops to xrootd keeping only CAP_NET_BIND_SERVICE (port 443)
+            env=env,
+            pidfile=f"{srv}/xrd/run/xrootd.pid",
+            ports=[XRD_PORT, HTTPS_PORT],
+            log=f"{srv}/log/xrootd.log",
+            bind_ipv4_only=v4,
+        ),
+        ServiceSpec(
+            name="cmsd",
+            files={},
+            argv=[*_AS_SERVICE_USER, "/usr/bin/cmsd", "-c", cfg, "-l", f"={srv}/log/cmsd.log",
+                  "-s", f"{srv}/xrd/run/cmsd.pid",
+                  *(["-I", "v4"] if ipv4_only(host, "cmsd") or v4 else [])],
+            user="root",
+            env=env,
+            pidfile=f"{srv}/xrd/run/cmsd.pid",
+            ports=[CMSD_PORT] if host["role"] == "headnode" else [],
+            log=f"{srv}/log/cmsd.log",
+            bind_ipv4_only=v4,
+        ),
+    ]
+    return specs
+
+
+def _gridftp_spec(site: dict, host: dict, pki: dict, srv: Path) -> ServiceSpec:
+    cert, key = pki["hostcert"][host["short"]]
+    lo, _, hi = str(site.get("gridftp_data_range", "20000-25000")).partition("-")
+    v4 = ipv4_only(host, "gridftp")
+    root = f"{srv}/root"
+    conf = f"{srv}/gridftp/gridftp.conf"
+    lines = [
+        "# se-testbed GridFTP: GSI, grid-mapfile -> xrootd, chroot into the storage root",
+        f"port {GRIDFTP_PORT}",
+        f"port_range {lo},{hi}",
+        f"chroot_path {root}",
+        f"home_dir {store_path(host['short'])}",
+        f"restrict_paths {store_path(host['short'])}",
+        f"log_single {srv}/log/gridftp.log",
+        f"log_transfer {srv}/log/gridftp-transfer.log",
+        "log_level ERROR,WARN,INFO",
+        "allow_disabled_login 1",
+    ]
+    if v4:
+        lines.append("control_interface 0.0.0.0")
+    env = {
+        "X509_USER_CERT": cert,
+        "X509_USER_KEY": key,
+        "X509_CERT_DIR": pki["certdir"],
+        "GRIDMAP": pki["gridmap"],
+        "GLOBUS_TCP_PORT_RANGE": f"{lo},{hi}",
+    }
+    return ServiceSpec(
+        name="gridftp",
+        files={conf: ("\n".join(lines) + "\n", 0o644, "root")},
+        argv=["/usr/sbin/globus-gridftp-server", "-c", conf, "-pidfile", f"{srv}/gridftp/gridftp.pid"],
+        user="root",
+        env=env,
+        pidfile=f"{srv}/gridftp/gridftp.pid",
+        ports=[GRIDFTP_PORT],
+        log=f"{srv}/log/gridftp.log",
+        bind_ipv4_only=v4,
+    )
+
+
+def _standin_specs(host: dict, pki: dict, srv: Path) -> list[ServiceSpec]:
+    cert, key = pki["hostcert"][host["short"]]
+    out = []
+    for svc, comm, port, tls in (
+        ("srm", "dpm-srm-v2_2", SRM_PORT, True),
+        ("dpns", "dpnsdaemon", DPNS_PORT, False),
+        ("dpm", "dpm", DPM_PORT, False),
+    ):
+        v4 = ipv4_only(host, svc)
+        pidfile = f"{srv}/standin/{svc}.pid"
+        argv = [PYTHON, str(STANDIN), "--name", comm, "--port", str(port), "--pidfile", pidfile]
+        if tls:
+            argv += ["--tls", cert, key]
+        if v4:
+            argv.append("--ipv4-only")
+        out.append(ServiceSpec(
+            name=svc, files={}, argv=argv, user="root", env={}, pidfile=pidfile, ports=[port],
+            log=f"{srv}/log/{svc}.log", bind_ipv4_only=v4,
+        ))
+    return out
+
+
+def _chroot_files(site: dict, host: dict, pki: dict, srv: Path) -> dict[str, tuple[str, int, str]]:
+    """Files GridFTP needs inside its chroot: accounts, the CA dir at its real path, and its own
+    addresses (PASV/EPSV resolve the host's own name after the chroot, where no DNS module can
+    be loaded; glibc >= 2.34 has the `files` NSS module built in)."""
+    root = srv / "root"
+    fqdn = _fqdn(site, host)
+    hosts = "127.0.0.1 localhost\n::1 localhost\n"
+    for addr in (host.get("ipv6"), host.get("ipv4")):
+        if addr:
+            hosts += f"{str(addr).split('/')[0]} {fqdn} {host['short']}\n"
+    pw = pwd.getpwnam(SERVICE_USER)
+    gr = grp.getgrgid(pw.pw_gid)
+    files = {
+        f"{root}/etc/passwd": (
+            f"root:x:0:0:root:/root:/bin/sh\n{pw.pw_name}:x:{pw.pw_uid}:{pw.pw_gid}::/store:/bin/false\n",
+            0o644, "root"),
+        f"{root}/etc/group": (f"root:x:0:\n{gr.gr_name}:x:{gr.gr_gid}:\n", 0o644, "root"),
+        f"{root}/etc/hosts": (hosts, 0o644, "root"),
+        f"{root}/etc/nsswitch.conf": ("passwd: files\ngroup: files\nhosts: files\n", 0o644, "root"),
+    }
+    certdir = Path(pki["certdir"])
+    for f in sorted(certdir.iterdir()):
+        files[f"{root}{certdir}/{f.name}"] = (f.read_text(), 0o644, "root")
+    return files
+
+
+def service_specs(site: dict, host: dict, pki: dict, state_dir: Path) -> list[ServiceSpec]:
+    """The daemons of one host; creates its private directories (see module doc)."""
+    short = host["short"]
+    srv = host_srv_dir(state_dir, short)
+    dirs = {
+        str(srv): (0o755, "root"),
+        f"{srv}/log": (0o755, SERVICE_USER),
+        f"{srv}/xrd": (0o755, SERVICE_USER),
+        f"{srv}/xrd/admin": (0o750, SERVICE_USER),
+        f"{srv}/xrd/run": (0o755, SERVICE_USER),
+        f"{srv}/xrd/tpc": (0o700, SERVICE_USER),
+        f"{srv}/gridftp": (0o755, "root"),
+        f"{srv}/standin": (0o755, "root"),
+        f"{srv}/root": (0o755, "root"),
+        f"{srv}/root/etc": (0o755, "root"),
+        f"{srv}/root/store": (0o755, SERVICE_USER),
+        f"{srv}/root/store/{short}": (0o755, SERVICE_USER),
+    }
+    _mkdirs(dirs)
+    specs = _xrootd_specs(site, host, pki, srv)
+    grid = _gridftp_spec(site, host, pki, srv)
+    grid.files.update(_chroot_files(site, host, pki, srv))
+    specs.append(grid)
+    if host["role"] == "headnode":
+        specs += _standin_specs(host, pki, srv)
+    return specs
+
+
+def clean_host(state_dir: Path, short: str) -> None:
+    """Remove a host's service directory (the engine's `down` may simply remove state_dir)."""
+    shutil.rmtree(host_srv_dir(state_dir, short), ignore_errors=True)
+
+
+__all__ = ["ServiceSpec", "clean_host", "host_srv_dir", "ipv4_only", "service_specs", "store_path"]

@@ -1,0 +1,233 @@
+"""Site files: parse and validate a YAML site description into the plain dicts the engine uses.
+
+A site file is small on purpose (see testbed/sites/*.yml); everything derivable (addresses,
+names, namespaces, interface names) is derived here, once, so every other module (and the
+services engineer's services.py/pki.py) reads the same facts.
+
+Site file keys::
+
+    site: lancaster                 # se_site shown in the report (default: file stem)
+    domain: example.test
+    ipv4_prefix: 10.42.0.0/24       # private IPv4 subnet of the site's bridge
+    ipv6_prefix: fd42:6::/64        # ULA IPv6 subnet of the site's bridge
+    gridftp_data_range: 20000-25000
+    disks: 2                        # number of disk nodes (1..32); generated ones are diskNN
+    disk_defaults: {os: el7, faults: []}   # os/faults of generated disk nodes
+    hosts:                          # the head node, and any disk node listed explicitly
+      - {short: head, role: headnode, os: sl6, faults: [gai_conf_empty]}
+      - {short: disk01, role: disknode, os: sl6}
+
+The parsed ``site`` dict (keys other modules may rely on):
+    name (testbed instance name), site (se_site), domain, ipv4_prefix, ipv6_prefix,
+    ipv4_prefixlen, ipv6_prefixlen, gridftp_data_range ("A-B"), gridftp_data_ports ((A, B)),
+    hosts (list of host dicts: the head node first, then disk nodes; NOT the client),
+    client (host dict of the client, role "client"), dns ({"ipv4", "ipv6"}: dnsmasq on the
+    bridge, also the default gateway), state_dir (str), source (site file path or "").
+
+Each ``host`` dict:
+    short, fqdn, role ("headnode" | "disknode" | "client"), os ("sl6" | "el7" | "el9"),
+    ipv4, ipv6 (address strings, no prefix length; ipv6 is the *planned* address even when
+    the host is not dual-stacked), has_ipv6 (False with fault not_dual_stacked),
+    faults (list of fault strings, e.g. "ip6tables_close:443"), index (last IPv4 octet),
+    names (every DNS name: fqdn, <short>-v6.<domain>, <short>-v4.<domain>),
+    ns (network namespace name), ifname (bridge-side veth name in the site namespace),
+    privdir (str: /var/lib/se-testbed/<name>/<short>, a real directory the host sees too),
+    transfer_dir ("/store/<short>/se6test").
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from testbed import faults as faultmod
+
+SITES_DIR = Path(__file__).with_name("sites")
+DEFAULT_SITE = SITES_DIR / "default.yml"
+STATE_ROOT = Path("/run/se-testbed")
+PRIV_ROOT = Path("/var/lib/se-testbed")
+OS_PERSONALITIES = ("sl6", "el7", "el9")
+ROLES = ("headnode", "disknode")
+MAX_DISKS = 32
+NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
+SHORT_RE = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
+RESERVED_SHORTS = {"site", "client"}
+TOP_KEYS = {"site", "domain", "ipv4_prefix", "ipv6_prefix", "gridftp_data_range", "disks",
+            "disk_defaults", "hosts", "description"}
+HOST_KEYS = {"short", "role", "os", "faults"}
+
+
+class SiteError(ValueError):
+    """A site file is invalid; the message names the file and the offending key."""
+
+
+def _v6_for_index(net: ipaddress.IPv6Network, index: int) -> ipaddress.IPv6Address:
+    """IPv6 host part spelled like the IPv4 octet (.10 -> ::10), easy to read side by side."""
+    return net.network_address + int(str(index), 16)
+
+
+def load_site(path: Path | str | None, name: str = "se6tb", disks: int | None = None) -> dict[str, Any]:
+    """Read and validate a site file (default: sites/default.yml); ``disks`` overrides `disks:`."""
+    p = Path(path) if path else DEFAULT_SITE
+    if not p.exists() and not p.suffix and (SITES_DIR / f"{p}.yml").exists():
+        p = SITES_DIR / f"{p}.yml"
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except OSError as exc:
+        raise SiteError(f"{p}: cannot read site file: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise SiteError(f"{p}: not valid YAML: {exc}") from None
+    return parse_site(raw, name=name, disks=disks, source=str(p), default_site=p.stem)
+
+
+def parse_site(raw: Any, name: str = "se6tb", disks: int | None = None, source: str = "<site>",
+               default_site: str = "site") -> dict[str, Any]:
+    """Validate the raw YAML mapping and derive every address and name."""
+    def err(msg: str) -> SiteError:
+        return SiteError(f"{source}: {msg}")
+
+    if not NAME_RE.match(name or ""):
+        raise err(f"testbed name {name!r} must be 1-10 lowercase letters/digits, starting with a letter")
+    if not isinstance(raw, dict):
+        raise err("a site file is a YAML mapping (domain, ipv4_prefix, ipv6_prefix, hosts, ...)")
+    unknown = set(raw) - TOP_KEYS
+    if unknown:
+        raise err(f"unknown key(s) {sorted(unknown)}; allowed: {sorted(TOP_KEYS)}")
+    domain = str(raw.get("domain", "example.test")).strip(".").lower()
+    if not re.match(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$", domain):
+        raise err(f"domain {domain!r} is not a valid DNS domain with at least two labels")
+    try:
+        net4 = ipaddress.IPv4Network(str(raw.get("ipv4_prefix", "10.42.0.0/24")))
+    except ValueError as exc:
+        raise err(f"ipv4_prefix: {exc}") from None
+    try:
+        net6 = ipaddress.IPv6Network(str(raw.get("ipv6_prefix", "fd42:6::/64")))
+    except ValueError as exc:
+        raise err(f"ipv6_prefix: {exc}") from None
+    if not net4.is_private:
+        raise err(f"ipv4_prefix {net4} must be a private range (the testbed never routes out)")
+    if net4.prefixlen > 26:
+        raise err(f"ipv4_prefix {net4} too small: need at least a /26 for 1 head + 32 disks")
+    if not net6.subnet_of(ipaddress.IPv6Network("fc00::/7")):
+        raise err(f"ipv6_prefix {net6} must be a ULA prefix (fc00::/7, e.g. fd42:6::/64)")
+    if net6.prefixlen > 64:
+        raise err(f"ipv6_prefix {net6} must be /64 or shorter")
+    rng = str(raw.get("gridftp_data_range", "20000-25000"))
+    m = re.match(r"^(\d+)-(\d+)$", rng)
+    if not m or not (1024 <= int(m.group(1)) <= int(m.group(2)) <= 65535):
+        raise err(f"gridftp_data_range {rng!r} must be 'A-B' with 1024 <= A <= B <= 65535")
+
+    hosts_raw = raw.get("hosts") or []
+    if not isinstance(hosts_raw, list):
+        raise err("hosts must be a list of mappings")
+    parsed: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for i, h in enumerate(hosts_raw):
+        if not isinstance(h, dict):
+            raise err(f"hosts[{i}] must be a mapping with short, role, os, faults")
+        bad = set(h) - HOST_KEYS
+        if bad:
+            raise err(f"hosts[{i}]: unknown key(s) {sorted(bad)}; allowed: {sorted(HOST_KEYS)}")
+        short = str(h.get("short", ""))
+        if not SHORT_RE.match(short) or short in RESERVED_SHORTS or short.endswith(("-v4", "-v6")):
+            raise err(f"hosts[{i}]: short name {short!r} must match {SHORT_RE.pattern}, not be "
+                      f"{sorted(RESERVED_SHORTS)} nor end in -v4/-v6")
+        if short in seen:
+            raise err(f"hosts[{i}]: duplicate short name {short!r}")
+        seen.add(short)
+        role = h.get("role")
+        if role not in ROLES:
+            raise err(f"host {short}: role {role!r} must be one of {list(ROLES)}")
+        parsed.append({"short": short, "role": role, "os": h.get("os", "el7"),
+                       "faults": h.get("faults") or []})
+    heads = [h for h in parsed if h["role"] == "headnode"]
+    if len(heads) != 1:
+        raise err(f"exactly one host with role headnode is required, found {len(heads)}")
+    listed_disks = [h for h in parsed if h["role"] == "disknode"]
+    want = disks if disks is not None else raw.get("disks", len(listed_disks) or 2)
+    if not isinstance(want, int) or isinstance(want, bool) or not 1 <= want <= MAX_DISKS:
+        raise err(f"disks must be an integer 1..{MAX_DISKS}, got {want!r}")
+    if want < len(listed_disks):
+        listed_disks = listed_disks[:want]
+    dd = raw.get("disk_defaults") or {}
+    if not isinstance(dd, dict) or set(dd) - {"os", "faults"}:
+        raise err("disk_defaults may only set os and faults")
+    n = 1
+    while len(listed_disks) < want:
+        short = f"disk{n:02d}"
+        n += 1
+        if short in seen:
+            continue
+        seen.add(short)
+        listed_disks.append({"short": short, "role": "disknode", "os": dd.get("os", "el7"),
+                             "faults": list(dd.get("faults") or [])})
+
+    state_dir = STATE_ROOT / name
+    hosts: list[dict[str, Any]] = []
+    for idx, h in enumerate([heads[0], *listed_disks]):
+        index = 10 + idx
+        hosts.append(_host(h, index, f"v{index}", name, domain, net4, net6, source))
+    client = _host({"short": "client", "role": "client", "os": "el9", "faults": []}, 2, "vc",
+                   name, domain, net4, net6, source)
+    site = {
+        "name": name,
+        "site": str(raw.get("site", default_site)),
+        "domain": domain,
+        "ipv4_prefix": str(net4),
+        "ipv6_prefix": str(net6),
+        "ipv4_prefixlen": net4.prefixlen,
+        "ipv6_prefixlen": net6.prefixlen,
+        "gridftp_data_range": rng,
+        "gridftp_data_ports": (int(m.group(1)), int(m.group(2))),
+        "hosts": hosts,
+        "client": client,
+        "dns": {"ipv4": str(net4.network_address + 1), "ipv6": str(net6.network_address + 1)},
+        "state_dir": str(state_dir),
+        "source": source,
+    }
+    for host in hosts:
+        try:
+            faultmod.validate(host["faults"], host)
+        except ValueError as exc:
+            raise err(f"host {host['short']}: {exc}") from None
+    return site
+
+
+def _host(h: dict[str, Any], index: int, ifname: str, name: str, domain: str,
+          net4: ipaddress.IPv4Network, net6: ipaddress.IPv6Network, source: str) -> dict[str, Any]:
+    """Derive one host's addresses and names."""
+    short = h["short"]
+    if h["os"] not in OS_PERSONALITIES:
+        raise SiteError(f"{source}: host {short}: os {h['os']!r} must be one of {list(OS_PERSONALITIES)}")
+    if not isinstance(h["faults"], list):
+        raise SiteError(f"{source}: host {short}: faults must be a list of fault names")
+    faults = [str(f) for f in h["faults"]]
+    return {
+        "short": short,
+        "fqdn": f"{short}.{domain}",
+        "role": h["role"],
+        "os": h["os"],
+        "ipv4": str(net4.network_address + index),
+        "ipv6": str(_v6_for_index(net6, index)),
+        "has_ipv6": "not_dual_stacked" not in faults,
+        "faults": faults,
+        "index": index,
+        "names": [f"{short}.{domain}", f"{short}-v6.{domain}", f"{short}-v4.{domain}"],
+        "ns": f"{name}-{short}",
+        "ifname": ifname,
+        "privdir": str(PRIV_ROOT / name / short),
+        "transfer_dir": f"/store/{short}/se6test",
+    }
+
+
+def host_by_name(site: dict[str, Any], name: str) -> dict[str, Any]:
+    """Find a host (or the client) by short name, FQDN or address."""
+    for h in [*site["hosts"], site["client"]]:
+        if name in (h["short"], h["fqdn"], h["ipv4"], h["ipv6"], *h["names"]):
+            return h
+    known = ", ".join(h["short"] for h in [*site["hosts"], site["client"]])
+    raise SiteError(f"no host {name!r} in this testbed; hosts: {known}")

@@ -1,0 +1,175 @@
+"""Gathering host state for the acceptance checks (testinfra in, plain data out).
+
+The logic lives in ``se_dualstack`` and is unit-tested on captured outputs; this module only
+runs commands on the SE host (or DNS queries from this machine) and caches what several checks
+of one host share, so each check asserts one fact without repeating the same ssh round trip.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from se_dualstack import checks, dnscheck, firewall, knowledge, listening, netconfig
+from se_dualstack.model import SEHost
+
+_cache: dict[tuple[str, ...], Any] = {}
+_lock = threading.Lock()
+
+
+def _cached(key: tuple[str, ...], make: Any) -> Any:
+    with _lock:
+        if key in _cache:
+            return _cache[key]
+    value = make()
+    with _lock:
+        _cache[key] = value
+    return value
+
+
+def os_family(se_host: SEHost) -> str | None:
+    """The host's OS family (declared ``se_os`` wins; else detected once by the plugin)."""
+    return se_host.os_family
+
+
+def el_major(family: str | None) -> int | None:
+    if family and family.startswith("el") and family[2:].isdigit():
+        return int(family[2:])
+    return None
+
+
+# --------------------------------------------------------------------------- DNS
+
+def dns_client(se_host: SEHost, check_id: str) -> dnscheck.DnsClient:
+    """Resolver for this host's checks: ``se_resolvers`` else this machine's resolv.conf."""
+    servers = se_host.vars.get("se_resolvers") or dnscheck.default_resolvers()
+    if isinstance(servers, str):
+        servers = [s.strip() for s in servers.split(",") if s.strip()]
+    timeout = float(se_host.vars.get("se_dns_timeout", 3))
+    try:
+        return dnscheck.DnsClient(servers, timeout)
+    except dnscheck.ResolverDown as e:
+        resolver_down(check_id, se_host, e)
+
+
+def resolver_down(check_id: str, se_host: SEHost, err: Exception) -> Any:
+    """One clear line for a dead resolver, naming it and what to do."""
+    checks.fail(check_id, se_host.name, "an answer from the site's DNS resolver", str(err),
+                fix="Check that the resolver is up and reachable from the machine running the suite "
+                    "(port 53 UDP/TCP), or set se_resolvers in the inventory to the site's resolvers; "
+                    "se_dns_timeout sets the per-query timeout.")
+
+
+def addresses(se_host: SEHost, family: int, check_id: str) -> dnscheck.Answer:
+    """The host's A or AAAA answer (cached for the run)."""
+    client = dns_client(se_host, check_id)
+    try:
+        return client.addresses(se_host.name, family)
+    except dnscheck.ResolverDown as e:
+        return resolver_down(check_id, se_host, e)
+
+
+# --------------------------------------------------------------------------- files and commands
+
+def read_file(host: Any, path: str) -> str | None:
+    """A file's text, or None when it does not exist."""
+    f = host.file(path)
+    return f.content_string if f.exists else None
+
+
+def run(host: Any, cmd: str, *args: str) -> Any:
+    return host.run(cmd, *args)
+
+
+# --------------------------------------------------------------------------- interfaces
+
+def saved_ipv6(se_host: SEHost, host: Any) -> tuple[str, netconfig.SavedIPv6 | None, str]:
+    """(kind, verdict, N/A reason): the saved configuration of the external interface.
+
+    kind is "ifcfg" (EL6/EL7, or an ifcfg file NetworkManager still reads on EL8+), "nm", or ""
+    when the OS has neither (the reason says why)."""
+    fam = os_family(se_host)
+    iface = se_host.interface
+    ifcfg_path = f"/etc/sysconfig/network-scripts/ifcfg-{iface}"
+    if knowledge.uses_ifcfg(fam):
+        text = read_file(host, ifcfg_path)
+        if text is None:
+            return "ifcfg", netconfig.SavedIPv6(False, f"{ifcfg_path} does not exist",
+                                                ("DEVICE=" + iface, "IPV6INIT=yes", "DHCPV6C=yes")), ""
+        return "ifcfg", netconfig.ifcfg_ipv6(netconfig.parse_ifcfg(text)), ""
+    major = el_major(fam)
+    if major is None or major < 8:
+        return "", None, (f"saved network configuration is checked on EL hosts only; this host runs "
+                          f"{fam or 'an undetected OS'}")
+    return "nm", nm_profile_verdict(host, iface, ifcfg_path), ""
+
+
+def nm_profile_verdict(host: Any, iface: str, ifcfg_path: str) -> netconfig.SavedIPv6:
+    """EL8+: keyfiles (and nmcli where present) for ``iface``; an ifcfg file NM still reads."""
+    profiles: list[netconfig.NMProfile] = []
+    for d in ("/etc/NetworkManager/system-connections", "/run/NetworkManager/system-connections",
+              "/usr/lib/NetworkManager/system-connections"):
+        f = host.file(d)
+        if not (f.exists and f.is_directory):
+            continue
+        for name in sorted(f.listdir()):
+            if name.endswith(".nmconnection"):
+                text = read_file(host, f"{d}/{name}") or ""
+                profiles.append(netconfig.parse_keyfile(text, f"{d}/{name}"))
+    if host.exists("nmcli"):
+        live = []
+        for p in profiles:
+            out = host.run("nmcli -t -f ipv6.method connection show %s", p.name)
+            method = netconfig.parse_nmcli_field(out.stdout) if out.rc == 0 else None
+            live.append(netconfig.NMProfile(p.name, p.interface, method or p.ipv6_method,
+                                            "nmcli" if method else p.source))
+        profiles = live
+    if not any(p.interface == iface for p in profiles):
+        text = read_file(host, ifcfg_path)
+        if text is not None:  # NetworkManager's ifcfg-rh plugin still reads it on EL8/EL9
+            return netconfig.ifcfg_ipv6(netconfig.parse_ifcfg(text))
+    return netconfig.nm_ipv6(profiles, iface)
+
+
+def live_ipv6(host: Any, iface: str) -> list[str]:
+    """Global-scope IPv6 addresses of the interface (testinfra's interface module)."""
+    addrs = host.interface(iface, "inet6").addresses if host.interface(iface).exists else []
+    return [a for a in addrs if netconfig.is_global_ipv6(a)]
+
+
+# --------------------------------------------------------------------------- firewall
+
+def firewall_view(se_host: SEHost, host: Any, family: int) -> firewall.Acceptance:
+    """What the host's INPUT accepts over ``family`` (iptables view + native nft chains)."""
+
+    def make() -> firewall.Acceptance:
+        views: list[firewall.Acceptance] = []
+        cmd = "ip6tables" if family == 6 else "iptables"
+        has_ipt = host.exists(cmd)
+        if has_ipt:
+            views.append(firewall.acceptance(firewall.parse_iptables(
+                host.iptables.rules(version=family))))
+        if host.exists("nft"):
+            out = host.run("nft -j list ruleset")
+            if out.rc == 0 and out.stdout.strip():
+                skip = [("ip6" if family == 6 else "ip", "filter")] if has_ipt else []
+                views += [firewall.acceptance(rs) for rs in firewall.parse_nft(out.stdout, family, skip)]
+        return firewall.combine(views)
+
+    return _cached(("fw", se_host.name, str(family)), make)
+
+
+# --------------------------------------------------------------------------- services
+
+def listeners(se_host: SEHost, host: Any) -> tuple[list[listening.Listener], int]:
+    """Listening TCP sockets (``ss -tlnpe``) and ``net.ipv6.bindv6only`` of the host."""
+
+    def make() -> tuple[list[listening.Listener], int]:
+        out = host.run("ss -tlnpe")
+        if out.rc != 0:
+            out = host.run("ss -tlnp")
+        text = read_file(host, "/proc/sys/net/ipv6/bindv6only")
+        v6only = int(text.strip()) if text and text.strip().isdigit() else 0
+        return listening.parse_ss(out.stdout), v6only
+
+    return _cached(("ss", se_host.name), make)

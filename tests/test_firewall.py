@@ -1,0 +1,71 @@
+"""Firewall checks: transfer ports accepted over IPv6 and IPv4, head node IPv6/IPv4 parity,
+saved ip6tables equal to live. Rule sets are evaluated in order (jumps, RETURN, policy)."""
+
+from __future__ import annotations
+
+import pytest
+from _se_facts import firewall_view, read_file
+
+from se_dualstack import checks, firewall
+
+pytestmark = pytest.mark.firewall
+
+
+def _port_open(se_host, tp, family, check_id):
+    view = firewall_view(se_host, se_host.host, family)
+    state, detail = view.status(tp.first, tp.last)
+    ports = firewall.PortSet.of([(tp.first, tp.last)])
+    line = firewall.ip6tables_line(ports) if family == 6 else firewall.iptables_line(ports)
+    fam = "IPv6" if family == 6 else "IPv4"
+    checks.expect(state == "open", check_id, se_host.name,
+                  f"TCP {tp} ({tp.label}) accepted over {fam} from every peer",
+                  f"TCP {tp}: {detail}", line=line, port=str(tp))
+
+
+@pytest.mark.check("SE6-FW-01")
+def test_transfer_ports_open_ipv6(se_host_transfer_port):
+    se_host, tp = se_host_transfer_port
+    _port_open(se_host, tp, 6, "SE6-FW-01")
+
+
+@pytest.mark.check("SE6-FW-02")
+def test_transfer_ports_open_ipv4(se_host_transfer_port):
+    se_host, tp = se_host_transfer_port
+    _port_open(se_host, tp, 4, "SE6-FW-02")
+
+
+@pytest.mark.check("SE6-FW-03")
+def test_headnode_ipv6_matches_ipv4(se_headnode):
+    v4 = firewall_view(se_headnode, se_headnode.host, 4)
+    v6 = firewall_view(se_headnode, se_headnode.host, 6)
+    gaps = firewall.parity(v4, v6)
+    if not gaps:
+        return
+    prefixes = [str(p) for p in se_headnode.vars.get("se_ipv6_prefixes") or []]
+    src = prefixes[0] if prefixes else "<site IPv6 prefix>"
+    lines, observed = [], []
+    for g in gaps:
+        restricted = bool(g.ipv4_rule)
+        lines.append(firewall.ip6tables_line(g.ports, src if restricted else ""))
+        if g.kind == "missing":
+            observed.append(f"{g.ports} accepted by iptables" + (f" (only for some peers: {g.ipv4_rule})"
+                                                                  if restricted else "")
+                            + " but not by ip6tables")
+        else:
+            observed.append(f"{g.ports} open to all over IPv4 but only for some peers over IPv6")
+    checks.fail("SE6-FW-03", se_headnode.name,
+                f"every TCP port accepted over IPv4 ({v4.any_peer()}) accepted over IPv6",
+                "IPv6 lacks: " + "; ".join(observed), lines=" ; ".join(f"`{x}`" for x in lines))
+
+
+@pytest.mark.check("SE6-FW-04")
+def test_saved_ip6tables_match_live(se_host, host):
+    path = "/etc/sysconfig/ip6tables"
+    saved = read_file(host, path)
+    if saved is None:
+        checks.not_applicable("SE6-FW-04", se_host.name,
+                              f"{path} does not exist (no iptables-services; rules saved elsewhere)")
+    live = host.iptables.rules(version=6)
+    diff = firewall.compare_saved(saved, live, family=6)
+    checks.expect(diff.same, "SE6-FW-04", se_host.name, f"{path} equal to the live ip6tables rules",
+                  diff.describe(), diff=diff.describe())
