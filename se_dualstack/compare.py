@@ -27,7 +27,8 @@ from se_dualstack import exitcodes
 DEFAULT_THRESHOLD = 0.2
 BAD = frozenset({"failed", "error"})  # outcomes that make the suite exit 1
 RATE_KEYS = ("throughput_MBps", "throughput_mbps", "throughput_MiBps", "throughput", "rate_MBps",
-             "mbps", "MBps", "rate")
+             "mbps", "MBps", "rate")  # already MB/s
+BPS_KEYS = ("throughput_Bps", "bytes_per_second", "Bps")  # bytes/s
 BYTES_KEYS = ("bytes", "size", "size_bytes")
 SECONDS_KEYS = ("seconds", "duration", "elapsed", "time")
 LABEL_KEYS = ("protocol", "scheme", "family", "direction", "op", "operation", "name", "label")
@@ -150,6 +151,10 @@ def figure_rate(fig: Any) -> float | None:
     for key in RATE_KEYS:
         if key in fig:
             return _number(fig[key])
+    for key in BPS_KEYS:
+        if key in fig:
+            bps = _number(fig[key])
+            return None if bps is None else bps / 1e6
     size = next((_number(fig[k]) for k in BYTES_KEYS if k in fig), None)
     secs = next((_number(fig[k]) for k in SECONDS_KEYS if k in fig), None)
     if size is not None and secs:

@@ -35,7 +35,9 @@ class Answer:
     def describe(self) -> str:
         if self.records:
             return ", ".join(self.records)
-        return "NXDOMAIN (name does not exist)" if self.status == "nxdomain" else f"no {self.rdtype} record"
+        if self.status == "nxdomain":
+            return f"NXDOMAIN for {self.name} (name does not exist)"
+        return f"no {self.rdtype} record for {self.name}"
 
 
 def parse_resolv_conf(text: str) -> list[str]:
@@ -57,7 +59,7 @@ def default_resolvers(path: str = "/etc/resolv.conf") -> list[str]:
         return []
 
 
-_cache: dict[tuple[tuple[str, ...], str, str], Answer | ResolverDown] = {}
+_cache: dict[tuple[tuple[str, ...], str, str, str], Answer | ResolverDown] = {}
 _dead: dict[tuple[str, ...], str] = {}
 _lock = threading.Lock()
 
@@ -72,14 +74,16 @@ def clear_cache() -> None:
 class DnsClient:
     """Queries with explicit timeouts against fixed resolvers, cached for the run."""
 
-    def __init__(self, nameservers: Iterable[str], timeout: float) -> None:
+    def __init__(self, nameservers: Iterable[str], timeout: float, port: int = 53) -> None:
         self.nameservers = tuple(str(n) for n in nameservers)
+        self.port = port
         self.timeout = float(timeout)
         if not self.nameservers:
             raise ResolverDown("no resolver to ask: /etc/resolv.conf has no nameserver and se_resolvers "
                                "is not set; set se_resolvers in the inventory")
         self._res = dns.resolver.Resolver(configure=False)
         self._res.nameservers = list(self.nameservers)
+        self._res.port = port
         self._res.timeout = self.timeout
         self._res.lifetime = self.timeout
         self._res.cache = None
@@ -90,7 +94,7 @@ class DnsClient:
 
     def query(self, name: str, rdtype: str) -> Answer:
         """One query (cached); raises :class:`ResolverDown` with a one-line reason."""
-        key = (self.nameservers, name.lower().rstrip("."), rdtype)
+        key = (self.nameservers, str(self.port), name.lower().rstrip("."), rdtype)
         with _lock:
             hit = _cache.get(key)
             dead = _dead.get(self.nameservers)

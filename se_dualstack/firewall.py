@@ -460,6 +460,7 @@ class Acceptance:
     restricted: list[tuple[PortSet, str]]  # accepted only for some peers: (ports, rule text)
     policy: str
     source: str = "iptables"
+    blocked: list[tuple[PortSet, str]] = field(default_factory=list)  # (ports, dropping rule)
 
     def restricted_ports(self) -> PortSet:
         out = PortSet()
@@ -483,11 +484,14 @@ class Acceptance:
         got = want & self.any_peer()
         if got:
             return "partial", f"only {got} of {want} accepted, {want - self.any_peer()} not"
-        return "closed", f"not accepted (first deciding rule drops/rejects it or policy {self.policy})"
+        by = [t for p, t in self.blocked if p & want]
+        return "closed", ("not accepted: " + ("; ".join(f"`{t}`" for t in by) if by
+                                              else f"policy {self.policy}") + f" ({self.source})")
 
 
 def _walk(rs: Ruleset, chain: str, pending: PortSet, conds: tuple[str, ...], depth: int,
-          acc: list[PortSet], restricted: list[tuple[PortSet, str]]) -> PortSet:
+          acc: list[PortSet], restricted: list[tuple[PortSet, str]],
+          blocked: list[tuple[PortSet, str]] | None = None) -> PortSet:
     """Walk ``chain`` for ``pending`` ports; return the ports that leave it undecided (end of
     chain or RETURN). ``conds`` are restrictions inherited from a conditional jump: accepts under
     them only open the port for some peers."""
@@ -514,8 +518,11 @@ def _walk(rs: Ruleset, chain: str, pending: PortSet, conds: tuple[str, ...], dep
         elif rule.verdict in ("drop", "reject"):
             if not local:
                 pending = pending - hit
+                if blocked is not None and not conds:
+                    blocked.append((hit, rule.text))
         elif rule.verdict in ("jump", "goto"):
-            back = _walk(rs, rule.target, hit, conds + local, depth + 1, acc, restricted)
+            back = _walk(rs, rule.target, hit, conds + local, depth + 1, acc, restricted,
+                         blocked if not local else None)
             if not local:
                 pending = pending - (hit - back)
                 if rule.verdict == "goto":  # what the target leaves undecided returns to our caller
@@ -533,14 +540,17 @@ def acceptance(rs: Ruleset) -> Acceptance:
     policy = rs.policies.get(chain, "ACCEPT").upper()
     acc: list[PortSet] = []
     restricted: list[tuple[PortSet, str]] = []
-    left = _walk(rs, chain, PortSet.all(), (), 0, acc, restricted)
+    blocked: list[tuple[PortSet, str]] = []
+    left = _walk(rs, chain, PortSet.all(), (), 0, acc, restricted, blocked)
     open_ = PortSet()
     for p in acc:
         open_ = open_ | p
     if policy == "ACCEPT":
         open_ = open_ | left
     restricted = [(p - open_, t) for p, t in restricted if p - open_]
-    return Acceptance(open_, restricted, policy, rs.source)
+    if policy != "ACCEPT" and left:
+        blocked.append((left, f"policy {policy} of {chain}"))
+    return Acceptance(open_, restricted, policy, rs.source, blocked)
 
 
 def combine(views: Sequence[Acceptance]) -> Acceptance:
@@ -556,7 +566,7 @@ def combine(views: Sequence[Acceptance]) -> Acceptance:
         restricted += v.restricted
     restricted = [(p & (any_ - open_), t) for p, t in restricted if p & (any_ - open_)]
     return Acceptance(open_, restricted, "/".join(v.policy for v in views),
-                      " + ".join(v.source for v in views))
+                      " + ".join(v.source for v in views), [b for v in views for b in v.blocked])
 
 
 # --------------------------------------------------------------------------- parity, fix lines

@@ -15,7 +15,6 @@ import ipaddress
 import re
 import shlex
 import string
-import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -396,8 +395,8 @@ def host_from_spec(spec: str) -> str:
     """The host part of a testinfra ``--hosts`` entry: ``ssh://root@[fd42::10]:22`` -> ``fd42::10``."""
     s = spec.strip()
     if "://" in s:
-        s = urllib.parse.urlparse(s).netloc or s.split("://", 1)[1]
-    s = s.split("?", 1)[0].rsplit("@", 1)[-1]
+        s = s.split("://", 1)[1]
+    s = s.split("?", 1)[0].split("/", 1)[0].rsplit("@", 1)[-1]
     if s.startswith("["):
         return s[1:].split("]", 1)[0]
     if s.count(":") == 1:

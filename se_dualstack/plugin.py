@@ -25,10 +25,11 @@ from se_dualstack.inventory import adhoc_site, load_site
 from se_dualstack.model import SEHost, Site
 
 # Report hooks live in report.py (an instance per run, registered in pytest_configure); the
-# results/waivers plugins are other engineers' modules and
+# results/waivers/transfer plugins are other engineers' modules and
 # are registered only once they exist (an ImportError inside them must still surface).
 pytest_plugins = [
-    m for m in ("se_dualstack.results", "se_dualstack.waivers") if importlib.util.find_spec(m)
+    m for m in ("se_dualstack.results", "se_dualstack.waivers", "se_dualstack.transfer_plugin")
+    if importlib.util.find_spec(m)
 ]
 
 # Fixtures that parametrize a test over inventory hosts, in the order the plugin prefers them.
@@ -320,6 +321,42 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         raise pytest.UsageError(errors[0] + more)
 
 
+def host_in_nodeid(nodeid: str, names: list[str]) -> str | None:
+    """The inventory host a test id is about: ``test_x[pool07.example.org-gsiftp]`` -> pool07..."""
+    if not nodeid.endswith("]") or "[" not in nodeid:
+        return None
+    param = nodeid[nodeid.rindex("[") + 1:-1]
+    for name in sorted(names, key=len, reverse=True):
+        if param == name or param.startswith(name + "-"):
+            return name
+    return None
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup``: keep each host's checks on one worker (one ssh master per host).
+
+    xdist groups by an ``@group`` suffix its workers add to node ids, which pytest 9.2's
+    structured node ids silently drop (pytest-xdist#1386), so the controller also groups by
+    the host in the test id; the ``xdist_group`` marks stay for a fixed xdist.
+    """
+    st = state_of(config)
+    if config.getvalue("dist") != "loadgroup" or st.site is None:
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    names = [h.name for h in st.site.hosts]
+
+    class HostGroupScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            if scope != nodeid:
+                return scope
+            return host_in_nodeid(nodeid, names) or nodeid
+
+    return HostGroupScheduling(config, log)
+
+
 # --------------------------------------------------------------------------- testinfra hosts
 
 
@@ -533,6 +570,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     cid = item_check_id(item)
     seh = item_se_host(item)
+    st = state_of(item.config)
+    if seh is None and st.site is not None:  # tests parametrized their own way (transfers)
+        name = host_in_nodeid(item.nodeid, [h.name for h in st.site.hosts])
+        seh = st.site.host(name) if name else None
     report.se_check = cid or ""
     report.se_host = seh.name if seh else ""
     report.se_role = seh.role if seh else ""
@@ -543,7 +584,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if isinstance(exc, checks.CheckFailure):
             fix = exc.fix
         elif cid:
-            probe = state_of(item.config).probes.get(seh.name) if seh else None
+            probe = st.probes.get(seh.name) if seh else None
             if probe is not None and not probe.ok:
                 fix = ("Make the host reachable over ssh from the machine running the suite "
                        "(sshd running, key accepted), or fix ansible_host / --ssh-config.")
@@ -553,9 +594,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 except (KeyError, OSError):
                     fix = ""
     report.se_fix = fix
+    message = ""
+    if report.failed and call.excinfo is not None:
+        message = next((ln.strip() for ln in str(call.excinfo.value).splitlines() if ln.strip()),
+                       call.excinfo.typename)
+    report.se_message = message
     # What this process learnt about the host travels on the report (xdist serializes it).
     report.se_os = (seh.detected_os or "") if seh else ""
-    probe = state_of(item.config).probes.get(seh.name) if seh else None
+    probe = st.probes.get(seh.name) if seh else None
     report.se_unreachable = probe.reason if probe is not None and not probe.ok else ""
     from se_dualstack import report as se_report
 

@@ -38,15 +38,15 @@ SECRET_NAME = re.compile(
     r"(?i)(token|secret|passw|pwd|apikey|api_key|private|proxy|credential|auth|cookie|"
     r"session|x509|_key$|^key$|cert)"
 )
-_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s@:]*):[^/\s@]+@")
 
 
 def redact(text: str) -> str:
-    """Remove PEM blocks (proxy certificates and keys) and credentials inside URLs."""
+    """Remove PEM blocks (proxy certificates and keys) and passwords inside URLs."""
     if not text:
         return text
     out = _PEM.sub(lambda m: f"[{m.group(1).lower()} redacted]", text)
-    return _URL_USERINFO.sub(r"\1[redacted]@", out)
+    return _URL_PASSWORD.sub(r"\1:[redacted]@", out)
 
 
 def _redact_longrepr(report: pytest.TestReport) -> None:
@@ -78,6 +78,9 @@ def decorate(report: pytest.TestReport) -> None:
         parts.append(f'<p class="se6-why"><b>Why it matters:</b> {html.escape(chk.rationale)}</p>')
     else:
         parts.append("</p>")
+    finding = str(getattr(report, "se_message", "")).removeprefix(f"[{cid}] ").partition(" Fix: ")[0]
+    if report.failed and finding:
+        parts.append(f'<p class="se6-finding"><b>Finding:</b> {html.escape(redact(finding))}</p>')
     fix = getattr(report, "se_fix", "")
     if report.failed and fix:
         parts.append(f'<p class="se6-fix"><b>Remediation:</b> {html.escape(redact(fix))}</p>')
@@ -342,8 +345,8 @@ def _cell_html(c: Cell | None) -> str:
 
 _CSS = """
 <style>
-.se6 {font-size: 14px; margin: 0.5em 0 1em 0; max-width: 1300px;}
-.se6 h3 {margin: 1em 0 0.4em 0;}
+.se6 {font-size: 14px; margin: 0.5em 0 1em 0; max-width: 1300px; color: #222;}
+.se6 h3 {margin: 1em 0 0.4em 0; color: #222;}
 .se6-verdict {font-size: 16px; padding: 0.6em 0.9em; border-radius: 4px; margin: 0.3em 0 0.8em 0;}
 .se6-verdict.fail {background: #fdecea; border-left: 6px solid #c62828; color: #7f1d1d;}
 .se6-verdict.pass {background: #e8f5e9; border-left: 6px solid #2e7d32; color: #1b4d20;}
@@ -360,9 +363,14 @@ _CSS = """
 .se6 .muted {color: #666; font-size: 12px;}
 .se6 td.host {font-family: monospace; white-space: nowrap;}
 .se6 ul.se6-failures {margin: 0.2em 0; padding-left: 1.2em;}
-.se6 ul.se6-failures li {margin: 0.25em 0;}
+.se6 ul.se6-failures li {margin: 0.45em 0; color: #222;}
+.se6 .se6-fixline {color: #5d4200;}
 .se6 code {background: #f5f5f5; padding: 0 3px;}
-.se6-extra p {margin: 0.3em 0;}
+.se6-extra p {margin: 0.3em 0; white-space: normal; overflow-wrap: anywhere;}
+#results-table td.col-check, #results-table td.col-sehost, #results-table td.col-concern,
+#results-table td.col-result, #results-table td.col-duration {white-space: nowrap; width: 1%;}
+#results-table td.col-testId {overflow-wrap: anywhere;}
+.se6-extra .se6-finding {color: #7f1d1d;}
 .se6-extra .se6-fix {background: #fff8e1; border-left: 4px solid #f9a825; padding: 0.4em 0.6em;}
 .se6-extra .se6-why {color: #444;}
 </style>
@@ -417,8 +425,12 @@ def summary_html(st: State, tr: Tracker) -> str:
         shown = sorted(failed, key=lambda r: (names.index(r.host) if r.host in names else 99,
                                               r.check))
         for r in shown[:200]:
+            text = r.message.removeprefix(f"[{r.check}] ").removeprefix(f"{r.host}: ")
+            what, sep, fix = text.partition(" Fix: ")
+            fix_html = (f'<br><span class="se6-fixline"><b>Fix:</b> {html.escape(fix)}</span>'
+                        if sep else "")
             out.append(f"<li><b>{html.escape(r.check or '?')}</b> <code>{html.escape(r.host)}</code>: "
-                       f"{html.escape(r.message)}</li>")
+                       f"{html.escape(what)}{fix_html}</li>")
         if len(shown) > 200:
             out.append(f"<li>... and {len(shown) - 200} more (see the results table)</li>")
         out.append("</ul>")

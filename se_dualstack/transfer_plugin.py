@@ -68,7 +68,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 reason="no inventory (run with --inventory)"))], ids=["no-inventory"])
             continue
         try:
-            cases = make(site, _protocols(metafunc.config))
+            if make is tx.transfer_cases:
+                # Without the family shim (no cc), fall back to declared single-family aliases.
+                no_shim = tx.build_shim()[0] is None
+                cases = tx.transfer_cases(site, _protocols(metafunc.config), use_aliases=no_shim)
+            else:
+                cases = make(site, _protocols(metafunc.config))
         except ValueError as exc:
             raise pytest.UsageError(str(exc)) from None
         if not cases:

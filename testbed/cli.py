@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from testbed import dns, engine, faults, firewall, hostenv, netns, osfiles
@@ -73,7 +72,8 @@ def suite_env(state: dict[str, Any]) -> dict[str, str]:
     env.update(state.get("x509") or {})
     env["SE_TESTBED_STATE"] = str(sd)
     env["SE_TESTBED_NAME"] = state["name"]
-    addopts = f"--inventory {sd / 'inventory.yml'} --ssh-config {sd / 'ssh_config'}"
+    # --opt=value: pytest's early parse would otherwise take the path for a test path (rootdir)
+    addopts = f"--inventory={sd / 'inventory.yml'} --ssh-config={sd / 'ssh_config'}"
     env["PYTEST_ADDOPTS"] = (addopts + " " + env.get("PYTEST_ADDOPTS", "")).strip()
     return env
 
@@ -88,8 +88,8 @@ def _print_up(state: dict[str, Any]) -> None:
         svcs = ", ".join(f"{s['name']}:{'/'.join(map(str, s['ports'])) or '-'}" for s in rec["services"])
         extra = "" if rec["role"] == "client" else f"  sshd:22{', ' + svcs if svcs else ''}"
         fl = f"  faults: {', '.join(rec['faults'])}" if rec["faults"] else ""
-        print(f"  {rec['fqdn']:<28} {rec['role']:<8} {rec['os']}  {rec['ipv4']:<13} {rec['ipv6'] or '(no IPv6)':<16}"
-              f"{extra}{fl}")
+        v6 = rec["ipv6"] or "(no IPv6)"
+        print(f"  {rec['fqdn']:<28} {rec['role']:<8} {rec['os']}  {rec['ipv4']:<13} {v6:<16}{extra}{fl}")
     print(f"  inventory   {sd / 'inventory.yml'}")
     print(f"  ssh config  {sd / 'ssh_config'}")
     if state.get("x509"):
@@ -203,11 +203,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `status | head`
+        return 0
     return 0
 
 
 if __name__ == "__main__":
     sys.exit(main())
 
-
-__all__ = ["main", "suite_env", "Path"]

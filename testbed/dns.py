@@ -11,6 +11,7 @@ Records are spelled one by one so each DNS fault removes or bends exactly one re
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import signal
@@ -78,7 +79,8 @@ def config(site: dict[str, Any], pidfile: Path, logfile: Path) -> str:
 
 def start(site: dict[str, Any], state_dir: Path) -> int:
     """(Re)start dnsmasq in the site namespace and return its PID once it answers."""
-    conf, pidfile, log = state_dir / "dnsmasq.conf", state_dir / "dnsmasq.pid", state_dir / "logs" / "dnsmasq.log"
+    conf, pidfile = state_dir / "dnsmasq.conf", state_dir / "dnsmasq.pid"
+    log = state_dir / "logs" / "dnsmasq.log"
     stop(state_dir)
     conf.write_text(config(site, pidfile, log))
     res = subprocess.run(["ip", "netns", "exec", site_ns(site["name"]), "dnsmasq", f"--conf-file={conf}"],
@@ -100,10 +102,8 @@ def stop(state_dir: Path) -> None:
         pid = int(pidfile.read_text().strip())
     except (OSError, ValueError):
         return
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     deadline = time.monotonic() + 3
     while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
         time.sleep(0.005)

@@ -10,10 +10,12 @@ Both are idempotent and need no state file: everything is found by the `<name>-`
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -64,6 +66,13 @@ def preflight() -> None:
                                "dnsmasq-base iptables openssh-server)")
     if not shutil.which("sshd", path="/usr/sbin:/usr/bin"):
         raise TestbedError("sshd not found (apt-get install openssh-server)")
+    # root in a container may still lack CAP_SYS_ADMIN: probe once (a few ms) instead of failing
+    # half way through `up`
+    probe = subprocess.run(["unshare", "--net", "--pid", "--fork", "--mount", "--uts", "true"],
+                           capture_output=True, text=True, timeout=10)
+    if probe.returncode != 0:
+        raise TestbedError(f"cannot create namespaces here (unshare: {probe.stderr.strip()}); the "
+                           "testbed needs root with CAP_SYS_ADMIN/CAP_NET_ADMIN, not a restricted container")
 
 
 def state_dir(name: str) -> Path:
@@ -74,9 +83,16 @@ def state_dir(name: str) -> Path:
 def locked(name: str, remove: bool = False) -> Iterator[None]:
     """One up/down at a time per testbed name (other names run concurrently). ``remove``: the
     caller leaves nothing behind (down), so the lock file goes too."""
-    STATE_ROOT.mkdir(parents=True, exist_ok=True)
     lockfile = STATE_ROOT / f".{name}.lock"
-    fd = os.open(lockfile, os.O_RDWR | os.O_CREAT, 0o600)
+    for _ in range(50):  # another testbed's `down` may rmdir an empty STATE_ROOT in between
+        STATE_ROOT.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(lockfile, os.O_RDWR | os.O_CREAT, 0o600)
+            break
+        except FileNotFoundError:
+            time.sleep(0.01)
+    else:
+        raise TestbedError(f"cannot create {lockfile}")
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -85,16 +101,15 @@ def locked(name: str, remove: bool = False) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise TestbedError(f"another up/down of testbed {name!r} holds the lock for 120 s") from None
+                    raise TestbedError(f"another up/down of testbed {name!r} held the lock for 120 s") \
+                        from None
                 time.sleep(0.05)
         yield
         if remove:
             lockfile.unlink(missing_ok=True)
             for d in (STATE_ROOT, PRIV_ROOT):
-                try:
+                with contextlib.suppress(OSError):
                     d.rmdir()  # only when no other testbed uses it
-                except OSError:
-                    pass
     finally:
         os.close(fd)
 
@@ -130,6 +145,7 @@ def _host_up(site: dict[str, Any], host: dict[str, Any], sd: Path, pki_f: Future
     t0 = time.monotonic()
     short = host["short"]
     pid = hostenv.start_init(host, site, sd / "logs")
+    marks = {"init": time.monotonic() - t0}
     netns.configure_host(site, host)
     for path, content in osfiles.files(site, host).items():
         if content is None:
@@ -137,24 +153,28 @@ def _host_up(site: dict[str, Any], host: dict[str, Any], sd: Path, pki_f: Future
         else:
             hostenv.write_file(pid, path, content)
     rec: dict[str, Any] = {"short": short, "fqdn": host["fqdn"], "role": host["role"], "pid": pid,
-                           "ns": host["ns"], "ipv4": host["ipv4"], "ipv6": host["ipv6"] if host["has_ipv6"] else None,
+                           "ns": host["ns"], "ipv4": host["ipv4"],
+                           "ipv6": host["ipv6"] if host["has_ipv6"] else None,
                            "os": host["os"], "faults": host["faults"], "services": []}
     if host["role"] == "client":
         timings[short] = time.monotonic() - t0
         return rec
-    specs: list[Any] = []
-    if svcmod is not None and pki_f is not None:
-        specs = svcmod.service_specs(site, host, pki_f.result(), sd)
-    extra_ports = sorted({p for s in specs for p in s.ports})
-    firewall.apply(pid, site, host, extra_ports)
-    # sshd: private host key in the host's /etc/ssh (overlay), authorized key from the state dir
+    # sshd first: it needs nothing from the PKI, which may still be running in another thread
     keyfile = sd / "hostkeys" / short / "ssh_host_ed25519_key"
     hostenv.write_file(pid, "/etc/ssh/ssh_host_ed25519_key", keyfile.read_text(), 0o600)
     hostenv.write_file(pid, "/etc/ssh/ssh_host_ed25519_key.pub", pubkeys[short] + "\n", 0o644)
     hostenv.write_file(pid, "/etc/ssh/sshd_config", sshd.sshd_config(host, str(sd / "authorized_keys")))
-    hostenv.write_file(pid, "/etc/init.d/sshd", osfiles.init_script("sshd", "/run/sshd.pid", ["/usr/sbin/sshd"]),
-                       0o755)
-    hostenv.start_daemon(pid, ["/usr/sbin/sshd", "-E", f"{sd}/logs/sshd-{short}.log"], f"{sd}/logs/sshd-{short}.log")
+    hostenv.write_file(pid, "/etc/init.d/sshd",
+                       osfiles.init_script("sshd", "/run/sshd.pid", ["/usr/sbin/sshd"]), 0o755)
+    sshd_log = f"{sd}/logs/sshd-{short}.log"
+    hostenv.start_daemon(pid, ["/usr/sbin/sshd", "-E", sshd_log], sshd_log)
+    marks["sshd"] = time.monotonic() - t0
+    specs: list[Any] = []
+    if svcmod is not None and pki_f is not None:
+        specs = svcmod.service_specs(site, host, pki_f.result(), sd)
+    marks["specs"] = time.monotonic() - t0
+    firewall.apply(pid, site, host, sorted({p for s in specs for p in s.ports}))
+    marks["firewall"] = time.monotonic() - t0
     for spec in specs:
         for path, (content, mode, owner) in spec.files.items():
             hostenv.write_file(pid, path, content, mode, owner)
@@ -165,10 +185,15 @@ def _host_up(site: dict[str, Any], host: dict[str, Any], sd: Path, pki_f: Future
             hostenv.write_file(pid, pidfile, f"{inpid}\n")
         aliases = {"gridftp": ["gridftp", "globus-gridftp-server", "dpm-gsiftp"]}.get(spec.name, [spec.name])
         for alias in aliases:
-            hostenv.write_file(pid, f"/etc/init.d/{alias}", osfiles.init_script(alias, pidfile, spec.argv), 0o755)
+            hostenv.write_file(pid, f"/etc/init.d/{alias}", osfiles.init_script(alias, pidfile, spec.argv),
+                               0o755)
+            if host["os"] != "sl6":  # EL7/EL9 ship systemd units (SL6: SysV scripts only)
+                hostenv.write_file(pid, f"/etc/systemd/system/{alias}.service",
+                                   osfiles.unit_file(alias, pidfile, spec.argv))
         rec["services"].append({"name": spec.name, "ports": list(spec.ports), "log": spec.log,
                                 "pidfile": pidfile, "ipv4_only": bool(spec.bind_ipv4_only),
                                 "started": inpid})
+    marks["started"] = time.monotonic() - t0
     missing = hostenv.wait_ports(pid, [22], SSHD_WAIT)
     if missing:
         raise TestbedError(f"host {short}: sshd is not listening on port 22 after {SSHD_WAIT:.0f} s: "
@@ -192,6 +217,8 @@ def _host_up(site: dict[str, Any], host: dict[str, Any], sd: Path, pki_f: Future
             uid, gid = pkimod.service_uid_gid()
             os.chown(tdir, uid, gid)
     timings[short] = time.monotonic() - t0
+    marks["ports"] = timings[short]
+    rec["marks"] = {k: round(v, 3) for k, v in marks.items()}
     return rec
 
 
@@ -222,7 +249,7 @@ def _up(site: dict[str, Any], sd: Path, log: Log, t_start: float) -> dict[str, A
     Path(site["hosts"][0]["privdir"]).parent.mkdir(parents=True, exist_ok=True)
     members = [*site["hosts"], site["client"]]
     timings: dict[str, float] = {}
-    workers = min(16, len(members) + 2)
+    workers = min(40, len(members) + 2)  # threads mostly wait on subprocesses and ports
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pki_f: Future | None = None
         if pkimod is not None:
@@ -291,4 +318,5 @@ def load_state(name: str) -> dict[str, Any]:
     try:
         return json.loads(p.read_text())
     except FileNotFoundError:
-        raise TestbedError(f"testbed {name!r} is not up (no {p}); run: python -m testbed --name {name} up") from None
+        raise TestbedError(f"testbed {name!r} is not up (no {p}); "
+                           f"run: python -m testbed --name {name} up") from None

@@ -32,7 +32,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "os", "SL6 /etc/gai.conf empty: globus does not work over IPv6 (FTS: could not open "
         "connection to <head>:8446)."),
     "gai_conf_partial": (
-        "os", "SL6 /etc/gai.conf has only the first label lines of the incantation."),
+        "os", "SL6 /etc/gai.conf has only the first four label lines of the incantation "
+        "(no ::ffff:0:0/96, no fc00::/7)."),
     "ip6tables_transfer_only": (
         "fw", "head node ip6tables opens only the transfer ports (gsiftp, xrootd, https) while "
         "iptables also opens SRM 8446, DPNS 5010, DPM 5015: DPM talking to itself over IPv6 fails."),

@@ -48,7 +48,7 @@ def ports(site: dict[str, Any], host: dict[str, Any], extra: list[int], family: 
 def rules(site: dict[str, Any], host: dict[str, Any], extra: list[int], family: int,
           saved: bool = False) -> str:
     """The filter table as iptables-save prints it (without the comment lines)."""
-    icmp, reject = (("icmp", "icmp-host-prohibited") if family == 4 else ("ipv6-icmp", "icmp6-adm-prohibited"))
+    icmp, reject = ("icmp", "icmp-host-prohibited") if family == 4 else ("ipv6-icmp", "icmp6-adm-prohibited")
     lines = ["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
              "-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT", f"-A INPUT -p {icmp} -j ACCEPT",
              "-A INPUT -i lo -j ACCEPT"]

@@ -56,7 +56,8 @@ case "$cmd" in
   show)
     if [ ! -x "/etc/init.d/$unit" ]; then echo "LoadState=not-found"; echo "ActiveState=inactive"; exit 0; fi
     if "/etc/init.d/$unit" status >/dev/null 2>&1; then a=active; s=running; else a=inactive; s=dead; fi
-    printf 'Id=%s.service\nLoadState=loaded\nActiveState=%s\nSubState=%s\nUnitFileState=enabled\n' "$unit" "$a" "$s"
+    printf 'Id=%s.service\nLoadState=loaded\nActiveState=%s\nSubState=%s\nUnitFileState=enabled\n' \
+      "$unit" "$a" "$s"
     exit 0 ;;
   *) echo "System has not been booted with systemd as init system (PID 1). Can't operate." >&2; exit 1 ;;
 esac

@@ -9,6 +9,7 @@ at once: no sleeps.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -108,10 +109,8 @@ def kill_ns_processes(namespaces: list[str], timeout: float = 5.0) -> list[int]:
     for ns in namespaces:
         pids += ns_pids(ns)
     for p in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(p, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + timeout
     left = pids
     while left and time.monotonic() < deadline:

@@ -122,3 +122,12 @@ case "$1" in
   *) echo "Usage: $0 {{status|stop}} (the testbed starts {name})"; exit 2 ;;
 esac
 """
+
+
+def unit_file(name: str, pidfile: str | None, argv: list[str]) -> str:
+    """A systemd unit as el7/el9 would ship it (for the record: the host's `systemctl` is a shim
+    over the init script, since no systemd runs in a host)."""
+    pid = f"PIDFile={pidfile}\n" if pidfile else ""
+    return (f"[Unit]\nDescription={name} (SE testbed)\nAfter=network-online.target\n\n"
+            f"[Service]\nType=simple\n{pid}ExecStart={' '.join(argv)}\n\n"
+            "[Install]\nWantedBy=multi-user.target\n")

@@ -18,9 +18,11 @@ of the CA directory at its absolute path make the chroot work for GSI data-chann
 
 from __future__ import annotations
 
+import base64
 import grp
 import os
 import pwd
+import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,7 +134,7 @@ def _xrootd_config(site: dict, host: dict, pki: dict, srv: Path, v4only: bool) -
         # GSI for xroot: the user's proxy, mapped through the grid-mapfile.
         "xrootd.seclib libXrdSec.so",
         f"sec.protocol gsi -certdir:{certdir} -cert:{cert} -key:{key} -crldir:{certdir} -crl:0"
-        f" -gridmap:{gridmap} -gmapopt:10 -dlgpxy:1 -exppxy:{srv}/xrd/tpc/x509up_u%u",
+        f" -gridmap:{gridmap} -gmapopt:10 -dlgpxy:1 -exppxy:=creds",
         "sec.protbind * only gsi",
         # TLS for XrdHttp (and xroots if a client asks for it).
         f"xrd.tls {cert} {key}",
@@ -151,6 +153,15 @@ def _xrootd_config(site: dict, host: dict, pki: dict, srv: Path, v4only: bool) -
         f"ofs.tpc autorm fcreds gsi =X509_USER_PROXY ttl 60 70 xfr 8 pgm /usr/bin/xrdcp --server",
         "http.exthandler xrdtpc libXrdHttpTPC.so",
         f"tpc.cadir {certdir}",
+        # gfal2/davix ask XrdHttpTPC for a "gridsite" delegation, which 5.5 does not implement;
+        # gfal2 then falls back to macaroons: the source issues one to the X.509-authenticated
+        # client, the destination pulls with it. Macaroons need authorization switched on.
+        "all.sitename se-testbed",
+        "ofs.authorize 1",
+        f"acc.authdb {srv}/xrd/authdb",
+        "ofs.authlib ++ libXrdMacaroons.so",
+        f"macaroons.secretkey {srv}/xrd/macaroon-secret",
+        "http.exthandler xrdmacaroons libXrdMacaroons.so",
         "fi",
     ]
     if v4only:
@@ -168,6 +179,10 @@ def _xrootd_specs(site: dict, host: dict, pki: dict, srv: Path) -> list[ServiceS
         # XRootD runs as `xrootd` and wants its own copy of the host key, mode 0400.
         f"{srv}/xrd/hostcert.pem": (Path(cert).read_text(), 0o644, SERVICE_USER),
         f"{srv}/xrd/hostkey.pem": (Path(key).read_text(), 0o400, SERVICE_USER),
+        # Every authenticated user may do everything under /store (the grid-mapfile decides who).
+        f"{srv}/xrd/authdb": ("u * /store/ a\n", 0o644, SERVICE_USER),
+        f"{srv}/xrd/macaroon-secret": (base64.b64encode(secrets.token_bytes(48)).decode() + "\n", 0o400,
+                                       SERVICE_USER),
     }
     fam = ["-I", "v4"] if v4 else []
     env = {"X509_CERT_DIR": pki["certdir"], "XrdSecGSISRVNAMES": "*"}

@@ -52,8 +52,9 @@ def _connect(se_host_service, family, check_id):
     if not ans.records:
         checks.fail(check_id, se_host.name, f"a TCP connection to {se_host.name}:{svc.port} over {fam}",
                     f"could not open connection to {se_host.name}:{svc.port} over {fam} "
-                    f"(no {'AAAA' if family == 6 else 'A'} record: {ans.describe()})",
-                    address="(none)", port=svc.port)
+                    f"({ans.describe()})",
+                    fix=f"Publish the {'AAAA' if family == 6 else 'A'} record of {se_host.name} "
+                        f"(see {'SE6-DNS-02' if family == 6 else 'SE6-DNS-01'}).")
     results = [listening.connect(a, svc.port, timeout) for a in ans.records]
     bad = [r for r in results if not r.ok]
     checks.expect(not bad, check_id, se_host.name,

@@ -224,6 +224,8 @@ def test_expired_waiver_no_longer_applies_and_says_so(suite: pytest.Pytester,
     ("- {check: SE6-DNS-02, host: '*', justification: x, expires: 2999-01-01}\n",
      "entry 1: key 'host': unknown key"),
     ("check: SE6-DNS-02\n", "expected a YAML list of waivers"),
+    ("- {check: SE6-DNS-99, hosts: '*', justification: x, expires: 2999-01-01}\n",
+     "entry 1: key 'check': unknown check id 'SE6-DNS-99'"),
 ])
 def test_malformed_waiver_file_is_a_one_line_usage_error(suite: pytest.Pytester, body: str,
                                                          expected: str) -> None:

@@ -64,13 +64,18 @@ def mounts_mentioning(name: str) -> list[str]:
 
 
 def assert_nothing_left(name: str, inodes: set[int]) -> None:
-    assert not [n for n in os.listdir("/run/netns") if n.startswith(f"{name}-")] if Path("/run/netns").exists() \
-        else True
+    netns_dir = Path("/run/netns")
+    left = [n for n in os.listdir(netns_dir) if n.startswith(f"{name}-")] if netns_dir.exists() else []
+    assert left == []
     assert processes_in(inodes) == []
     assert mounts_mentioning(name) == []
     assert not Path(f"/run/se-testbed/{name}").exists()
     assert not Path(f"/var/lib/se-testbed/{name}").exists()
     assert not Path(f"/run/se-testbed/.{name}.lock").exists()
+    # nothing of the site's address plan listens in the machine's own namespace either
+    ss = subprocess.run(["ss", "-Hltn"], capture_output=True, text=True, timeout=10).stdout
+    assert "10.42.0." not in ss
+    assert "fd42:6:" not in ss
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +97,10 @@ def test_up_prints_what_it_started(site_up: subprocess.CompletedProcess) -> None
 def test_exec_runs_inside_the_host_with_cwd_preserved(site_up: subprocess.CompletedProcess) -> None:
     res = tb("exec", "disk01", "--", "sh", "-c", "hostname; pwd; ip -br addr show eth0; cat /etc/resolv.conf")
     lines = res.stdout.splitlines()
-    assert lines[0] == "disk01.example.test" and lines[1] == str(ROOT)
-    assert "10.42.0.11/24" in res.stdout and "fd42:6::11/64" in res.stdout
+    assert lines[0] == "disk01.example.test"
+    assert lines[1] == str(ROOT)
+    assert "10.42.0.11/24" in res.stdout
+    assert "fd42:6::11/64" in res.stdout
     assert "nameserver fd42:6::1" in res.stdout
     # the machine's own /etc and hostname are untouched
     assert "fd42:6::1" not in Path("/etc/resolv.conf").read_text()
@@ -106,20 +113,41 @@ def test_run_reaches_every_host_by_ssh_over_both_families(site_up: subprocess.Co
               'echo "$X509_USER_PROXY|$PYTEST_ADDOPTS"')
     res = tb("run", "--", "sh", "-c", script)
     lines = res.stdout.splitlines()
-    assert lines[:4] == ["head.example.test", "head.example.test", "disk01.example.test", "disk02.example.test"]
-    assert f"--inventory /run/se-testbed/{NAME}/inventory.yml" in lines[4]
-    assert f"--ssh-config /run/se-testbed/{NAME}/ssh_config" in lines[4]
+    assert lines[:4] == ["head.example.test", "head.example.test",
+                         "disk01.example.test", "disk02.example.test"]
+    assert f"--inventory=/run/se-testbed/{NAME}/inventory.yml" in lines[4]
+    assert f"--ssh-config=/run/se-testbed/{NAME}/ssh_config" in lines[4]
 
 
 def test_dns_publishes_a_aaaa_ptr_and_aliases(site_up: subprocess.CompletedProcess) -> None:
     code = ("import dns.resolver, dns.reversename as r\n"
             "q = dns.resolver.Resolver(configure=False); q.nameservers = ['fd42:6::1']; q.lifetime = 3\n"
             "print(q.resolve('head.example.test', 'A')[0], q.resolve('head.example.test', 'AAAA')[0],\n"
-            "      q.resolve(r.from_address('fd42:6::11'), 'PTR')[0], q.resolve('disk02-v6.example.test', 'AAAA')[0])\n"
+            "      q.resolve(r.from_address('fd42:6::11'), 'PTR')[0],\n"
+            "      q.resolve('disk02-v6.example.test', 'AAAA')[0])\n"
             "try:\n    q.resolve('disk02-v6.example.test', 'A'); print('A!')\n"
             "except Exception as e:\n    print(type(e).__name__)\n")
     res = tb("run", "--", sys.executable, "-c", code)
-    assert res.stdout.split() == ["10.42.0.10", "fd42:6::10", "disk01.example.test.", "fd42:6::12", "NXDOMAIN"]
+    assert res.stdout.split() == ["10.42.0.10", "fd42:6::10", "disk01.example.test.", "fd42:6::12",
+                                  "NXDOMAIN"]
+
+
+def test_faults_apply_by_hand(site_up: subprocess.CompletedProcess) -> None:
+    tb("fault", "disk01", "no_aaaa")
+    tb("fault", "disk02", "ip6tables_close:443")
+    code = ("import dns.resolver\n"
+            "q = dns.resolver.Resolver(configure=False); q.nameservers = ['10.42.0.1']; q.lifetime = 3\n"
+            "a = q.resolve('disk01.example.test', 'AAAA', raise_on_no_answer=False)\n"
+            "print(len(a.rrset or []), q.resolve('disk01.example.test', 'A')[0])\n")
+    res = tb("run", "--", sys.executable, "-c", code)
+    assert res.stdout.split() == ["0", "10.42.0.11"]
+    rules = tb("exec", "disk02", "--", "sh", "-c", "ip6tables -S INPUT; echo ==; iptables -S INPUT").stdout
+    v6, v4 = rules.split("==")
+    assert "--dport 443 " not in v6
+    assert "--dport 443 " in v4
+    bad = tb("fault", "disk02", "gai_conf_empty", check=False)
+    assert bad.returncode == 2
+    assert "sl6" in bad.stderr
 
 
 def test_down_leaves_nothing_and_second_down_is_a_noop() -> None:

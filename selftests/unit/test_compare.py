@@ -85,6 +85,7 @@ def test_added_failing_test_does_not_gate() -> None:
 @pytest.mark.parametrize(("fig", "rate"), [
     ({"throughput_MBps": 12.5}, 12.5),
     ({"bytes": 100_000_000, "seconds": 4}, 25.0),
+    ({"throughput_Bps": 2_500_000}, 2.5),
     ({"size": 10, "duration": 0}, None),
     ({"protocol": "root"}, None),
     (7, 7.0),

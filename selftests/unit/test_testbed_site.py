@@ -44,15 +44,19 @@ def test_addresses_names_and_namespaces_are_derived() -> None:
     assert (head["ipv4"], head["ipv6"], head["fqdn"]) == ("10.42.0.10", "fd42:6::10", "head.example.test")
     assert (d1["ipv4"], d1["ipv6"]) == ("10.42.0.11", "fd42:6::11")
     assert head["names"] == ["head.example.test", "head-v6.example.test", "head-v4.example.test"]
-    assert head["ns"] == "tb1-head" and site["client"]["ns"] == "tb1-client"
-    assert site["client"]["ipv4"] == "10.42.0.2" and site["dns"] == {"ipv4": "10.42.0.1", "ipv6": "fd42:6::1"}
+    assert head["ns"] == "tb1-head"
+    assert site["client"]["ns"] == "tb1-client"
+    assert site["client"]["ipv4"] == "10.42.0.2"
+    assert site["dns"] == {"ipv4": "10.42.0.1", "ipv6": "fd42:6::1"}
     assert all(len(h["ifname"]) <= 15 for h in [*site["hosts"], site["client"]])
 
 
 def test_disks_override_up_to_32() -> None:
     site = parse_site(site_with(), name="tb1", disks=32)
     disks = [h for h in site["hosts"] if h["role"] == "disknode"]
-    assert len(disks) == 32 and disks[-1]["short"] == "disk32" and disks[-1]["ipv4"] == "10.42.0.42"
+    assert len(disks) == 32
+    assert disks[-1]["short"] == "disk32"
+    assert disks[-1]["ipv4"] == "10.42.0.42"
     assert len({h["ipv6"] for h in site["hosts"]}) == 33
 
 
@@ -76,7 +80,8 @@ def test_seed_sites_reproduce_the_story() -> None:
     (site_with(disks=0), "disks"),
     (site_with(disks=33), "disks"),
     (site_with(hosts=[]), "headnode"),
-    (site_with(hosts=[{"short": "h", "role": "headnode"}, {"short": "g", "role": "headnode"}]), "exactly one"),
+    (site_with(hosts=[{"short": "h", "role": "headnode"}, {"short": "g", "role": "headnode"}]),
+     "exactly one"),
     (site_with(hosts=[{"short": "head", "role": "boss"}]), "role"),
     (site_with(hosts=[{"short": "Head!", "role": "headnode"}]), "short name"),
     (site_with(hosts=[{"short": "client", "role": "headnode"}]), "short name"),
@@ -91,7 +96,8 @@ def test_seed_sites_reproduce_the_story() -> None:
     (site_with(hosts=[{"short": "head", "role": "headnode", "os": "el7", "faults": ["gai_conf_empty"]}]),
      "sl6"),
     (site_with(hosts=[{"short": "head", "role": "headnode"},
-                      {"short": "d1", "role": "disknode", "faults": ["ip6tables_transfer_only"]}]), "head node"),
+                      {"short": "d1", "role": "disknode", "faults": ["ip6tables_transfer_only"]}]),
+     "head node"),
     ("just a string", "mapping"),
 ])
 def test_invalid_site_files_are_refused_with_a_reason(raw: object, needle: str) -> None:
@@ -115,7 +121,8 @@ def test_unreadable_site_file(tmp_path: Path) -> None:
 
 def test_every_fault_has_a_one_line_description() -> None:
     for name, (_kind, text) in faults.CATALOGUE.items():
-        assert text and "\n" not in text, name
+        assert text, name
+        assert "\n" not in text, name
 
 
 def _site_with_faults(*fl: str, os_: str = "sl6") -> tuple[dict, dict]:
@@ -139,12 +146,15 @@ def test_dns_faults_change_exactly_one_record() -> None:
 def test_osfiles_faults() -> None:
     site, head = _site_with_faults()
     files = osfiles.files(site, head)
-    assert "::1" in files["/etc/hosts"] and files["/etc/gai.conf"].count("label") == 9
-    assert files["/etc/os-release"] is None and "Scientific Linux" in files["/etc/redhat-release"]
+    assert "::1" in files["/etc/hosts"]
+    assert files["/etc/gai.conf"].count("label") == 9
+    assert files["/etc/os-release"] is None
+    assert "Scientific Linux" in files["/etc/redhat-release"]
     assert "IPV6INIT=yes" in files["/etc/sysconfig/network-scripts/ifcfg-eth0"]
     site, head = _site_with_faults("hosts_no_ipv6_localhost", "gai_conf_partial", "ifcfg_no_ipv6init")
     files = osfiles.files(site, head)
-    assert "::1" not in files["/etc/hosts"] and files["/etc/gai.conf"].count("label") == 4
+    assert "::1" not in files["/etc/hosts"]
+    assert files["/etc/gai.conf"].count("label") == 4
     assert "IPV6INIT" not in files["/etc/sysconfig/network-scripts/ifcfg-eth0"]
     site, head = _site_with_faults("ifcfg_no_ipv6init", os_="el9")
     key = osfiles.files(site, head)["/etc/NetworkManager/system-connections/eth0.nmconnection"]
@@ -153,9 +163,11 @@ def test_osfiles_faults() -> None:
 
 def test_firewall_faults() -> None:
     site, head = _site_with_faults()
-    assert 8446 in firewall.ports(site, head, [], 6) and 8446 in firewall.ports(site, head, [], 4)
+    assert 8446 in firewall.ports(site, head, [], 6)
+    assert 8446 in firewall.ports(site, head, [], 4)
     site, head = _site_with_faults("ip6tables_transfer_only")
-    assert 8446 not in firewall.ports(site, head, [], 6) and 8446 in firewall.ports(site, head, [], 4)
+    assert 8446 not in firewall.ports(site, head, [], 6)
+    assert 8446 in firewall.ports(site, head, [], 4)
     site, head = _site_with_faults("ip6tables_close:5010")
     assert 5010 not in firewall.ports(site, head, [], 6)
     site, head = _site_with_faults("ip6tables_saved_differs")
@@ -167,7 +179,9 @@ def test_inventory_follows_the_contract() -> None:
     site = load_site(None, name="t1")
     inv = yaml.safe_load(yaml.safe_dump(inventory(site)))["all"]
     assert inv["vars"]["se_resolvers"] == ["fd42:6::1", "10.42.0.1"]
-    assert inv["vars"]["se_ipv6_prefixes"] == ["fd42:6::/64"] and inv["vars"]["se_flavour"] == "dpm"
+    assert inv["vars"]["se_ipv6_prefixes"] == ["fd42:6::/64"]
+    assert inv["vars"]["se_flavour"] == "dpm"
     head = inv["children"]["headnodes"]["hosts"]["head.example.test"]
-    assert head["ansible_host"] == "10.42.0.10" and head["se_transfer_dir"] == "/store/head/se6test"
+    assert head["ansible_host"] == "10.42.0.10"
+    assert head["se_transfer_dir"] == "/store/head/se6test"
     assert set(inv["children"]["disknodes"]["hosts"]) == {"disk01.example.test", "disk02.example.test"}

@@ -1,0 +1,162 @@
+"""The transfer tests run for real against testbed sites (root, namespaces; no mocks).
+
+Each scenario runs the suite's tests/test_transfers.py from the testbed's client host and reads
+the outcome per test id from JUnit XML:
+
+* default site: every transfer passes (all protocols, both families, every entry point);
+* forced family: with IPv4 to the site rejected at the client every IPv6 test passes and every
+  IPv4 test fails, and the reverse with IPv6 rejected (the proof that "IPv6" means IPv6);
+* a disk node not dual-stacked: exactly the IPv6 transfers reaching it fail, naming it;
+* an expired proxy: every transfer fails saying so, naming the proxy and the fix;
+* a stopped (SIGSTOP) xrootd: the transfer fails within its timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+PY = str(ROOT / ".venv" / "bin" / "python")
+NAME = "xfit"
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("globus-gridftp-server") or not shutil.which("xrootd"),
+    reason="needs root and the testbed's servers (make setup)")
+
+
+def tb(name: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([PY, "-m", "testbed", "--name", name, *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def suite(name: str, tmp: Path, *args: str, env: dict[str, str] | None = None,
+          timeout: float = 600) -> dict[str, str]:
+    """Run the transfer tests on the client; return {test id: "passed" | failure message}."""
+    xml = tmp / f"junit-{time.monotonic_ns()}.xml"
+    cmd = ["run", "--", *(["env", *[f"{k}={v}" for k, v in env.items()]] if env else []),
+           PY, "-m", "pytest", "-p", "se_dualstack.transfer_plugin", "tests/test_transfers.py",
+           "-p", "no:cacheprovider", "-q", f"--junitxml={xml}", "--html", str(tmp / "r.html"), *args]
+    res = tb(name, *cmd, timeout=timeout)
+    assert xml.exists(), f"pytest wrote no JUnit XML: {res.stdout[-2000:]} {res.stderr[-2000:]}"
+    out: dict[str, str] = {}
+    for tc in ET.parse(xml).getroot().iter("testcase"):
+        name_ = tc.get("name", "")
+        bad = tc.find("failure")
+        if bad is None:
+            bad = tc.find("error")
+        skipped = tc.find("skipped")
+        if bad is not None:
+            out[name_] = bad.get("message") or "failed"
+        elif skipped is not None:
+            out[name_] = "skipped: " + (skipped.get("message") or "")
+        else:
+            out[name_] = "passed"
+    return out
+
+
+@pytest.fixture(scope="module")
+def tb_site() -> Iterator[dict[str, str]]:
+    """The default testbed site, up for this module; always brought down."""
+    up = tb(NAME, "up")
+    assert up.returncode == 0, f"testbed up failed: {up.stdout} {up.stderr}"
+    state = f"/run/se-testbed/{NAME}"
+    inv = yaml.safe_load(Path(f"{state}/inventory.yml").read_text())
+    try:
+        yield {"state": state, "v6": inv["all"]["vars"]["se_ipv6_prefixes"][0],
+               "v4": ".".join(str(inv["all"]["children"]["headnodes"]["hosts"]["head.example.test"]
+                                  ["ansible_host"]).split(".")[:3]) + ".0/24"}
+    finally:
+        tb(NAME, "down")
+
+
+def transfers(outcomes: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in outcomes.items() if k.startswith("test_transfer[")}
+
+
+def test_default_site_every_transfer_passes(tb_site: dict[str, str], tmp_path: Path) -> None:
+    out = transfers(suite(NAME, tmp_path))
+    assert len(out) == 14, f"expected 14 transfer tests on the default site, got {sorted(out)}"
+    bad = {k: v for k, v in out.items() if v != "passed"}
+    assert not bad, f"transfers failed on the default site: {bad}"
+    html = (tmp_path / "r.html").read_text()
+    assert "median throughput" in html, "the IPv6 vs IPv4 chart is missing from the HTML report"
+    assert "gfal-copy" in html, "the reproduce command is missing from the HTML report"
+    assert "BEGIN" not in html, "PEM material in the report"
+
+
+@pytest.mark.parametrize("blocked", [4, 6])
+def test_forced_family_really_forced(tb_site: dict[str, str], tmp_path: Path, blocked: int) -> None:
+    """Reject one family to the site at the client: only the other family's tests may pass."""
+    tool, net = ("iptables", tb_site["v4"]) if blocked == 4 else ("ip6tables", tb_site["v6"])
+    rule = ["OUTPUT", "-d", net, "-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"]
+    add = tb(NAME, "exec", "client", "--", tool, "-A", *rule)
+    assert add.returncode == 0, f"{tool} rule not added: {add.stderr}"
+    try:
+        out = transfers(suite(NAME, tmp_path, "--transfer-timeout", "20"))
+    finally:
+        tb(NAME, "exec", "client", "--", tool, "-D", *rule)
+    allowed = 6 if blocked == 4 else 4
+    assert out, "no transfer tests ran"
+    for test_id, outcome in out.items():
+        if f"-ipv{allowed}" in test_id:
+            assert outcome == "passed", f"IPv{blocked} rejected: {test_id} should pass, got {outcome}"
+        else:
+            assert outcome != "passed", f"IPv{blocked} rejected, yet {test_id} passed: not forced"
+
+
+def test_expired_proxy_fails_every_transfer(tb_site: dict[str, str], tmp_path: Path) -> None:
+    expired = f"{tb_site['state']}/x509/expired-proxy.pem"
+    out = suite(NAME, tmp_path, env={"X509_USER_PROXY": expired})
+    assert out, "no tests ran"
+    for test_id, outcome in out.items():
+        assert "expired" in outcome, f"{test_id}: expected an 'expired proxy' failure, got {outcome}"
+        assert expired in outcome, f"{test_id}: the proxy path is not named: {outcome}"
+        assert "voms-proxy-init" in outcome, f"{test_id}: the fix is not named: {outcome}"
+
+
+def test_stopped_server_fails_within_timeout(tb_site: dict[str, str], tmp_path: Path) -> None:
+    pid = Path(f"{tb_site['state']}/hosts/disk01/srv/xrd/run/xrootd.pid").read_text().split()[0]
+    stop = tb(NAME, "exec", "disk01", "--", "kill", "-STOP", pid)
+    assert stop.returncode == 0, f"could not stop disk01's xrootd: {stop.stderr}"
+    t0 = time.monotonic()
+    try:
+        out = suite(NAME, tmp_path, "--transfer-timeout", "5", "-k", "root and ipv6 and via-disk01")
+    finally:
+        tb(NAME, "exec", "disk01", "--", "kill", "-CONT", pid)
+    took = time.monotonic() - t0
+    outcome = out.get("test_transfer[head.example.test-root-ipv6-via-disk01]", "not run")
+    assert "no answer within 5 s" in outcome, f"expected a step timeout, got {outcome}"
+    # One step times out (5 s), the cleanup delete gets its own 5 s, plus pytest/ssh start-up.
+    assert took < 40, f"the stopped server held the run for {took:.0f} s"
+
+
+def test_not_dual_stacked_disk_fails_only_its_ipv6(tmp_path: Path) -> None:
+    name = "xfnd"
+    site_file = tmp_path / "partial.yml"
+    base = yaml.safe_load((ROOT / "testbed/sites/default.yml").read_text())
+    base["site"] = "partial"
+    base["hosts"] = [*base["hosts"], {"short": "disk02", "role": "disknode", "os": "el7",
+                                      "faults": ["not_dual_stacked"]}]
+    site_file.write_text(yaml.safe_dump(base))
+    up = tb(name, "up", str(site_file))
+    assert up.returncode == 0, f"testbed up failed: {up.stdout} {up.stderr}"
+    try:
+        out = transfers(suite(name, tmp_path, "--transfer-timeout", "20"))
+    finally:
+        tb(name, "down")
+    assert out, "no transfer tests ran"
+    for test_id, outcome in out.items():
+        reaches = "disk02" in test_id
+        if reaches and "-ipv6" in test_id:
+            assert outcome != "passed", f"{test_id} passed although disk02 has no IPv6"
+            assert "disk02.example.test" in outcome, f"{test_id}: failure does not name disk02: {outcome}"
+        else:
+            assert outcome == "passed", f"{test_id} should pass (not IPv6 to disk02), got {outcome}"

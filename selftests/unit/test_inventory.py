@@ -1,0 +1,401 @@
+"""Inventory reading: both Ansible formats, precedence, nested groups, and every bad input.
+
+Bad input is what a site admin meets first, so each case pins the exact one-line message: it
+must name the file, the key or host, and what to do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from se_dualstack.inventory import (
+    InventoryError,
+    adhoc_site,
+    expand_hosts,
+    host_from_spec,
+    load_site,
+    read_inventory,
+)
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "inventory"
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def error_of(path: Path, limit: list[str] | None = None) -> str:
+    with pytest.raises(InventoryError) as exc:
+        load_site(path, limit=limit)
+    msg = str(exc.value)
+    assert "\n" not in msg, f"error must be one line: {msg!r}"
+    return msg
+
+
+def summary(path: Path) -> dict[str, object]:
+    """Everything the checks read from a site, in comparable form."""
+    site = load_site(path)
+    return {
+        "site": (site.name, site.flavour, sorted(site.vars.items(), key=str)),
+        "hosts": [
+            (h.name, h.role, h.connection, h.user, h.port, h.declared_os, h.interface,
+             [(s.name, s.port, s.processes, s.transfer) for s in h.services], str(h.data_range),
+             sorted((k, str(v)) for k, v in h.vars.items()))
+            for h in site.hosts
+        ],
+    }
+
+
+# --------------------------------------------------------------------------- examples
+
+
+def test_example_yaml_and_ini_describe_the_same_site() -> None:
+    yml, ini = summary(EXAMPLES / "dpm-site.yml"), summary(EXAMPLES / "dpm-site.ini")
+    assert yml == ini, "dpm-site.yml and dpm-site.ini must describe the same site"
+
+
+def test_example_dpm_site_resolves_roles_services_and_vars() -> None:
+    site = load_site(EXAMPLES / "dpm-site.yml")
+    assert (site.name, site.flavour) == ("UKI-EXAMPLE-DPM", "dpm"), "site-wide vars"
+    assert [h.name for h in site.hosts] == [
+        "dpmhead.example.org", "pool01.example.org", "pool02.example.org", "pool07.example.org",
+    ], "inventory order, ranges expanded"
+    head = site.host("dpmhead.example.org")
+    assert head.role == "headnode", "role from the headnodes group"
+    assert [(s.name, s.port) for s in head.services] == [
+        ("gsiftp", 2811), ("xrootd", 1094), ("https", 443), ("srm", 8446), ("dpns", 5010),
+        ("dpm", 5015)], "DPM head node services from knowledge.yml"
+    pool07 = site.host("pool07.example.org")
+    assert pool07.role == "disknode", "role through the nested disks_el9 group"
+    assert [s.name for s in pool07.services] == ["gsiftp", "xrootd", "https"], "disk services"
+    assert pool07.interface == "ens192", "group var of the nested group beats all vars"
+    assert (pool07.connection, pool07.port, pool07.user) == ("192.0.2.17", 22, "root"), "ssh"
+    assert site.host("pool01.example.org").declared_os == "el7", "se_os from a nested group"
+    assert [str(tp) + tp.label for tp in pool07.transfer_ports] == [
+        "2811gsiftp", "20000:25000gsiftp-data", "1094xrootd", "443https"], "transfer ports"
+    assert [str(p) for p in site.ipv6_prefixes] == ["2001:db8:100::/48"], "prefixes"
+
+
+def test_example_dcache_site_overrides() -> None:
+    site = load_site(EXAMPLES / "dcache-site.yml")
+    head = site.host("dcache-head.example.org")
+    ports = {s.name: s.port for s in head.services}
+    assert ports["dcache-webdav"] == 443, "se_service_ports overrides a knowledge port"
+    pool = site.host("dcache-pool02.example.org")
+    assert [s.name for s in pool.services] == ["dcache-gsiftp", "dcache-xrootd"], "se_services"
+    assert str(pool.data_range) == "50000-52000", "se_gridftp_data_range from group vars"
+    assert [tp.label for tp in pool.transfer_ports] == [
+        "dcache-gsiftp", "dcache-gsiftp-data", "dcache-xrootd"], "data range follows gsiftp door"
+    assert pool.interface == "bond0", "host var"
+
+
+# --------------------------------------------------------------------------- precedence
+
+
+PRECEDENCE_YAML = """
+all:
+  vars: {se_external_interface: all, se_dns_timeout: 1, se_connect_timeout: 7, se_os: el6}
+  children:
+    site_a:
+      vars: {se_external_interface: parent, se_dns_timeout: 2}
+      children:
+        headnodes:
+          vars: {se_external_interface: child}
+          hosts:
+            h1.example.org: {se_external_interface: host}
+            h2.example.org:
+        disknodes:
+          hosts:
+            d1.example.org:
+"""
+
+PRECEDENCE_INI = """
+[headnodes]
+h1.example.org se_external_interface=host
+h2.example.org
+
+[disknodes]
+d1.example.org
+
+[site_a:children]
+headnodes
+disknodes
+
+[headnodes:vars]
+se_external_interface=child
+
+[site_a:vars]
+se_external_interface=parent
+se_dns_timeout=2
+
+[all:vars]
+se_external_interface=all
+se_dns_timeout=1
+se_connect_timeout=7
+se_os=el6
+"""
+
+
+@pytest.mark.parametrize(("name", "text"), [("p.yml", PRECEDENCE_YAML), ("p.ini", PRECEDENCE_INI)])
+def test_precedence_defaults_all_parent_child_host(tmp_path: Path, name: str, text: str) -> None:
+    site = load_site(write(tmp_path, name, text))
+    h1, h2, d1 = (site.host(n) for n in ("h1.example.org", "h2.example.org", "d1.example.org"))
+    assert h1.interface == "host", "host vars beat group vars"
+    assert h2.interface == "child", "child group beats parent group"
+    assert d1.interface == "parent", "parent group beats all"
+    assert h2.vars["se_dns_timeout"] == 2.0, "parent group beats all (float)"
+    assert h2.vars["se_connect_timeout"] == 7.0, "all beats defaults"
+    assert h2.vars["se_ssh_timeout"] == 10.0, "defaults apply"
+    assert h2.declared_os == "el6", "se_os from all"
+    assert site.name == "p", "se_site defaults to the file stem"
+    assert (h1.role, d1.role) == ("headnode", "disknode"), "roles"
+
+
+def test_deeply_nested_groups_give_the_role(tmp_path: Path) -> None:
+    p = write(tmp_path, "n.yml", """
+all:
+  children:
+    disknodes:
+      children:
+        rack1:
+          children:
+            rack1a:
+              hosts:
+                pool[a:c].example.org:
+    headnodes:
+      hosts:
+        head.example.org:
+""")
+    site = load_site(p)
+    assert [(h.name, h.role) for h in site.hosts] == [
+        ("poola.example.org", "disknode"), ("poolb.example.org", "disknode"),
+        ("poolc.example.org", "disknode"), ("head.example.org", "headnode")], "nested + ranges"
+
+
+def test_site_wide_inventory_keeps_only_se_hosts(tmp_path: Path) -> None:
+    p = write(tmp_path, "site.ini", """
+[headnodes]
+head.example.org
+[computing]
+ce01.example.org
+wn[001:003].example.org
+""")
+    assert [h.name for h in load_site(p).hosts] == ["head.example.org"], "CEs/WNs are not ours"
+
+
+def test_ini_values_literals_quotes_and_lists(tmp_path: Path) -> None:
+    p = write(tmp_path, "v.ini", """
+[headnodes]
+h.example.org se_services="['gsiftp', 'srm']" se_service_ports="{'srm': 8443}" ansible_port=2222
+[all:vars]
+se_resolvers = 192.0.2.1, 2001:db8::53
+se_ipv6_prefixes="2001:db8::/32"
+se_service_processes={'gsiftp': ['globus-gridftp-server', 'dpm-gsiftp']}
+""")
+    h = load_site(p).hosts[0]
+    assert [(s.name, s.port) for s in h.services] == [("gsiftp", 2811), ("srm", 8443)], "services"
+    assert h.port == 2222, "ansible_port as int"
+    assert h.vars["se_resolvers"] == ["192.0.2.1", "2001:db8::53"], "comma list"
+    assert h.vars["se_ipv6_prefixes"] == ["2001:db8::/32"], "single string becomes a list"
+    assert h.services[0].processes == ("globus-gridftp-server", "dpm-gsiftp"), "processes override"
+
+
+def test_custom_service_with_its_port(tmp_path: Path) -> None:
+    p = write(tmp_path, "c.yml", """
+all:
+  children:
+    headnodes:
+      hosts:
+        h.example.org:
+          se_services: [xrootd, cmsd]
+          se_service_ports: {cmsd: 1213}
+          se_service_processes: {cmsd: [cmsd]}
+""")
+    h = load_site(p).hosts[0]
+    assert [(s.name, s.port, s.processes, s.transfer) for s in h.services] == [
+        ("xrootd", 1094, ("xrootd",), True), ("cmsd", 1213, ("cmsd",), False)], "custom service"
+
+
+def test_os_aliases_are_normalised(tmp_path: Path) -> None:
+    p = write(tmp_path, "o.ini", "[headnodes]\na.example.org se_os=SL6\nb.example.org se_os=centos7\n"
+              "c.example.org se_os=debian12\n")
+    assert [h.declared_os for h in load_site(p).hosts] == ["el6", "el7", "debian12"], "aliases"
+
+
+def test_limit_by_name_ansible_host_and_testinfra_url() -> None:
+    path = EXAMPLES / "dpm-site.yml"
+    site = load_site(path, limit=["ssh://root@pool07.example.org", "192.0.2.10"])
+    assert [h.name for h in site.hosts] == ["dpmhead.example.org", "pool07.example.org"], \
+        "inventory order kept, matched by name and by ansible_host"
+    site = load_site(path, limit=["paramiko://root@[192.0.2.17]:22?sudo=true"])
+    assert [h.name for h in site.hosts] == ["pool07.example.org"], "url with port and query"
+
+
+@pytest.mark.parametrize(("spec", "host"), [
+    ("pool07.example.org", "pool07.example.org"),
+    ("ssh://root@pool07.example.org", "pool07.example.org"),
+    ("ssh://root@pool07.example.org:2222", "pool07.example.org"),
+    ("ssh://root@[fd42::10]:22", "fd42::10"),
+    ("[fd42::10]", "fd42::10"),
+    ("fd42::10", "fd42::10"),
+    ("ssh://pool07?ssh_config=/x", "pool07"),
+])
+def test_host_from_spec(spec: str, host: str) -> None:
+    assert host_from_spec(spec) == host, spec
+
+
+def test_expand_hosts() -> None:
+    assert expand_hosts("pool[08:11].x") == ["pool08.x", "pool09.x", "pool10.x", "pool11.x"], "pad"
+    assert expand_hosts("n[1:5:2]") == ["n1", "n3", "n5"], "step"
+    assert expand_hosts("r[a:b]n[1:2]") == ["ran1", "ran2", "rbn1", "rbn2"], "two ranges"
+    assert expand_hosts("[fd42::10]") == ["[fd42::10]"], "IPv6 literal is not a range"
+
+
+def test_adhoc_site_from_hosts_option() -> None:
+    site = adhoc_site(["ssh://admin@pool07.example.org:2222", "[fd42::10]"])
+    assert [(h.name, h.role, h.user, h.port) for h in site.hosts] == [
+        ("pool07.example.org", "headnode", "admin", 2222), ("fd42::10", "headnode", "root", None)], \
+        "user/port from the url"
+
+
+def test_read_inventory_sniffs_format_without_suffix(tmp_path: Path) -> None:
+    ini = read_inventory(write(tmp_path, "hosts", "# site\n[headnodes]\nh.example.org\n"))
+    yml = read_inventory(write(tmp_path, "hosts2", "all:\n  children:\n    headnodes:\n"))
+    assert "h.example.org" in ini.groups["headnodes"].hosts, "INI sniffed"
+    assert "headnodes" in yml.groups, "YAML sniffed"
+
+
+# --------------------------------------------------------------------------- bad input
+
+HEAD = "all:\n  children:\n    headnodes:\n      hosts:\n        h.example.org:\n"
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), [
+    ("empty.yml", "", "{p}: the inventory is empty; define the headnodes and disknodes groups"),
+    ("comments.ini", "# nothing\n; here\n",
+     "{p}: the inventory is empty; define the headnodes and disknodes groups"),
+    ("syntax.yml", "all:\n  children:\n    headnodes: [\n",
+     "{p}: line 4, column 1: YAML syntax error: expected the node content, but found "
+     "'<stream end>'; fix the YAML at that line"),
+    ("tab.yml", "all:\n\tchildren: {}\n",
+     "{p}: line 2, column 1: YAML syntax error: found character '\\t' that cannot start any "
+     "token; fix the YAML at that line"),
+    ("list.yml", "- headnodes\n- disknodes\n",
+     "{p}: top level is a list, not a mapping of groups; start with 'all:' and put "
+     "headnodes/disknodes under its 'children:'"),
+    ("nogroups.yml", "all:\n  hosts:\n    h.example.org:\n",
+     "{p}: no headnodes or disknodes group; put the SE head node(s) in a group named headnodes "
+     "and the disk servers in disknodes (nested groups are fine)"),
+    ("nohosts.yml", "all:\n  children:\n    headnodes:\n    disknodes:\n",
+     "{p}: the headnodes and disknodes groups have no hosts; add the SE's hosts to them"),
+    ("ungrouped.ini", "stray.example.org\n[headnodes]\nh.example.org\n",
+     "{p}: host stray.example.org (line 1) is in no SE group (headnodes or disknodes); add it "
+     "to one of them or remove it"),
+    ("sevars.yml", HEAD + "    other:\n      hosts:\n        x.example.org: {se_os: el7}\n",
+     "{p}: host x.example.org is in no SE group (headnodes or disknodes); add it to one of "
+     "them or remove it"),
+    ("flavour.yml", "all:\n  vars: {se_flavour: dmp}\n" + HEAD[5:],
+     "{p}: host h.example.org: se_flavour 'dmp' is unknown; use one of: dcache, dpm, eos, "
+     "storm, xrootd"),
+    ("service.yml", HEAD + "          se_services: [gsiftp, srmv2]\n",
+     "{p}: host h.example.org: unknown service 'srmv2'; use one of: dcache-gsiftp, dcache-srm, "
+     "dcache-webdav, dcache-xrootd, dpm, dpns, eos-https, gsiftp, https, srm, storm-srm, "
+     "storm-webdav, xrootd (or give a site-specific service its port in se_service_ports)"),
+    ("port.yml", HEAD + "          se_service_ports: {srm: 84460}\n",
+     "{p}: host h.example.org: se_service_ports.srm 84460 is not a TCP port; use a number "
+     "1-65535"),
+    ("sshport.ini", "[headnodes]\nh.example.org ansible_port=ssh\n",
+     "{p}: host h.example.org: ansible_port 'ssh' is not a TCP port; use a number 1-65535"),
+    ("range.yml", HEAD + "          se_gridftp_data_range: 25000-20000\n",
+     "{p}: host h.example.org: se_gridftp_data_range '25000-20000' is not a port range; write "
+     "it as FIRST-LAST within 1-65535, e.g. 20000-25000"),
+    ("range2.ini", "[headnodes]\nh.example.org\n[all:vars]\nse_gridftp_data_range=20000\n",
+     "{p}: host h.example.org: se_gridftp_data_range 20000 is not a port range; write it as "
+     "FIRST-LAST within 1-65535, e.g. 20000-25000"),
+    ("both.yml", HEAD + "    disknodes:\n      hosts:\n        h.example.org:\n",
+     "{p}: host h.example.org is in both headnodes and disknodes; a host has one role: keep "
+     "it in one of the two groups"),
+    ("both.ini", "[headnodes]\nh.example.org\n[disknodes]\nh.example.org\n",
+     "{p}: host h.example.org (line 2) is in both headnodes and disknodes; a host has one "
+     "role: keep it in one of the two groups"),
+    ("twice.ini", "[disknodes]\nd.example.org\nd.example.org se_os=el7\n",
+     "{p}: host d.example.org is listed twice in group disknodes (line 3, first at line 2); "
+     "list each host once per group"),
+    ("twice.yml", HEAD + "        h.example.org:\n",
+     "{p}: line 6, column 9: duplicate key 'h.example.org' (first on line 5); list each host "
+     "or variable once"),
+    ("cidr.yml", "all:\n  vars: {se_ipv6_prefixes: ['2001:db8::1/64']}\n" + HEAD[5:],
+     "{p}: host h.example.org: se_ipv6_prefixes entry '2001:db8::1/64' is not an IPv6 network in "
+     "CIDR form (did you mean 2001:db8::/64?); write e.g. 2001:db8:1::/48"),
+    ("cidr4.ini", "[headnodes]\nh.example.org\n[all:vars]\nse_ipv6_prefixes=10.0.0.0/8\n",
+     "{p}: host h.example.org: se_ipv6_prefixes entry '10.0.0.0/8' is not an IPv6 network in "
+     "CIDR form; write e.g. 2001:db8:1::/48"),
+    ("os.yml", HEAD + "          se_os: windows\n",
+     "{p}: host h.example.org: se_os 'windows' is not an OS family; use el6, el7, el8, el9 "
+     "(sl6/sl7/centos7 are accepted aliases) or e.g. debian12, or remove it to detect the OS"),
+    ("resolver.yml", "all:\n  vars: {se_resolvers: [dns.example.org]}\n" + HEAD[5:],
+     "{p}: host h.example.org: se_resolvers entry 'dns.example.org' is not an IP address; list "
+     "the DNS servers' addresses (e.g. [192.0.2.53, 2001:db8::53])"),
+    ("timeout.ini", "[headnodes]\nh.example.org se_dns_timeout=soon\n",
+     "{p}: host h.example.org: se_dns_timeout 'soon' is not a number of seconds between 0 and "
+     "600; write e.g. 3"),
+    ("section.ini", "[headnodes:hosts]\nh.example.org\n",
+     "{p}: line 1: bad section header '[headnodes:hosts]'; use [group], [group:vars] or "
+     "[group:children]"),
+    ("kv.ini", "[headnodes]\nh.example.org se_os\n",
+     "{p}: line 2: expected key=value, got 'se_os'; write variables as key=value (quote values "
+     "with spaces)"),
+    ("quote.ini", "[headnodes]\nh.example.org se_os='el7\n",
+     "{p}: line 2: No closing quotation in \"h.example.org se_os='el7\"; close the quote"),
+    ("vars.ini", "[all:vars]\nse_flavour\n[headnodes]\nh\n",
+     "{p}: line 2: expected key=value in [all:vars], got 'se_flavour'; write one variable per "
+     "line as key=value"),
+    ("children.ini", "[disknodes:children]\nrack1 rack2\n",
+     "{p}: line 2: [disknodes:children] lists group names only, got 'rack1 rack2'; put one group "
+     "name per line"),
+    ("cycle.ini", "[a:children]\nb\n[b:children]\na\n[headnodes]\nh\n",
+     "{p}: group cycle a -> b -> a; a group cannot contain itself"),
+    ("grouplist.yml", "all:\n  children:\n    headnodes: [h.example.org]\n",
+     "{p}: group all.children.headnodes is a list, not a mapping; give it 'hosts:', 'vars:' or "
+     "'children:'"),
+    ("hostlist.yml", "all:\n  children:\n    headnodes:\n      hosts: [h.example.org]\n",
+     "{p}: all.children.headnodes.hosts is a list, not a mapping; write each host as 'name:' "
+     "(with its variables below it, or nothing)"),
+    ("typo.yml", "all:\n  children:\n    headnodes:\n      host:\n        h.example.org:\n",
+     "{p}: group all.children.headnodes: unexpected key 'host'; a group holds only 'hosts:', "
+     "'vars:' and 'children:' (put variables under all.children.headnodes.vars or a host)"),
+    ("samehost.ini", "[headnodes]\na ansible_host=192.0.2.1\nb ansible_host=192.0.2.1\n",
+     "{p}: hosts a and b have the same ansible_host 192.0.2.1; each SE host needs its own "
+     "address"),
+])
+def test_bad_inventory_one_line_naming_file_key_and_fix(tmp_path: Path, name: str, text: str,
+                                                       expected: str) -> None:
+    p = write(tmp_path, name, text)
+    assert error_of(p) == expected.format(p=p), f"message for {name}"
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    p = tmp_path / "nope.yml"
+    assert error_of(p) == (f"{p}: inventory file not found; give the path of your site's "
+                           "inventory (see inventory/README.md for examples)"), "missing file"
+
+
+def test_directory_instead_of_file(tmp_path: Path) -> None:
+    assert error_of(tmp_path) == (f"{tmp_path}: is a directory; give the inventory file itself "
+                                  f"(e.g. {tmp_path}/hosts.yml)"), "directory"
+
+
+def test_unknown_host_in_limit() -> None:
+    p = EXAMPLES / "dpm-site.yml"
+    assert error_of(p, limit=["ssh://root@pool99.example.org"]) == (
+        f"{p}: --hosts names pool99.example.org, which is not in the inventory; use one of: "
+        "dpmhead.example.org, pool01.example.org, pool02.example.org, pool07.example.org"
+    ), "unknown --hosts entry lists the inventory's hosts"
+
+
+def test_inventory_error_is_always_one_line() -> None:
+    assert str(InventoryError("a\n  b\tc")) == "a b c", "newlines collapsed"

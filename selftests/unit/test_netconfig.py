@@ -1,0 +1,100 @@
+"""netconfig.py on ifcfg files (the seed story's SL6 DHCPv6 file, EL7 quoted static, files the
+testbed writes), NetworkManager keyfiles and ``nmcli -t`` output, and real ``ip -j`` output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from se_dualstack import netconfig as nc
+
+DATA = Path(__file__).parent / "data"
+
+
+def text(name: str) -> str:
+    return (DATA / name).read_text()
+
+
+@pytest.mark.parametrize("name", ["ifcfg-eth0-sl6-dhcpv6", "ifcfg-eth0-el7-quoted-static",
+                                  "ifcfg-eth0-testbed-static"])
+def test_ifcfg_enables_ipv6(name):
+    v = nc.ifcfg_ipv6(nc.parse_ifcfg(text(name)))
+    assert v.enabled, v
+    assert not v.missing, v
+
+
+def test_quotes_and_trailing_comment():
+    vals = nc.parse_ifcfg(text("ifcfg-eth0-el7-quoted-static"))
+    assert vals['IPV6INIT'] == 'yes', vals
+    assert vals['IPV6ADDR'] == '2001:db8:42::30/64', vals
+
+
+@pytest.mark.parametrize(("name", "missing"), [
+    ("ifcfg-eth0-testbed-ipv4-only", ("IPV6INIT=yes", "DHCPV6C=yes")),
+    ("ifcfg-eth0-ipv6-commented-out", ("IPV6INIT=yes", "DHCPV6C=yes")),
+    ("ifcfg-eth0-ipv6init-only", ("DHCPV6C=yes",)),
+])
+def test_ifcfg_missing_lines(name, missing):
+    v = nc.ifcfg_ipv6(nc.parse_ifcfg(text(name)))
+    assert not v.enabled, v
+    assert v.missing == missing, v
+
+
+def test_keyfiles():
+    disabled = nc.parse_keyfile(text("nm-eth0-ipv6-disabled.nmconnection"), "/etc/x/eth0.nmconnection")
+    auto = nc.parse_keyfile(text("nm-eth0-auto.nmconnection"))
+    nosec = nc.parse_keyfile(text("nm-eth0-no-ipv6-section.nmconnection"))
+    other = nc.parse_keyfile(text("nm-eth1-ignore.nmconnection"))
+    assert (disabled.interface, disabled.ipv6_method) == ("eth0", "disabled"), disabled
+    assert (auto.name, auto.ipv6_method) == ("System eth0", "auto"), auto
+    assert nosec.ipv6_method == "auto", "no [ipv6] group is normalised to auto"
+    v = nc.nm_ipv6([disabled, other], "eth0")
+    assert not v.enabled, v
+    assert 'ipv6.method=disabled' in v.observed, v
+    assert v.missing == ("nmcli connection modify 'eth0' ipv6.method auto",), v.missing
+    assert nc.nm_ipv6([auto, other], "eth0").enabled, "eth1 ignore does not matter for eth0"
+    v = nc.nm_ipv6([other], "eth0")
+    assert not v.enabled, v
+    assert 'no NetworkManager profile' in v.observed, v
+
+
+def test_nmcli_terse():
+    assert nc.parse_nmcli_field(text("nmcli-t-ipv6-method-auto.txt")) == "auto", "terse key:value"
+    assert nc.parse_nmcli_field(text("nmcli-t-ipv6-method-disabled.txt")) == "disabled", "disabled"
+    assert nc.parse_nmcli_field("") is None, "no output"
+
+
+def test_live_addresses_from_ip_json():
+    live = nc.parse_ip_addr_json(text("ip-j-addr-eth0-dualstack.json"))
+    assert live.global_addresses == ("fd42:0:0:1::10",), live
+    assert not nc.parse_ip_addr_json(text("ip-j-addr-eth0-linklocal-only.json")).has_global, "fe80 only"
+    off = nc.parse_ip_addr_json(text("ip-j-addr-eth0-disable-ipv6.json"))
+    assert off.all_ipv6 == (), "disable_ipv6=1 removes every IPv6 address"
+
+
+def test_is_global():
+    assert nc.is_global_ipv6('fd42:6::10'), 'ULA/global'
+    assert nc.is_global_ipv6('2001:db8::1'), 'ULA/global'
+    assert not nc.is_global_ipv6('fe80::1'), 'link-local/loopback'
+    assert not nc.is_global_ipv6('::1'), 'link-local/loopback'
+
+
+def test_default_routes_text_and_json():
+    assert nc.parse_default_routes(text("ip-6-route-default.txt")) == \
+        ["default via fd42:0:0:1::1 dev eth0 metric 1024 pref medium"], "text"
+    assert nc.parse_default_routes(text("ip-j-6-route-default.json")) == \
+        ["default via fd42:0:0:1::1 dev eth0"], "json"
+    assert nc.parse_default_routes(text("ip-j-6-route-default-none.json")) == [], "none"
+    assert nc.parse_default_routes("") == [], "empty"
+
+
+def test_saved_vs_live():
+    assert nc.saved_vs_live(True, True)[0], "both"
+    ok, why = nc.saved_vs_live(True, False)
+    assert not ok, why
+    assert 'not applied' in why, why
+    assert 'restart the interface' in why, why
+    ok, why = nc.saved_vs_live(False, True)
+    assert not ok, why
+    assert 'lost at the next reboot' in why, why
