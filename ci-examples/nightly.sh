@@ -8,6 +8,7 @@
 #   SE_INVENTORY   the site's inventory (required)
 #   SE_SITE        the site name the reports are named by (se_site; default: inventory file stem)
 #   SE_SUITE_DIR   checkout of the suite with its .venv (default: this script's parent directory)
+#   SE_REPORTS     directory for the reports, result files and comparisons (default: reports/)
 #   SE_PARALLEL    pytest-xdist workers, e.g. "auto" (default: serial)
 #   SE_KEEP_DAYS   delete reports older than this many days (default 30; 0 keeps everything)
 #   SE_WAIVERS     waiver file (optional)
@@ -27,8 +28,8 @@ SE_KEEP_DAYS="${SE_KEEP_DAYS:-30}"
 inventory="$(readlink -f "$SE_INVENTORY")"
 cd "$SE_SUITE_DIR" || exit 2
 PY="$SE_SUITE_DIR/.venv/bin/python"
-reports="$SE_SUITE_DIR/reports"
-mkdir -p "$reports"
+reports="$(mkdir -p "${SE_REPORTS:-$SE_SUITE_DIR/reports}" && cd "${SE_REPORTS:-$SE_SUITE_DIR/reports}" && pwd)"
+stem="$SE_SITE-$(date -u +%Y%m%dT%H%M%SZ)"   # the result file and comparison reuse this stem
 
 # 1. Last night's result file is the baseline (read by the run before it replaces "latest").
 latest="$reports/$SE_SITE-latest.json"
@@ -39,12 +40,14 @@ if [ -f "$latest" ]; then
 fi
 
 # 2. The run. Options as --opt=value: a path given as "--opt value" can be taken for a test path.
-args=(-p no:cacheprovider "--inventory=$inventory" -rfE)
+args=(-p no:cacheprovider "--inventory=$inventory" -rfE "--html=$reports/$stem.html"
+      --self-contained-html "--junitxml=$reports/$stem.xml")
 [ -n "$baseline" ] && args+=("--baseline=$baseline")
 [ -n "${SE_WAIVERS:-}" ] && args+=("--waivers=$(readlink -f "$SE_WAIVERS")")
 [ -n "${SE_PARALLEL:-}" ] && args+=(-n "$SE_PARALLEL" --dist loadgroup)
 "$PY" -m pytest "${args[@]}" "$@"
 rc=$?
+[ -f "$reports/$stem.html" ] && ln -sfn "$stem.html" "$reports/$SE_SITE-latest.html"
 
 if [ "$SE_KEEP_DAYS" -gt 0 ]; then
     find "$reports" -maxdepth 1 -type f -name "$SE_SITE-*" -mtime "+$SE_KEEP_DAYS" -delete
@@ -63,8 +66,9 @@ if [ -z "$baseline" ]; then
 fi
 "$PY" -m se_dualstack.compare "$baseline" "$latest" -q
 cmp_rc=$?
+[ -f "$reports/$stem.html" ] && ln -sfn "$stem.html" "$reports/$SE_SITE-latest.html"
 if [ "$cmp_rc" -eq 1 ]; then
-    echo "nightly: regressions since the previous night; see reports/$SE_SITE-*-compare.txt" >&2
+    echo "nightly: regressions since the previous night; see $reports/$stem-compare.txt" >&2
     exit 1
 elif [ "$cmp_rc" -ne 0 ]; then
     echo "nightly: the comparison failed (exit $cmp_rc)" >&2

@@ -42,7 +42,8 @@ DEFAULTS: dict[str, Any] = {
 SE_GROUPS = tuple(GROUP_ROLE)  # ("headnodes", "disknodes")
 _YAML_SUFFIXES = {".yml", ".yaml", ".json"}
 _INI_SUFFIXES = {".ini", ".cfg", ".hosts"}
-_LIST_VARS = ("se_ipv6_prefixes", "se_resolvers", "se_transfer_protocols", "se_services")
+_LIST_VARS = ("se_ipv6_prefixes", "se_resolvers", "se_transfer_protocols", "se_services",
+              "se_transfer_via_head", "se_transfer_tpc_protocols")
 _FLOAT_VARS = ("se_dns_timeout", "se_connect_timeout", "se_ssh_timeout")
 
 

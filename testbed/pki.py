@@ -6,15 +6,21 @@ certificate and can backdate validity (the expired proxy), which openssl 3.0's `
 cannot. The only subprocess is one `openssl x509 -hash` for the CA's subject hash (OpenSSL's
 canonical-name hash is not worth re-implementing).
 
-Key types (measured on this machine, see docs/services-status.md): the CA and host
-certificates use EC prime256v1 keys, which GridFTP (globus GSI), XrdHttp (TLS) and XRootD
-GSI accept as server credentials. The user certificate and proxies use RSA 2048: XRootD's GSI
-client signs with the proxy key through XrdCryptosslRSA, which only handles RSA keys.
+Key types (measured on this machine): the CA key is EC prime256v1 (only signs; every
+verifier here accepts ECDSA signatures). Host, user and proxy keys are RSA 2048 because
+XRootD's GSI protocol encrypts/signs with them through XrdCryptosslRSA: an EC host key fails
+the handshake with "ErrExportPuK: encrypting server DH public parameters".
+
+Speed: an RSA 2048 key costs ~0.3 s of CPU here, so a 1+32 site with one key per host spent
+~11 s in key generation. All host certificates of a site therefore share ONE RSA key (each
+certificate still has its own subject and SANs; nothing in TLS, GSI or the suite needs distinct
+keys), and the two proxies share one proxy key: three RSA keys per site, made in parallel.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 import pwd
 import secrets
@@ -83,7 +89,9 @@ def dn_string(name: x509.Name) -> str:
 def _pem_key(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
     # Traditional ("BEGIN RSA/EC PRIVATE KEY"): globus GSI and XrdCrypto read it everywhere.
     return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
     )
 
 
@@ -102,7 +110,10 @@ def _write(path: Path, data: bytes | str, mode: int) -> None:
     os.chmod(path, mode)
 
 
-def _builder(subject: x509.Name, issuer: x509.Name, pub, start: dt.datetime, end: dt.datetime):  # noqa: ANN001
+def _builder(
+    subject: x509.Name, issuer: x509.Name, pub: rsa.RSAPublicKey | ec.EllipticCurvePublicKey,
+    start: dt.datetime, end: dt.datetime,
+) -> x509.CertificateBuilder:
     return (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -132,7 +143,8 @@ def _make_ca(now: dt.datetime) -> tuple[x509.Certificate, ec.EllipticCurvePrivat
 def _host_dns_names(host: dict, domain: str) -> list[str]:
     """Every name a client may use for the host: dual-stack name and the two single-family aliases."""
     short = host["short"]
-    names = [host.get("fqdn") or f"{short}.{domain}", f"{short}.{domain}", f"{short}-v6.{domain}", f"{short}-v4.{domain}"]
+    fqdn = host.get("fqdn") or f"{short}.{domain}"
+    names = [fqdn, f"{short}.{domain}", f"{short}-v6.{domain}", f"{short}-v4.{domain}"]
     return list(dict.fromkeys(names))
 
 
@@ -141,14 +153,13 @@ def _rsa_key() -> rsa.RSAPrivateKey:
 
 
 def _make_host(
-    host: dict, domain: str, ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey, now: dt.datetime
-) -> tuple[bytes, bytes]:
-    key = _rsa_key()
+    host: dict, domain: str, ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey,
+    key: rsa.RSAPrivateKey, now: dt.datetime,
+) -> bytes:
     names = _host_dns_names(host, domain)
     san: list[x509.GeneralName] = [x509.DNSName(n) for n in names]
-    import ipaddress
-
-    for addr in (host.get("ipv6"), host.get("ipv4")):
+    v6 = host.get("ipv6") if host.get("has_ipv6", True) else None
+    for addr in (v6, host.get("ipv4")):
         if addr:
             san.append(x509.IPAddress(ipaddress.ip_address(str(addr).split("/")[0])))
     cert = (
@@ -168,14 +179,14 @@ def _make_host(
         )
         .sign(ca_key, hashes.SHA256())
     )
-    return _pem_cert(cert), _pem_key(key)
+    return _pem_cert(cert)
 
 
 def _make_proxy(
-    user: x509.Certificate, user_key: rsa.RSAPrivateKey, start: dt.datetime, end: dt.datetime
+    user: x509.Certificate, user_key: rsa.RSAPrivateKey, key: rsa.RSAPrivateKey,
+    start: dt.datetime, end: dt.datetime,
 ) -> bytes:
     """An RFC 3820 impersonation proxy (what `grid-proxy-init -rfc` makes), as one PEM file."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     serial = secrets.randbelow(2**31 - 1) + 1
     subject = x509.Name([*user.subject.rdns, x509.RelativeDistinguishedName(
         [x509.NameAttribute(NameOID.COMMON_NAME, str(serial))])])
@@ -190,7 +201,9 @@ def _make_proxy(
         .add_extension(
             x509.KeyUsage(True, False, True, False, True, False, False, False, False), critical=True
         )
-        .add_extension(x509.UnrecognizedExtension(_PROXY_CERT_INFO_OID, _PROXY_CERT_INFO_INHERIT_ALL), critical=True)
+        .add_extension(
+            x509.UnrecognizedExtension(_PROXY_CERT_INFO_OID, _PROXY_CERT_INFO_INHERIT_ALL), critical=True
+        )
         .sign(user_key, hashes.SHA256())
     )
     return _pem_cert(cert) + _pem_key(key) + _pem_cert(user)
@@ -216,9 +229,12 @@ def make_pki(state_dir: Path, site: dict) -> dict:
     hostdir = base / "hosts"
     certdir.mkdir(parents=True, exist_ok=True)
     hostdir.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     domain = site["domain"]
 
+    # The three RSA keys (host, user, proxy) in parallel: OpenSSL releases the GIL.
+    pool = ThreadPoolExecutor(max_workers=3)
+    host_key_f, user_key_f, proxy_key_f = (pool.submit(_rsa_key) for _ in range(3))
     ca, ca_key = _make_ca(now)
     ca_pem = _pem_cert(ca)
     _write(base / "ca.pem", ca_pem, 0o644)
@@ -233,7 +249,8 @@ def make_pki(state_dir: Path, site: dict) -> dict:
         f"cond_subjects  globus '\"{org_prefix}/*\"'\n",
         0o644,
     )
-    _write(certdir / f"{h}.namespaces", f'TO Issuer "{ca_dn}" \\\n  PERMIT Subject "{org_prefix}/.*"\n', 0o644)
+    namespaces = f'TO Issuer "{ca_dn}" \\\n  PERMIT Subject "{org_prefix}/.*"\n'
+    _write(certdir / f"{h}.namespaces", namespaces, 0o644)
     crl = (
         x509.CertificateRevocationListBuilder()
         .issuer_name(ca.subject)
@@ -243,19 +260,17 @@ def make_pki(state_dir: Path, site: dict) -> dict:
     )
     _write(certdir / f"{h}.r0", crl.public_bytes(serialization.Encoding.PEM), 0o644)
 
-    # Host certificates: EC key generation and signing release the GIL inside OpenSSL only
-    # briefly, so threads buy little; the whole batch is ~1 ms per host anyway.
-    hosts = list(site["hosts"])
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        made = list(pool.map(lambda hd: _make_host(hd, domain, ca, ca_key, now), hosts))
+    # Host certificates: one shared key (see module doc), ~1 ms per certificate.
+    host_key = host_key_f.result()
+    host_key_pem = _pem_key(host_key)
     hostcert: dict[str, tuple[str, str]] = {}
-    for hd, (cert_pem, key_pem) in zip(hosts, made, strict=True):
+    for hd in site["hosts"]:
         cpath, kpath = hostdir / f"{hd['short']}-cert.pem", hostdir / f"{hd['short']}-key.pem"
-        _write(cpath, cert_pem, 0o644)
-        _write(kpath, key_pem, 0o600)
+        _write(cpath, _make_host(hd, domain, ca, ca_key, host_key, now), 0o644)
+        _write(kpath, host_key_pem, 0o600)
         hostcert[hd["short"]] = (str(cpath), str(kpath))
 
-    user_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    user_key = user_key_f.result()
     user = (
         _builder(_user_name(), ca.subject, user_key.public_key(), now - _NOW_SKEW, now + _CERT_LIFE)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -273,12 +288,13 @@ def make_pki(state_dir: Path, site: dict) -> dict:
     _write(userkey, _pem_key(user_key), 0o400)
 
     proxy, expired = base / "proxy.pem", base / "expired-proxy.pem"
-    _write(proxy, _make_proxy(user, user_key, now - dt.timedelta(minutes=5), now + dt.timedelta(hours=12)), 0o600)
-    _write(
-        expired,
-        _make_proxy(user, user_key, now - dt.timedelta(days=2), now - dt.timedelta(days=1)),
-        0o600,
-    )
+    proxy_key = proxy_key_f.result()
+    pool.shutdown()
+    _write(proxy, _make_proxy(user, user_key, proxy_key, now - dt.timedelta(minutes=5),
+                              now + dt.timedelta(hours=12)), 0o600)
+    # Expired a day ago (valid for one day before that): the expired-proxy fault.
+    _write(expired, _make_proxy(user, user_key, proxy_key, now - dt.timedelta(days=2),
+                                now - dt.timedelta(days=1)), 0o600)
 
     gridmap = base / "grid-mapfile"
     _write(gridmap, f'"{dn_string(user.subject)}" {SERVICE_USER}\n', 0o644)

@@ -22,8 +22,10 @@ import base64
 import grp
 import os
 import pwd
+import re
 import secrets
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,6 +102,12 @@ def _fqdn(site: dict, host: dict) -> str:
     return host.get("fqdn") or f"{host['short']}.{site['domain']}"
 
 
+def _addresses(host: dict) -> list[str]:
+    """The host's configured addresses, IPv6 first (none for IPv6 on a not-dual-stacked host)."""
+    v6 = host.get("ipv6") if host.get("has_ipv6", True) else None
+    return [str(a).split("/")[0] for a in (v6, host.get("ipv4")) if a]
+
+
 def _mkdirs(dirs: dict[str, tuple[int, str]]) -> None:
     for path, (mode, owner) in dirs.items():
         p = Path(path)
@@ -129,6 +137,9 @@ def _xrootd_config(site: dict, host: dict, pki: dict, srv: Path, v4only: bool) -
         "cms.delay startup 1 servers 1 service 1 lookup 1 qdl 2",
         # Each path is exported by exactly one data server: redirect on the export alone.
         "cms.dfs lookup distrib redirect immed",
+        # A data server's xrootd retries its local cmsd every `conwait` s (default 10) when it
+        # starts first; 1 s keeps cluster joins within ~1 s of start on a loaded 1+32 site.
+        "cms.conwait 1",
         "cms.sched cpu 0 io 0 space 100",
         "cms.space min 1m 2m",
         # GSI for xroot: the user's proxy, mapped through the grid-mapfile.
@@ -150,7 +161,7 @@ def _xrootd_config(site: dict, host: dict, pki: dict, srv: Path, v4only: bool) -
         "http.listingdeny false",
         "http.desthttps true",
         # Third-party copy: xroot TPC (xrdcp, delegated proxy) and HTTP TPC (libXrdHttpTPC).
-        f"ofs.tpc autorm fcreds gsi =X509_USER_PROXY ttl 60 70 xfr 8 pgm /usr/bin/xrdcp --server",
+        "ofs.tpc autorm fcreds gsi =X509_USER_PROXY ttl 60 70 xfr 8 pgm /usr/bin/xrdcp --server",
         "http.exthandler xrdtpc libXrdHttpTPC.so",
         f"tpc.cadir {certdir}",
         # gfal2/davix ask XrdHttpTPC for a "gridsite" delegation, which 5.5 does not implement;
@@ -186,10 +197,25 @@ def _xrootd_specs(site: dict, host: dict, pki: dict, srv: Path) -> list[ServiceS
     }
     fam = ["-I", "v4"] if v4 else []
     env = {"X509_CERT_DIR": pki["certdir"], "XrdSecGSISRVNAMES": "*"}
-    specs = [
+    cmsd_v4 = v4 or ipv4_only(host, "cmsd")
+    # cmsd first (and it carries the shared files): a data server's xrootd joins the cluster
+    # through the local cmsd's admin socket and would otherwise wait `cms.conwait` to retry.
+    return [
+        ServiceSpec(
+            name="cmsd",
+            files=files,
+            argv=[*_AS_SERVICE_USER, "/usr/bin/cmsd", "-c", cfg, "-l", f"={srv}/log/cmsd.log",
+                  "-s", f"{srv}/xrd/run/cmsd.pid", *(["-I", "v4"] if cmsd_v4 else [])],
+            user="root",  # setpriv: runs as xrootd (XRootD refuses root)
+            env=env,
+            pidfile=f"{srv}/xrd/run/cmsd.pid",
+            ports=[CMSD_PORT] if host["role"] == "headnode" else [],
+            log=f"{srv}/log/cmsd.log",
+            bind_ipv4_only=cmsd_v4,
+        ),
         ServiceSpec(
             name="xrootd",
-            files=files,
+            files={},
             argv=[*_AS_SERVICE_USER, "/usr/bin/xrootd", "-c", cfg, "-l", f"={srv}/log/xrootd.log",
                   "-s", f"{srv}/xrd/run/xrootd.pid", *fam],
             user="root",  # setpriv drops to xrootd keeping only CAP_NET_BIND_SERVICE (port 443)
@@ -199,21 +225,7 @@ def _xrootd_specs(site: dict, host: dict, pki: dict, srv: Path) -> list[ServiceS
             log=f"{srv}/log/xrootd.log",
             bind_ipv4_only=v4,
         ),
-        ServiceSpec(
-            name="cmsd",
-            files={},
-            argv=[*_AS_SERVICE_USER, "/usr/bin/cmsd", "-c", cfg, "-l", f"={srv}/log/cmsd.log",
-                  "-s", f"{srv}/xrd/run/cmsd.pid",
-                  *(["-I", "v4"] if ipv4_only(host, "cmsd") or v4 else [])],
-            user="root",
-            env=env,
-            pidfile=f"{srv}/xrd/run/cmsd.pid",
-            ports=[CMSD_PORT] if host["role"] == "headnode" else [],
-            log=f"{srv}/log/cmsd.log",
-            bind_ipv4_only=v4,
-        ),
     ]
-    return specs
 
 
 def _gridftp_spec(site: dict, host: dict, pki: dict, srv: Path) -> ServiceSpec:
@@ -285,9 +297,8 @@ def _chroot_files(site: dict, host: dict, pki: dict, srv: Path) -> dict[str, tup
     root = srv / "root"
     fqdn = _fqdn(site, host)
     hosts = "127.0.0.1 localhost\n::1 localhost\n"
-    for addr in (host.get("ipv6"), host.get("ipv4")):
-        if addr:
-            hosts += f"{str(addr).split('/')[0]} {fqdn} {host['short']}\n"
+    for addr in _addresses(host):
+        hosts += f"{addr} {fqdn} {host['short']}\n"
     pw = pwd.getpwnam(SERVICE_USER)
     gr = grp.getgrgid(pw.pw_gid)
     files = {
@@ -332,9 +343,39 @@ def service_specs(site: dict, host: dict, pki: dict, state_dir: Path) -> list[Se
     return specs
 
 
+_LOGIN_RE = re.compile(r"Primary server\.\d+:\d+@([^:\s]+):\d+ logged in")
+
+
+def cluster_members(site: dict, state_dir: Path) -> set[str]:
+    """Short names of the data servers whose cmsd has logged in to the manager (from its log)."""
+    log = host_srv_dir(state_dir, _head(site)["short"]) / "log" / "cmsd.log"
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return set()
+    return {m.group(1).split(".")[0] for m in _LOGIN_RE.finditer(text)}
+
+
+def wait_cluster(site: dict, state_dir: Path, timeout: float = 10.0) -> list[str]:
+    """Wait until every disk node's data server has joined the manager; returns those missing.
+
+    Why: ports listening is not enough for redirects. Until a data server's cmsd has logged in,
+    the manager answers requests for its path with a wait, so the first transfers through the
+    head node would be slow or time out. Logins take ~1 s after start (more on a loaded 1+32).
+    """
+    want = {h["short"] for h in site["hosts"] if h["role"] == "disknode"}
+    deadline = time.monotonic() + timeout
+    while True:
+        missing = sorted(want - cluster_members(site, state_dir))
+        if not missing or time.monotonic() >= deadline:
+            return missing
+        time.sleep(0.05)
+
+
 def clean_host(state_dir: Path, short: str) -> None:
     """Remove a host's service directory (the engine's `down` may simply remove state_dir)."""
     shutil.rmtree(host_srv_dir(state_dir, short), ignore_errors=True)
 
 
-__all__ = ["ServiceSpec", "clean_host", "host_srv_dir", "ipv4_only", "service_specs", "store_path"]
+__all__ = ["ServiceSpec", "clean_host", "cluster_members", "host_srv_dir", "ipv4_only", "service_specs",
+           "store_path", "wait_cluster"]

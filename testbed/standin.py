@@ -13,6 +13,7 @@ Usage: python3 -m testbed.standin --name dpm-srm-v2_2 --port 8446 [--ipv4-only]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import os
 import signal
@@ -58,10 +59,8 @@ def serve_one(conn: socket.socket, banner: bytes, ctx: ssl.SSLContext | None) ->
     except (OSError, ssl.SSLError):
         pass
     finally:
-        try:
+        with contextlib.suppress(OSError):
             conn.close()
-        except OSError:
-            pass
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,6 +48,11 @@ def se_host(request):
     return request.param
 
 
+def pytest_collection_modifyitems(items):
+    if os.environ.get("FAKE_USAGE"):
+        raise pytest.UsageError("check id 'X' is not in the catalogue")
+
+
 def broken(name):
     """Which checks the fake site fails, from the environment (so runs can differ)."""
     return name in os.environ.get("FAKE_BROKEN", "").split(",")
@@ -282,6 +287,23 @@ def test_baseline_writes_comparison_and_lists_regressions(suite: pytest.Pytester
                              check=False)
     assert missing.returncode == 2, f"unreadable input exits 2: {missing.returncode}"
     assert "nope.json: no such file" in missing.stderr, missing.stderr
+
+
+def test_run_that_could_not_run_keeps_latest(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert suite.runpytest(*PLUGINS).ret == 0, "a good first run"
+    good = latest(suite)
+    import time
+
+    time.sleep(1.1)
+    monkeypatch.setenv("FAKE_USAGE", "1")
+    res = suite.runpytest(*PLUGINS)
+    assert res.ret == 4, f"usage error during collection: {res.ret}"
+    assert latest(suite) == good, "latest still holds the last run that ran its checks"
+    files = result_files(suite)
+    assert len(files) == 2, f"the failed run still leaves its own file: {files}"
+    doc = json.loads(files[-1].read_text())
+    assert (doc["exit_status"], doc["exit_category"], doc["records"]) == (4, "could-not-run", []), doc
+    res.stdout.fnmatch_lines(["*the run could not run its checks: the latest file was left as it was*"])
 
 
 def test_bad_baseline_is_a_usage_error(suite: pytest.Pytester) -> None:
