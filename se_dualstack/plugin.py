@@ -583,6 +583,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         exc = call.excinfo.value if call.excinfo is not None else None
         if isinstance(exc, checks.CheckFailure):
             fix = exc.fix
+            # A failed check is a finding about the host, not a fault in the suite: show the
+            # message alone (as pytest.fail(pytrace=False) does), not a Python traceback.
+            report.longrepr = str(exc)
         elif cid:
             probe = st.probes.get(seh.name) if seh else None
             if probe is not None and not probe.ok:

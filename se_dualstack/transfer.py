@@ -637,6 +637,10 @@ def worker_env(family: int, settings: TransferSettings, shim: str | None, connlo
         "XRD_REQUESTTIMEOUT": str(t),
         "XRD_STREAMTIMEOUT": str(t),
         "XRD_TIMEOUTRESOLUTION": "1",
+        # root:// third-party copy: the destination pulls with the client's delegated proxy; the
+        # GSI plugin delegates only when asked before the first connection (else the server says
+        # "no delegated credentials for tpc"). Harmless for plain copies.
+        "XrdSecGSIDELEGPROXY": "1",
         "SE6_FAMILY": str(family),
         "SE6_CONNLOG": connlog,
     })
@@ -953,6 +957,8 @@ def gfal_copy_command(src: str, dst: str, protocol: str, family: int, timeout: f
         env += [f"LD_PRELOAD={shlex.quote(shim)}", f"SE6_FAMILY={family}"]
     if "root://" in (src + dst):
         env.append(f"XRD_NETWORKSTACK=IPv{family}")
+        if "root://" in src and "root://" in dst:
+            env.append("XrdSecGSIDELEGPROXY=1")
     args = ["gfal-copy", "-f", "-t", str(int(timeout)), "-K", checksum, "--checksum-mode", "both"]
     if "gsiftp://" in (src + dst):
         args += ["-D", f"GRIDFTP PLUGIN:IPV6={'true' if family == 6 else 'false'}"]

@@ -7,9 +7,9 @@ cached for the run, so the six checks of a host cost one query per record.
 from __future__ import annotations
 
 import pytest
-from _se_facts import addresses, dns_client, live_ipv6, resolver_down
 
 from se_dualstack import checks, dnscheck
+from se_dualstack.facts import addresses, dns_client, live_ipv6, resolver_down
 
 pytestmark = pytest.mark.dns
 

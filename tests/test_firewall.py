@@ -4,9 +4,9 @@ saved ip6tables equal to live. Rule sets are evaluated in order (jumps, RETURN, 
 from __future__ import annotations
 
 import pytest
-from _se_facts import firewall_view, read_file
 
 from se_dualstack import checks, firewall
+from se_dualstack.facts import firewall_view, read_file
 
 pytestmark = pytest.mark.firewall
 

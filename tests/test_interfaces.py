@@ -4,9 +4,9 @@ EL8+), live global address, default route, disable_ipv6, and saved-vs-live agree
 from __future__ import annotations
 
 import pytest
-from _se_facts import el_major, live_ipv6, os_family, read_file, saved_ipv6
 
 from se_dualstack import checks, knowledge, netconfig
+from se_dualstack.facts import el_major, live_ipv6, os_family, read_file, saved_ipv6
 
 pytestmark = pytest.mark.interfaces
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from _se_facts import os_family, read_file
 
 from se_dualstack import checks, knowledge, resolverfiles
+from se_dualstack.facts import os_family, read_file
 
 pytestmark = pytest.mark.resolver
 

@@ -4,9 +4,9 @@ V6ONLY), the serving process runs, and a TCP connect from this machine over each
 from __future__ import annotations
 
 import pytest
-from _se_facts import addresses, listeners
 
 from se_dualstack import checks, listening
+from se_dualstack.facts import addresses, listeners
 
 pytestmark = pytest.mark.services
 
