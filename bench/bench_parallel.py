@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -29,27 +30,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="2,8,32", help="disk node counts (default 2,8,32)")
     ap.add_argument("--workers", default="auto", help="value of -n for the parallel runs (default auto)")
     ap.add_argument("--name", default="bp", help="testbed name (unique on this machine)")
-    ap.add_argument("--select", default="", help="pytest -m/-k style extra args, e.g. \"-m 'not transfer'\"")
+    ap.add_argument("--select", default="", help="extra pytest args, e.g. \"-m 'not transfer'\"")
+    ap.add_argument("--keep", default=None, metavar="DIR",
+                    help="keep the result files and reports here (default: a new directory under /tmp)")
     args = ap.parse_args(argv)
     why = unavailable()
     if why:
         print(f"bench_parallel: cannot run: {why}", file=sys.stderr)
         return 2
-    extra = args.select.split() if args.select else []
+    extra = shlex.split(args.select)
     rows = []
-    with tempfile.TemporaryDirectory(prefix="bench-parallel-") as tmp:
-        for disks in (int(x) for x in args.sizes.split(",")):
-            with Testbed(args.name, disks=disks) as tb:
-                base = Path(tmp) / f"d{disks}"
-                serial = tb.run_suite(base / "serial", *extra)
-                parallel = tb.run_suite(base / "parallel", "-n", args.workers, "--dist", "loadgroup", *extra)
-            same = outcomes(serial.result) == outcomes(parallel.result)
-            row = (disks, len(serial.result["records"]), serial.seconds, parallel.seconds,
-                   parallel.result.get("xdist_workers"), same, serial.status, parallel.status)
-            rows.append(row)
-            print(f"1+{disks}: {row[1]} tests, serial {serial.seconds:.1f} s, "
-                  f"parallel {parallel.seconds:.1f} s ({row[4]} workers), same outcomes {same}",
-                  file=sys.stderr, flush=True)
+    keep = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-parallel-"))
+    print(f"bench_parallel: result files and reports in {keep}", file=sys.stderr)
+    for disks in (int(x) for x in args.sizes.split(",")):
+        with Testbed(args.name, disks=disks) as tb:
+            base = keep / f"d{disks}"
+            serial = tb.run_suite(base / "serial", *extra)
+            parallel = tb.run_suite(base / "parallel", "-n", args.workers, "--dist", "loadgroup", *extra)
+        so, po = outcomes(serial.result), outcomes(parallel.result)
+        same = so == po
+        for nodeid in sorted(set(so) | set(po)):
+            if so.get(nodeid) != po.get(nodeid):
+                print(f"  differs: {nodeid}: serial {so.get(nodeid)}, parallel {po.get(nodeid)}",
+                      file=sys.stderr)
+        row = (disks, len(serial.result["records"]), serial.seconds, parallel.seconds,
+               parallel.result.get("xdist_workers"), same, serial.status, parallel.status)
+        rows.append(row)
+        print(f"1+{disks}: {row[1]} tests, serial {serial.seconds:.1f} s, "
+              f"parallel {parallel.seconds:.1f} s ({row[4]} workers), same outcomes {same}",
+              file=sys.stderr, flush=True)
     print(f"\nMachine: {platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
           f"wall time of `python -m testbed run -- pytest` from the client host (HTML and JSON "
           f"reports included), `-n {args.workers} --dist loadgroup` for parallel.\n")

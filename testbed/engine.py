@@ -270,6 +270,15 @@ def _up(site: dict[str, Any], sd: Path, log: Log, t_start: float) -> dict[str, A
         host_fs = [pool.submit(_host_up, site, h, sd, pki_f, pubkeys, timings) for h in members]
         records = [f.result() for f in host_fs]
         pki = pki_f.result() if pki_f is not None else None
+    if pki is not None and svcmod is not None:
+        # Ports listening is not enough: until each data server's cmsd has logged in, the manager
+        # answers with "wait", and the first transfers through the head node stall.
+        t0 = time.monotonic()
+        missing = svcmod.wait_cluster(site, sd, timeout=30.0)
+        timings["_cluster"] = time.monotonic() - t0
+        if missing:
+            log(f"warning: data servers not joined to the head node's manager after 30 s: "
+                f"{', '.join(missing)} (see {sd / 'logs'})")
     (sd / "known_hosts").write_text("".join(sshd.known_hosts_line(h, pubkeys[h["short"]]) + "\n"
                                             for h in site["hosts"]))
     (sd / "ssh_config").write_text(sshd.ssh_config(sd, site))
@@ -289,7 +298,11 @@ def inventory(site: dict[str, Any]) -> dict[str, Any]:
     def hv(h: dict[str, Any]) -> dict[str, Any]:
         return {"ansible_host": h["ipv4"], "ansible_user": "root",
                 "se_os": "el6" if h["os"] == "sl6" else h["os"],
-                "se_transfer_dir": h["transfer_dir"]}
+                "se_transfer_dir": h["transfer_dir"],
+                # single-family names (as many sites publish): third-party copies use them so the
+                # server-to-server leg is forced too
+                "se_ipv6_alias": f"{h['short']}-v6.{site['domain']}",
+                "se_ipv4_alias": f"{h['short']}-v4.{site['domain']}"}
     return {"all": {
         "vars": {
             "se_site": site["site"],

@@ -7,6 +7,9 @@ Inside the host (set up by :func:`_init_main`, run as PID 1 of the new PID names
   /etc   overlay (lower = the machine's /etc, never written; upper = per-host dir)
   /run   the host's private dir <privdir>/run, with the testbed state dir bound at its usual
          path /run/se-testbed/<name> (so inventory, ssh_config and proxy paths work inside)
+  /root  the host's own empty home <privdir>/root: a real SE host has its own, and the machine's
+         root dotfiles (here: a pyenv init that takes a global lock on every shell start) must
+         not run in every ssh session of every host
   /usr/bin overlay: there is no systemd in a host, so `systemctl` is absent on sl6 (testinfra
          and `service` use SysV init scripts and pidfiles) and a shim over the init scripts on
          el7/el9 (testinfra's SystemdService works: is-active, is-enabled, show, ...).
@@ -88,6 +91,7 @@ def _init_main(cfg: dict) -> None:
     (run / "lock").mkdir(exist_ok=True)
     _mount(cfg["state_dir"], str(inner_state), None, MS_BIND)
     _mount(str(run), "/run", None, MS_BIND | MS_REC)
+    _mount(str(priv / "root"), "/root", None, MS_BIND)
     # /usr/bin overlay: systemctl removed (sl6, SysV) or replaced by a shim over init.d (el7/el9)
     _mount("overlay", "/usr/bin", "overlay", 0,
            f"lowerdir=/usr/bin,upperdir={priv}/usrbin-upper,workdir={priv}/usrbin-work")
@@ -124,6 +128,7 @@ def start_init(host: dict, site: dict, logdir: Path) -> int:
     priv = Path(host["privdir"])
     for d in ("etc-upper", "etc-work", "run", "usrbin-upper", "usrbin-work"):
         (priv / d).mkdir(parents=True, exist_ok=True)
+    (priv / "root").mkdir(mode=0o700, exist_ok=True)
     shim = priv / "usrbin-upper" / "systemctl"
     if host["os"] == "sl6":
         os.mknod(shim, stat.S_IFCHR, os.makedev(0, 0))  # overlay whiteout: no systemctl at all

@@ -451,7 +451,12 @@ def netns_sshd(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     proc = None
     try:
         subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True, timeout=30)
-        proc = subprocess.Popen(["ip", "netns", "exec", ns, "/usr/sbin/sshd", "-D", "-e", "-f",
+        # An empty private /root for the sessions: the machine's root dotfiles (a pyenv init that
+        # takes a global lock on every shell start) must not run in each ssh session.
+        (d / "home").mkdir(mode=0o700)
+        proc = subprocess.Popen(["ip", "netns", "exec", ns, "unshare", "--mount", "--propagation",
+                                 "private", "sh", "-c", 'mount --bind "$1" /root && shift && exec "$@"', "sh",
+                                 str(d / "home"), "/usr/sbin/sshd", "-D", "-e", "-f",
                                  str(d / "sshd_config")], stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
