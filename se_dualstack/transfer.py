@@ -39,6 +39,7 @@ import shlex
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -655,6 +656,50 @@ def worker_env(family: int, settings: TransferSettings, shim: str | None, connlo
     return env
 
 
+_HASH_LINK = re.compile(r"^[0-9a-f]{8}\.[0-9]+$")
+_EMPTY_BUNDLE = """\
+This file intentionally holds no certificates (se_dualstack, gfal2 worker).
+davix 0.8 calls OpenSSL's X509_STORE_set_default_paths() for EVERY https request, which parses
+the whole default CA bundle ($SSL_CERT_FILE, ~140 certificates, ~35 ms with OpenSSL 3) each time.
+The same CAs stay trusted: OpenSSL finds them lazily by hash in $SSL_CERT_DIR, and the grid CAs
+in $X509_CERT_DIR, which gfal2 adds as a CA path. Set SE6_KEEP_CA_BUNDLE=1 to disable this.
+"""
+
+
+def default_ca_dirs(env: dict[str, str]) -> list[str]:
+    """OpenSSL's default CA directories for this environment ($SSL_CERT_DIR or the built-in one)."""
+    value = env.get("SSL_CERT_DIR") or ssl.get_default_verify_paths().openssl_capath
+    return [d for d in value.split(os.pathsep) if d]
+
+
+def lazy_ca_bundle(env: dict[str, str], workdir: str | Path) -> str | None:
+    """Point ``SSL_CERT_FILE`` of a worker at an empty bundle when that changes no trust.
+
+    Why: davix re-reads the default CA bundle for every request (7+ per davs:// copy: ~0.25 s of
+    a 100 MiB upload on the testbed). Done only when a default CA directory holds hashed links,
+    i.e. OpenSSL still finds every default CA there (Debian/Ubuntu); not on a layout without them
+    (e.g. RHEL's /etc/pki/tls/certs); only over the distribution's default bundle (kept in step
+    with that directory by update-ca-certificates), never over a bundle the user chose; not with
+    ``SE6_KEEP_CA_BUNDLE=1``. Returns the path set, or None.
+    """
+    if env.get("SE6_KEEP_CA_BUNDLE", "") not in ("", "0"):
+        return None
+    default_file = ssl.get_default_verify_paths().openssl_cafile
+    current = env.get("SSL_CERT_FILE") or default_file
+    if os.path.realpath(current) != os.path.realpath(default_file):
+        return None  # a bundle of the user's own choosing: its CAs may be nowhere else
+    hashed = False
+    for d in default_ca_dirs(env):
+        with contextlib.suppress(OSError):
+            hashed = hashed or any(_HASH_LINK.match(n) for n in os.listdir(d))
+    if not hashed:
+        return None
+    path = Path(workdir) / "no-preloaded-ca-bundle.pem"
+    path.write_text(_EMPTY_BUNDLE)
+    env["SSL_CERT_FILE"] = str(path)
+    return str(path)
+
+
 class WorkerProcess:
     """A gfal2 worker for one family; :meth:`call` enforces the hard deadline of each request."""
 
@@ -681,6 +726,7 @@ class WorkerProcess:
     def start(self, timeout: float = 30.0) -> None:
         """Start the child and wait for its gfal2 context (bounded)."""
         env = worker_env(self.family, self.settings, self.shim, self.connlog)
+        lazy_ca_bundle(env, self.tmpdir)
         with open(self.stderr_path, "ab") as err:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "se_dualstack.gfal_worker"], stdin=subprocess.PIPE,

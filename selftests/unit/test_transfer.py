@@ -283,3 +283,29 @@ def test_family_shim_forces_connect_and_getaddrinfo(tmp_path: Path) -> None:
     assert "refused 4 127.0.0.1 9" in log.read_text(), log.read_text()
     assert f"gai {socket.EAI_ADDRFAMILY}" in lines or any(x.startswith("gai ") for x in lines), (
         f"an IPv4 literal must not resolve when IPv6 is forced: {out}")
+
+
+def test_lazy_ca_bundle_replaces_only_a_default_bundle_mirrored_by_a_hashed_dir(tmp_path: Path) -> None:
+    """The empty bundle must never drop a CA: default bundle + hashed dir only, opt-out honoured."""
+    import ssl
+
+    hashed, plain = tmp_path / "hashed", tmp_path / "plain"
+    hashed.mkdir()
+    plain.mkdir()
+    (hashed / "5ad8a5d6.0").write_text("x")
+    (plain / "ca-bundle.crt").write_text("x")
+    default = ssl.get_default_verify_paths().openssl_cafile
+
+    env = {"SSL_CERT_DIR": str(hashed)}
+    path = tx.lazy_ca_bundle(env, tmp_path)
+    assert path
+    assert env["SSL_CERT_FILE"] == path
+    assert "BEGIN CERTIFICATE" not in Path(path).read_text()
+    assert tx.lazy_ca_bundle({"SSL_CERT_DIR": str(hashed), "SSL_CERT_FILE": default}, tmp_path)
+    # A dir without hash links, a bundle the user chose, the opt-out: left alone.
+    for env in ({"SSL_CERT_DIR": str(plain)},
+                {"SSL_CERT_DIR": str(hashed), "SSL_CERT_FILE": str(plain / "ca-bundle.crt")},
+                {"SSL_CERT_DIR": str(hashed), "SE6_KEEP_CA_BUNDLE": "1"}):
+        before = dict(env)
+        assert tx.lazy_ca_bundle(env, tmp_path) is None
+        assert env == before
