@@ -206,10 +206,14 @@ def pytest_configure(config: pytest.Config) -> None:
         "entries": [dict(w.as_dict(), expired=w.expired(today)) for w in waivers]}
 
 
-@pytest.hookimpl(wrapper=True)
+@pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
                               ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Turn a failure matching an unexpired waiver into WAIVED; mark one matching only expired ones."""
+    """Turn a failure matching an unexpired waiver into WAIVED; mark one matching only expired ones.
+
+    Outermost wrapper (tryfirst), so it sees the report as the other plugins leave it (the
+    framework replaces a check failure's traceback with its one-line message).
+    """
     report = yield
     active = item.config.stash.get(ACTIVE_KEY, None)
     if active is None or report.when != "call" or not report.failed or hasattr(report, "wasxfail"):
@@ -228,9 +232,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
                 f"(justification was: {expired.justification}); fix the failure or renew the waiver")
         report.res_waiver = dict(expired.as_dict(), file=active.path, expired=True)  # type: ignore[attr-defined]
         longrepr = report.longrepr
+        prefix = f"waiver expired on {expired.expires.isoformat()}: "
         crash = getattr(longrepr, "reprcrash", None)
-        if crash is not None and isinstance(getattr(crash, "message", None), str):
-            crash.message = f"waiver expired on {expired.expires.isoformat()}: {crash.message}"
+        if isinstance(longrepr, str):
+            report.longrepr = longrepr = prefix + longrepr
+        elif crash is not None and isinstance(getattr(crash, "message", None), str):
+            crash.message = prefix + crash.message
         if hasattr(longrepr, "addsection"):
             longrepr.addsection("waiver expired", note)  # type: ignore[union-attr]
         else:

@@ -48,6 +48,15 @@ def se_host(request):
     return request.param
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Like the framework: a failed check shows its one-line message, not a traceback."""
+    report = yield
+    if os.environ.get("FAKE_STR_LONGREPR") and report.failed and call.excinfo is not None:
+        report.longrepr = str(call.excinfo.value)
+    return report
+
+
 def pytest_collection_modifyitems(items):
     if os.environ.get("FAKE_USAGE"):
         raise pytest.UsageError("check id 'X' is not in the catalogue")
@@ -198,9 +207,11 @@ def test_waiver_via_ini(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch)
     assert outcomes(latest(suite))["test_checks.py::test_aaaa[head.example.org]"] == "waived", "waived"
 
 
-def test_expired_waiver_no_longer_applies_and_says_so(suite: pytest.Pytester,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("str_longrepr", ["", "1"], ids=["traceback", "message-only"])
+def test_expired_waiver_no_longer_applies_and_says_so(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                                      str_longrepr: str) -> None:
     monkeypatch.setenv("FAKE_BROKEN", "aaaa-disk-1.example.org")
+    monkeypatch.setenv("FAKE_STR_LONGREPR", str_longrepr)
     write_waivers(suite, """
 - check: SE6-DNS-02
   hosts: "*.example.org"
