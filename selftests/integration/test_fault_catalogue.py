@@ -8,15 +8,14 @@ every host-state check. Transfers have their own integration tests (``-m "not tr
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from tbrun import ROOT, Testbed, unavailable
 
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))
+
 SITES = Path(__file__).with_name("sites")
 
 # Host short name -> check ids expected to fail there (every other check passes or is N/A).
@@ -41,33 +40,17 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
 }
 
 
-def _testbed(name: str, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    """Run the testbed CLI; its own errors are one line, shown on failure."""
-    return subprocess.run([sys.executable, "-m", "testbed", "--name", name, *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout, check=False)
-
-
 def run_suite_on_site(site_file: Path, name: str, out: Path) -> dict:
     """Bring a site up, run the host-state checks from its client host, always tear it down.
 
     Returns the run's JSON result document.
     """
-    _testbed(name, "down", timeout=120)  # a previous crashed run must not get in the way
-    try:
-        up = _testbed(name, "up", str(site_file), timeout=300)
-        assert up.returncode == 0, f"testbed up {site_file.name} failed:\n{up.stdout}\n{up.stderr}"
-        run = _testbed(name, "run", "--", sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
-                       "-q", "-m", "not transfer", f"--html={out / 'report.html'}",
-                       f"--results-dir={out}", timeout=1200)
-    finally:
-        down = _testbed(name, "down", timeout=120)
-    assert down.returncode == 0, f"testbed down failed:\n{down.stdout}\n{down.stderr}"
-    assert run.returncode in (0, 1), (
-        f"suite could not run on {site_file.name} (exit {run.returncode}):\n"
-        f"{run.stdout[-4000:]}\n{run.stderr[-4000:]}")
-    results = sorted(p for p in out.glob("*.json") if not p.name.endswith("-latest.json"))
-    assert results, f"no result file in {out}; suite output:\n{run.stdout[-3000:]}"
-    return json.loads(results[-1].read_text())
+    with Testbed(name, str(site_file)) as tb:
+        # two workers: test_parallel.py proves a parallel run gives the serial run's outcomes
+        run = tb.run_suite(out, "-m", "not transfer", "-n", "2", timeout=1200)
+    assert run.status in (0, 1), (
+        f"suite could not run on {site_file.name} (exit {run.status}):\n{run.output[-4000:]}")
+    return run.result
 
 
 def failing_by_host(doc: dict) -> dict[str, dict[str, list[str]]]:
