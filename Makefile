@@ -47,7 +47,7 @@ demo: setup
 	$(TESTBED) --name $(DEMO_NAME) up $(SITE)
 	@trap '$(TESTBED) --name $(DEMO_NAME) down' EXIT; \
 	rc=0; $(TESTBED) --name $(DEMO_NAME) run -- $(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS) || rc=$$?; \
-	echo; echo "report: $$(readlink -f reports/*-latest.html 2>/dev/null || ls -t reports/*.html | head -1)"; \
+	echo; echo "report: $$(readlink -f "$$(ls -t reports/*.html | head -1)")"; \
 	exit $$rc
 
 test: setup lint unit integration

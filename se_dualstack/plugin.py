@@ -61,6 +61,8 @@ class State:
     current_check: str | None = None
     report_html: Path | None = None  # set when the plugin chose the report path
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Parameter id -> inventory host whose xdist group the test joins (see declare_group_hosts).
+    group_hosts: dict[str, str] = field(default_factory=dict)
 
 
 STATE_KEY = pytest.StashKey[State]()
@@ -313,12 +315,49 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             )
         except OSError as exc:
             errors.append(f"cannot read the check catalogue se_dualstack/data/checks.yml ({exc})")
-        seh = item_se_host(item)
-        if seh is not None:
-            item.add_marker(pytest.mark.xdist_group(seh.name))
+        group = item_group_host(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise pytest.UsageError(errors[0] + more)
+
+
+def declare_group_hosts(config: pytest.Config, hosts: dict[str, str]) -> None:
+    """Declare, by parameter id, the inventory host whose xdist group a test joins.
+
+    For tests parametrized with their own objects (transfer cases) whose id starts with one host
+    but whose work lands on another (``head...-root-ipv6-via-disk01`` writes to disk01). Call it
+    from ``pytest_configure`` so the xdist controller, which collects nothing, knows it too.
+    The parameter objects should also expose the host as ``group_host`` (used for the
+    ``xdist_group`` mark on the item).
+    """
+    state_of(config).group_hosts.update(hosts)
+
+
+def _param_id(nodeid: str) -> str | None:
+    if not nodeid.endswith("]") or "[" not in nodeid:
+        return None
+    return nodeid[nodeid.rindex("[") + 1:-1]
+
+
+def group_host(nodeid: str, names: list[str], declared: dict[str, str] | None = None) -> str | None:
+    """The host whose xdist group a test id belongs to: a declared one, else the host in the id."""
+    param = _param_id(nodeid)
+    if param is not None and declared and param in declared:
+        return declared[param]
+    return host_in_nodeid(nodeid, names)
+
+
+def item_group_host(item: pytest.Item) -> str | None:
+    """The host whose group an item joins: a parameter's ``group_host``, else its SE host."""
+    callspec = getattr(item, "callspec", None)
+    for val in (callspec.params.values() if callspec is not None else ()):
+        declared = getattr(val, "group_host", None)
+        if isinstance(declared, str) and declared:
+            return declared
+    seh = item_se_host(item)
+    return seh.name if seh is not None else None
 
 
 def host_in_nodeid(nodeid: str, names: list[str]) -> str | None:
@@ -338,7 +377,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     xdist groups by an ``@group`` suffix its workers add to node ids, which pytest 9.2's
     structured node ids silently drop (pytest-xdist#1386), so the controller also groups by
-    the host in the test id; the ``xdist_group`` marks stay for a fixed xdist.
+    the host of the test id: the one declared for its parameter id (``declare_group_hosts``,
+    e.g. a transfer through the head node lands in its target disk node's group), else the host
+    the id starts with. The ``xdist_group`` marks stay for a fixed xdist.
     """
     st = state_of(config)
     if config.getvalue("dist") != "loadgroup" or st.site is None:
@@ -346,13 +387,14 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     from xdist.scheduler import LoadGroupScheduling
 
     names = [h.name for h in st.site.hosts]
+    declared = st.group_hosts
 
     class HostGroupScheduling(LoadGroupScheduling):
         def _split_scope(self, nodeid: str) -> str:
             scope = super()._split_scope(nodeid)
             if scope != nodeid:
                 return scope
-            return host_in_nodeid(nodeid, names) or nodeid
+            return group_host(nodeid, names, declared) or nodeid
 
     return HostGroupScheduling(config, log)
 

@@ -233,6 +233,11 @@ class TransferCase:
         via = "" if self.entry == self.target else f"-via-{short(self.target)}"
         return f"{self.entry}-{self.protocol}-{family_label(self.family)}{via}"
 
+    @property
+    def group_host(self) -> str:
+        """xdist group: the target's (the data lands there), also when reached through the head."""
+        return self.target
+
 
 @dataclass(frozen=True)
 class TpcCase:
@@ -249,6 +254,11 @@ class TpcCase:
     @property
     def id(self) -> str:
         return f"{self.source_host}-to-{short(self.dest_host)}-{self.protocol}-{family_label(self.family)}"
+
+    @property
+    def group_host(self) -> str:
+        """xdist group: the destination's (the copy is checked and cleaned there)."""
+        return self.dest_host
 
 
 def short(name: str) -> str:

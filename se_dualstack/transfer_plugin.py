@@ -234,6 +234,26 @@ class TransferSummary:
             postfix.append(tx.stats_html(stats))
 
 
+def declare_groups(config: pytest.Config) -> None:
+    """Tell the framework which host's xdist group each case joins (its ``group_host``).
+
+    The test id starts with the entry host (``head...-root-ipv6-via-disk01``) but the data lands
+    on the target, so the case joins the target's group: with ``--dist loadgroup`` the transfers
+    of a 1+N site spread over N groups instead of all queueing behind the head node. Done here,
+    not at parametrization, because the xdist controller collects nothing.
+    """
+    plugin = sys.modules.get("se_dualstack.plugin")
+    site = _site(config)
+    if site is None or plugin is None or not hasattr(plugin, "declare_group_hosts"):
+        return
+    try:
+        cases = [*tx.transfer_cases(site, _protocols(config)), *tx.tpc_cases(site, _protocols(config))]
+    except ValueError:
+        return  # bad protocols: pytest_generate_tests reports it as a usage error
+    plugin.declare_group_hosts(config, {c.id: c.group_host for c in cases})
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if not config.pluginmanager.has_plugin("se6-transfer-summary"):
         config.pluginmanager.register(TransferSummary(), "se6-transfer-summary")
+    declare_groups(config)
