@@ -375,7 +375,9 @@ class Collector:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        write_results(self.config, self.state, int(exitstatus))
+        # session.exitstatus, not the hook argument: an earlier sessionfinish hook may have set
+        # the final status (e.g. the transfer plugin's "could not run: no credentials", exit 4).
+        write_results(self.config, self.state, int(session.exitstatus))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         print_summary(terminalreporter, self.state)

@@ -605,28 +605,67 @@ def is_forced(protocol: str, shim: str | None, alias: bool) -> bool:
 # --------------------------------------------------------------------------- proxy
 
 
-def proxy_problem(path: str, timeout: float = 10.0) -> str | None:
-    """None if the proxy is usable; else one line naming the path and the fix.
+NO_PROXY_FIX = "run voms-proxy-init"
+
+
+@dataclass(frozen=True)
+class ProxyProblem:
+    """Why the grid proxy cannot be used: the path, a short reason, and the tests' message."""
+
+    path: str
+    reason: str  # "no such file", "expired on 2026-11-24 20:00:00 UTC", ...
+    message: str  # the one line every transfer test fails with (path and fix)
+
+    def could_not_run_line(self) -> str:
+        """The run's one terminal line when it exits "could not run (no credentials)"."""
+        return (f"no valid grid proxy ({self.path}: {self.reason}): transfer checks could not run; "
+                f"{NO_PROXY_FIX}")
+
+
+def _openssl_date(text: str) -> str:
+    """``Nov 24 20:00:00 2026 GMT`` -> ``2026-11-24 20:00:00 UTC`` (unchanged if unparsable)."""
+    from datetime import datetime
+
+    try:
+        return datetime.strptime(text.replace("  ", " "), "%b %d %H:%M:%S %Y %Z").strftime(
+            "%Y-%m-%d %H:%M:%S UTC")
+    except ValueError:
+        return text
+
+
+def check_proxy(path: str, timeout: float = 10.0) -> ProxyProblem | None:
+    """None if the proxy is usable; else what is wrong with it (missing, unreadable, expired).
 
     Uses ``openssl x509 -checkend 0`` (the python cryptography package may be absent on a UI).
     Only the end date is read; the proxy's contents never leave this function.
     """
     if not path or not os.path.exists(path):
-        return (f"no grid proxy at {path or '$X509_USER_PROXY'}: create one with voms-proxy-init "
-                f"(or grid-proxy-init) and set X509_USER_PROXY")
+        shown = path or "$X509_USER_PROXY"
+        return ProxyProblem(shown, "no such file",
+                            f"no grid proxy at {shown}: create one with voms-proxy-init "
+                            f"(or grid-proxy-init) and set X509_USER_PROXY")
     try:
         end = subprocess.run(["openssl", "x509", "-in", path, "-noout", "-enddate"],
                              capture_output=True, text=True, timeout=timeout)
         chk = subprocess.run(["openssl", "x509", "-in", path, "-noout", "-checkend", "0"],
                              capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"cannot read the grid proxy {path} with openssl: {exc}"
+        return ProxyProblem(path, f"cannot be read ({exc})",
+                            f"cannot read the grid proxy {path} with openssl: {exc}")
     if end.returncode != 0:
-        return f"grid proxy {path} is not a readable certificate (openssl x509 failed)"
+        return ProxyProblem(path, "not a readable certificate",
+                            f"grid proxy {path} is not a readable certificate (openssl x509 failed)")
     when = end.stdout.strip().partition("=")[2]
     if chk.returncode != 0:
-        return f"grid proxy {path} expired ({when}); {EXPIRED_FIX}"
+        return ProxyProblem(path, f"expired on {_openssl_date(when)}",
+                            f"grid proxy {path} expired ({when}); {EXPIRED_FIX}")
     return None
+
+
+def proxy_problem(path: str, timeout: float = 10.0) -> str | None:
+    """None if the proxy is usable; else one line naming the path and the fix."""
+    problem = check_proxy(path, timeout)
+    return problem.message if problem is not None else None
 
 
 # --------------------------------------------------------------------------- the worker process
@@ -1275,6 +1314,33 @@ def summarize(results: Iterable[TransferResult]) -> RepeatStats:
         upload=[x for r in ok if (x := r.upload_rate)],
         download=[x for r in ok if (x := r.download_rate)],
     )
+
+
+# Data-moving step -> direction of the result file's transfer figures.
+DIRECTIONS = {"upload": "upload", "download": "download", "tpc": "tpc"}
+
+
+def figures(results: Iterable[TransferResult]) -> list[dict[str, Any]]:
+    """The result file's ``transfer`` figures of one test: one per direction, over its repeats.
+
+    ``bytes`` and ``seconds`` are summed over the successful transfers (so the rate is their
+    aggregate throughput) and ``runs`` counts them; one figure per protocol/family/direction is
+    what :mod:`se_dualstack.compare` matches between two runs. Failed transfers add nothing.
+    """
+    acc: dict[tuple[str, int, str], list[float]] = {}
+    for r in results:
+        if not r.ok:
+            continue
+        for s in r.steps:
+            direction = DIRECTIONS.get(s.name)
+            if direction is None or s.throughput is None:
+                continue
+            tot = acc.setdefault((r.protocol, r.family, direction), [0, 0.0, 0])
+            tot[0] += s.nbytes
+            tot[1] += s.seconds
+            tot[2] += 1
+    return [{"protocol": p, "family": f, "direction": d, "bytes": int(b), "seconds": round(sec, 6),
+             "runs": int(n)} for (p, f, d), (b, sec, n) in acc.items()]
 
 
 def group_stats(results: Iterable[TransferResult]) -> dict[tuple[str, int], RepeatStats]:

@@ -7,7 +7,10 @@ gfal2 workers (one per family, killed at the end), and the per protocol x family
 that go to the terminal and, with an inline SVG chart, to the HTML report's summary.
 
 Per-transfer numbers travel on ``report.user_properties`` so the summary also works under
-pytest-xdist (the controller only sees reports).
+pytest-xdist (the controller only sees reports): ``se6_transfer`` (one per transfer, for the
+summary), ``transfer`` (one figure per direction, for the result file and the run comparison)
+and, when the grid proxy is unusable, ``se6_no_credentials`` (the run then exits 4, "could not
+run": every transfer test fails saying why, the other checks run on and the reports are written).
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ from typing import Any
 
 import pytest
 
+from se_dualstack import exitcodes
 from se_dualstack import transfer as tx
 
-PROP = "se6_transfer"
+PROP = "se6_transfer"  # per transfer, read by TransferSummary
+FIGURE_PROP = "transfer"  # per direction, read by se_dualstack.results (the result file)
+NO_CREDENTIALS_PROP = "se6_no_credentials"  # the could-not-run line, read by TransferSummary
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -97,7 +103,8 @@ class TransferSession:
     shim_note: str
     pool: tx.WorkerPool
     workdir: str
-    proxy_problem: str | None
+    proxy_problem: str | None  # the message every transfer test fails with
+    proxy: tx.ProxyProblem | None = None
     results: list[tx.TransferResult] = field(default_factory=list)
 
     def run_case(self, case: tx.TransferCase) -> list[tx.TransferResult]:
@@ -140,9 +147,11 @@ def make_session(config: pytest.Config, site: Any) -> TransferSession:
     except ValueError as exc:
         raise pytest.UsageError(f"transfer options: {exc}") from None
     shim, why = tx.build_shim()
+    proxy = tx.check_proxy(settings.proxy)
     return TransferSession(
         settings=settings, shim=shim, shim_note=why, pool=tx.WorkerPool(settings, shim),
-        workdir=tempfile.mkdtemp(prefix="se6-transfers-"), proxy_problem=tx.proxy_problem(settings.proxy))
+        workdir=tempfile.mkdtemp(prefix="se6-transfers-"),
+        proxy_problem=proxy.message if proxy else None, proxy=proxy)
 
 
 @pytest.fixture(scope="session")
@@ -169,12 +178,20 @@ def add_html(request: pytest.FixtureRequest, content: str) -> None:
 
 
 def record(request: pytest.FixtureRequest, results: list[tx.TransferResult]) -> None:
-    """Numbers for the run summary, on the report (xdist-safe): no URLs, no credentials."""
+    """Numbers on the report (xdist-safe; no URLs, no credentials): per transfer for the run
+    summary, per direction for the result file, and the proxy problem for the exit status."""
+    props = request.node.user_properties
     for r in results:
-        request.node.user_properties.append((PROP, {
+        props.append((PROP, {
             "case": r.case_id, "protocol": r.protocol, "family": r.family, "ok": r.ok,
             "error": r.error_summary(), "upload": r.upload_rate, "download": r.download_rate,
         }))
+    props.extend((FIGURE_PROP, fig) for fig in tx.figures(results))
+    sess = request.getfixturevalue("transfer_session") if "transfer_session" in request.fixturenames \
+        else None
+    proxy = getattr(sess, "proxy", None)
+    if proxy is not None and any(r.precondition == proxy.message for r in results):
+        props.append((NO_CREDENTIALS_PROP, proxy.could_not_run_line()))
 
 
 # --------------------------------------------------------------------------- summary
@@ -196,11 +213,14 @@ class TransferSummary:
 
     def __init__(self) -> None:
         self.rows: list[_Row] = []
+        self.no_credentials: str | None = None  # why the transfer checks could not run
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "call":
             return
         for key, val in getattr(report, "user_properties", []):
+            if key == NO_CREDENTIALS_PROP and self.no_credentials is None:
+                self.no_credentials = str(val)
             if key == PROP and isinstance(val, dict):
                 self.rows.append(_Row(val["protocol"], int(val["family"]), bool(val["ok"]),
                                       str(val.get("error", "")), val.get("upload"),
@@ -218,13 +238,25 @@ class TransferSummary:
             results.append(res)
         return tx.group_stats(results)
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """No usable proxy: the run "could not run" (exit 4), not "checks failed".
+
+        Before the results plugin writes the result file (so its exit status and the kept
+        ``latest`` agree); an interrupted or crashed run keeps its own status.
+        """
+        if self.no_credentials and not hasattr(session.config, "workerinput") and \
+                session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            session.exitstatus = exitcodes.USAGE_ERROR
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         stats = self.stats()
-        if not stats:
-            return
-        terminalreporter.section("transfers per protocol and family")
-        for line in tx.stats_lines(stats):
-            terminalreporter.write_line(line)
+        if stats:
+            terminalreporter.section("transfers per protocol and family")
+            for line in tx.stats_lines(stats):
+                terminalreporter.write_line(line)
+        if self.no_credentials:
+            terminalreporter.write_line(self.no_credentials, red=True, bold=True)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str],
