@@ -88,7 +88,7 @@ class Testbed:
 
         Every path option is given as ``--opt=value`` (PYTEST_ADDOPTS restated too): in the
         ``--opt value`` form pytest takes a path outside the project for a test path before the
-        plugin's options exist and picks the wrong rootdir (see docs/requests-results.md).
+        plugin's options exist and picks the wrong rootdir (see inventory/README.md).
         """
         results_dir.mkdir(parents=True, exist_ok=True)
         addopts = f"--inventory={self.state}/inventory.yml --ssh-config={self.state}/ssh_config"
