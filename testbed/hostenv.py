@@ -147,7 +147,9 @@ def start_init(host: dict, site: dict, logdir: Path) -> int:
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, start_new_session=True)
     finally:
         log.close()
-    assert proc.stdout is not None
+    if proc.stdout is None:
+        proc.kill()
+        raise HostEnvError(f"host {host['short']}: init started without a stdout pipe")
     line = b""
     with selectors.DefaultSelector() as sel:
         sel.register(proc.stdout, selectors.EVENT_READ)

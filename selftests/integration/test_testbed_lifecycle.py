@@ -66,16 +66,16 @@ def mounts_mentioning(name: str) -> list[str]:
 def assert_nothing_left(name: str, inodes: set[int]) -> None:
     netns_dir = Path("/run/netns")
     left = [n for n in os.listdir(netns_dir) if n.startswith(f"{name}-")] if netns_dir.exists() else []
-    assert left == []
-    assert processes_in(inodes) == []
-    assert mounts_mentioning(name) == []
-    assert not Path(f"/run/se-testbed/{name}").exists()
-    assert not Path(f"/var/lib/se-testbed/{name}").exists()
-    assert not Path(f"/run/se-testbed/.{name}.lock").exists()
+    assert left == [], f"namespaces left after down: {left}"
+    assert processes_in(inodes) == [], f"processes left in the testbed's netns: {processes_in(inodes)}"
+    assert mounts_mentioning(name) == [], f"mounts left after down: {mounts_mentioning(name)}"
+    assert not Path(f"/run/se-testbed/{name}").exists(), f"/run/se-testbed/{name} left after down"
+    assert not Path(f"/var/lib/se-testbed/{name}").exists(), f"/var/lib/se-testbed/{name} left after down"
+    assert not Path(f"/run/se-testbed/.{name}.lock").exists(), f"/run/se-testbed/.{name}.lock left after down"
     # nothing of the site's address plan listens in the machine's own namespace either
     ss = subprocess.run(["ss", "-Hltn"], capture_output=True, text=True, timeout=10).stdout
-    assert "10.42.0." not in ss
-    assert "fd42:6:" not in ss
+    assert "10.42.0." not in ss, f"a 10.42.0.x listener is left in the root netns: {ss}"
+    assert "fd42:6:" not in ss, f"an fd42:6:: listener is left in the root netns: {ss}"
 
 
 @pytest.fixture(scope="module")
@@ -89,22 +89,23 @@ def test_up_prints_what_it_started(site_up: subprocess.CompletedProcess) -> None
     out = site_up.stdout
     for needle in ("head.example.test", "disk01.example.test", "disk02.example.test", "client.example.test",
                    f"/run/se-testbed/{NAME}/inventory.yml", f"/run/se-testbed/{NAME}/ssh_config", "sshd:22"):
-        assert needle in out
+        assert needle in out, f"{needle!r} missing from `up` output: {out}"
     st = tb("status")
-    assert st.stdout.count(" up ") == 4
+    assert st.stdout.count(" up ") == 4, f"expected 4 hosts up, got {st.stdout.count(' up ')}: {st.stdout}"
 
 
 def test_exec_runs_inside_the_host_with_cwd_preserved(site_up: subprocess.CompletedProcess) -> None:
     res = tb("exec", "disk01", "--", "sh", "-c", "hostname; pwd; ip -br addr show eth0; cat /etc/resolv.conf")
     lines = res.stdout.splitlines()
-    assert lines[0] == "disk01.example.test"
-    assert lines[1] == str(ROOT)
-    assert "10.42.0.11/24" in res.stdout
-    assert "fd42:6::11/64" in res.stdout
-    assert "nameserver fd42:6::1" in res.stdout
+    assert lines[0] == "disk01.example.test", f"hostname inside disk01: {lines[0]!r}"
+    assert lines[1] == str(ROOT), f"cwd inside disk01 is {lines[1]!r}, expected {str(ROOT)!r}"
+    assert "10.42.0.11/24" in res.stdout, f"disk01 eth0 lacks 10.42.0.11/24: {res.stdout}"
+    assert "fd42:6::11/64" in res.stdout, f"disk01 eth0 lacks fd42:6::11/64: {res.stdout}"
+    assert "nameserver fd42:6::1" in res.stdout, f"disk01 resolv.conf lacks fd42:6::1: {res.stdout}"
     # the machine's own /etc and hostname are untouched
-    assert "fd42:6::1" not in Path("/etc/resolv.conf").read_text()
-    assert os.uname().nodename != "disk01.example.test"
+    assert "fd42:6::1" not in Path("/etc/resolv.conf").read_text(), (
+        f"host /etc/resolv.conf was changed: {Path('/etc/resolv.conf').read_text()}")
+    assert os.uname().nodename != "disk01.example.test", f"host hostname was changed: {os.uname().nodename!r}"
 
 
 def test_run_reaches_every_host_by_ssh_over_both_families(site_up: subprocess.CompletedProcess) -> None:
@@ -114,9 +115,12 @@ def test_run_reaches_every_host_by_ssh_over_both_families(site_up: subprocess.Co
     res = tb("run", "--", "sh", "-c", script)
     lines = res.stdout.splitlines()
     assert lines[:4] == ["head.example.test", "head.example.test",
-                         "disk01.example.test", "disk02.example.test"]
-    assert f"--inventory=/run/se-testbed/{NAME}/inventory.yml" in lines[4]
-    assert f"--ssh-config=/run/se-testbed/{NAME}/ssh_config" in lines[4]
+                         "disk01.example.test", "disk02.example.test"], (
+        f"hostnames over ssh: {lines[:4]}; stderr: {res.stderr}")
+    assert f"--inventory=/run/se-testbed/{NAME}/inventory.yml" in lines[4], (
+        f"PYTEST_ADDOPTS lacks --inventory: {lines[4]!r}")
+    assert f"--ssh-config=/run/se-testbed/{NAME}/ssh_config" in lines[4], (
+        f"PYTEST_ADDOPTS lacks --ssh-config: {lines[4]!r}")
 
 
 def test_dns_publishes_a_aaaa_ptr_and_aliases(site_up: subprocess.CompletedProcess) -> None:
@@ -129,7 +133,7 @@ def test_dns_publishes_a_aaaa_ptr_and_aliases(site_up: subprocess.CompletedProce
             "except Exception as e:\n    print(type(e).__name__)\n")
     res = tb("run", "--", sys.executable, "-c", code)
     assert res.stdout.split() == ["10.42.0.10", "fd42:6::10", "disk01.example.test.", "fd42:6::12",
-                                  "NXDOMAIN"]
+                                  "NXDOMAIN"], f"DNS answers: {res.stdout.split()}; stderr: {res.stderr}"
 
 
 def test_faults_apply_by_hand(site_up: subprocess.CompletedProcess) -> None:
@@ -140,28 +144,29 @@ def test_faults_apply_by_hand(site_up: subprocess.CompletedProcess) -> None:
             "a = q.resolve('disk01.example.test', 'AAAA', raise_on_no_answer=False)\n"
             "print(len(a.rrset or []), q.resolve('disk01.example.test', 'A')[0])\n")
     res = tb("run", "--", sys.executable, "-c", code)
-    assert res.stdout.split() == ["0", "10.42.0.11"]
+    assert res.stdout.split() == ["0", "10.42.0.11"], (
+        f"no_aaaa: expected 0 AAAA and A 10.42.0.11, got {res.stdout.split()}; stderr: {res.stderr}")
     rules = tb("exec", "disk02", "--", "sh", "-c", "ip6tables -S INPUT; echo ==; iptables -S INPUT").stdout
     v6, v4 = rules.split("==")
-    assert "--dport 443 " not in v6
-    assert "--dport 443 " in v4
+    assert "--dport 443 " not in v6, f"ip6tables_close:443 left 443 open on v6: {v6}"
+    assert "--dport 443 " in v4, f"ip6tables_close:443 closed 443 on v4: {v4}"
     bad = tb("fault", "disk02", "gai_conf_empty", check=False)
-    assert bad.returncode == 2
-    assert "sl6" in bad.stderr
+    assert bad.returncode == 2, f"gai_conf_empty on el7 should exit 2, got {bad.returncode}: {bad.stderr}"
+    assert "sl6" in bad.stderr, f"refusal does not mention sl6: {bad.stderr}"
 
 
 def test_down_leaves_nothing_and_second_down_is_a_noop() -> None:
     name = f"ld{os.getpid() % 100000}"
     tb("up", name=name)
     inodes = netns_inodes(name)
-    assert len(inodes) == 5
+    assert len(inodes) == 5, f"expected 5 namespaces after up, got {len(inodes)}"
     # a session from the client with a ControlMaster that would outlive a plain `ip netns del`
     tb("run", "--", "ssh", "-F", f"/run/se-testbed/{name}/ssh_config", "10.42.0.11", "true", name=name)
     res = tb("down", name=name)
-    assert "removed 5 namespaces" in res.stdout
+    assert "removed 5 namespaces" in res.stdout, f"down did not report 5 namespaces removed: {res.stdout}"
     assert_nothing_left(name, inodes)
     res = tb("down", name=name)
-    assert "nothing to remove" in res.stdout
+    assert "nothing to remove" in res.stdout, f"second down was not a no-op: {res.stdout}"
 
 
 def test_up_after_a_crash_cleans_first() -> None:
@@ -180,8 +185,8 @@ def test_up_after_a_crash_cleans_first() -> None:
         inodes = netns_inodes(name)
         Path(f"/run/se-testbed/{name}/state.json").unlink()
         res = tb("up", name=name)
-        assert "cleaned leftovers" in res.stderr
-        assert processes_in(inodes) == []
+        assert "cleaned leftovers" in res.stderr, f"up after lost state did not clean leftovers: {res.stderr}"
+        assert processes_in(inodes) == [], f"old processes survived the clean-up: {processes_in(inodes)}"
     finally:
         inodes = netns_inodes(name)
         tb("down", name=name)
@@ -193,8 +198,8 @@ def test_refuses_without_root() -> None:
                           "testbed", "--name", "lnr", "up"], cwd=ROOT, capture_output=True, text=True,
                          timeout=TIMEOUT)
     assert res.returncode == 2, res.stderr
-    assert "needs root" in res.stderr
-    assert not Path("/run/se-testbed/lnr").exists()
+    assert "needs root" in res.stderr, f"refusal does not say it needs root: {res.stderr}"
+    assert not Path("/run/se-testbed/lnr").exists(), "non-root up created /run/se-testbed/lnr"
 
 
 def test_refuses_without_namespace_support(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -122,24 +122,31 @@ def test_make_pki_contract(tmp_path: Path) -> None:
     h = pki["ca_hash"]
     for suffix in (".0", ".signing_policy", ".namespaces", ".r0"):
         assert (certdir / f"{h}{suffix}").is_file(), suffix
-    assert set(pki["hostcert"]) == {"head", "d1", "d2"}
+    assert set(pki["hostcert"]) == {"head", "d1", "d2"}, f"host certs made for: {sorted(pki['hostcert'])}"
     for short, (cert, key) in pki["hostcert"].items():
-        assert "OK" in _openssl("verify", "-CApath", str(certdir), cert)
+        assert "OK" in _openssl("verify", "-CApath", str(certdir), cert), (
+            f"{short} host cert does not verify: {_openssl('verify', '-CApath', str(certdir), cert)}")
         text = _openssl("x509", "-in", cert, "-noout", "-text")
         for name in (f"{short}.t.test", f"{short}-v6.t.test", f"{short}-v4.t.test"):
-            assert f"DNS:{name}" in text
-        assert "TLS Web Server Authentication, TLS Web Client Authentication" in text
-        assert Path(key).stat().st_mode & 0o077 == 0
+            assert f"DNS:{name}" in text, f"{short} host cert lacks SAN DNS:{name}"
+        assert "TLS Web Server Authentication, TLS Web Client Authentication" in text, (
+            f"{short} host cert lacks serverAuth+clientAuth extended key usage")
+        assert Path(key).stat().st_mode & 0o077 == 0, (
+            f"{short} host key {key} is group/other accessible: {oct(Path(key).stat().st_mode & 0o777)}")
     assert "OK" in _openssl("verify", "-CApath", str(certdir), "-untrusted", pki["usercert"],
-                            "-allow_proxy_certs", pki["proxy"])
+                            "-allow_proxy_certs", pki["proxy"]), (
+        f"proxy {pki['proxy']} does not verify against the CA and user cert")
     end = _openssl("x509", "-in", pki["proxy"], "-noout", "-enddate").split("=", 1)[1].strip()
     left = dt.datetime.strptime(end, "%b %d %H:%M:%S %Y %Z") - dt.datetime.utcnow()
-    assert dt.timedelta(hours=11) < left <= dt.timedelta(hours=12)
-    assert "Proxy Certificate Information" in _openssl("x509", "-in", pki["proxy"], "-noout", "-text")
+    assert dt.timedelta(hours=11) < left <= dt.timedelta(hours=12), (
+        f"proxy lifetime left {left}, expected 11-12 h")
+    assert "Proxy Certificate Information" in _openssl("x509", "-in", pki["proxy"], "-noout", "-text"), (
+        f"{pki['proxy']} has no Proxy Certificate Information extension")
     expired = subprocess.run(["openssl", "x509", "-in", pki["expired_proxy"], "-noout", "-checkend", "0"],
                              capture_output=True, text=True, timeout=20)
     assert expired.returncode == 1, "the expired proxy is not expired"
-    assert pki["user_dn"] in Path(pki["gridmap"]).read_text()
+    assert pki["user_dn"] in Path(pki["gridmap"]).read_text(), (
+        f"user DN {pki['user_dn']!r} not in gridmap: {Path(pki['gridmap']).read_text()!r}")
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="service_specs chowns directories to the xrootd user")
@@ -152,21 +159,26 @@ def test_service_specs_contract(tmp_path: Path) -> None:
     by_host = {h["short"]: svcmod.service_specs(site, h, pki, tmp_path) for h in site["hosts"]}
     ports = {s: {sp.name: sp.ports for sp in specs} for s, specs in by_host.items()}
     assert ports["head"] == {"xrootd": [1094, 443], "cmsd": [1213], "gridftp": [2811],
-                             "srm": [8446], "dpns": [5010], "dpm": [5015]}
-    assert ports["d1"] == {"xrootd": [1094, 443], "cmsd": [], "gridftp": [2811]}
+                             "srm": [8446], "dpns": [5010], "dpm": [5015]}, (
+        f"head service ports: {ports['head']}")
+    assert ports["d1"] == {"xrootd": [1094, 443], "cmsd": [], "gridftp": [2811]}, (
+        f"d1 service ports: {ports['d1']}")
     v4 = {(s, sp.name) for s, specs in by_host.items() for sp in specs if sp.bind_ipv4_only}
-    assert v4 == {("head", "srm"), ("head", "gridftp"), ("d1", "xrootd"), ("d1", "cmsd")}
+    assert v4 == {("head", "srm"), ("head", "gridftp"), ("d1", "xrootd"), ("d1", "cmsd")}, (
+        f"IPv4-only services: {sorted(v4)}")
     for short, specs in by_host.items():
         private = str(tmp_path / "hosts" / short) + "/"
         for sp in specs:
-            assert sp.log.startswith(private)
+            assert sp.log.startswith(private), f"{short}/{sp.name} log {sp.log} is outside {private}"
             assert all(p.startswith(private) for p in sp.files), sp.name
-            assert sp.user in ("root", "xrootd")
+            assert sp.user in ("root", "xrootd"), f"{short}/{sp.name} runs as unexpected user {sp.user!r}"
     cfg = next(c for sp in by_host["d1"] for p, (c, _, _) in sp.files.items() if p.endswith("xrootd.cfg"))
-    assert "all.export /store/d1/" in cfg
-    assert "all.manager head.t.test:1213" in cfg
-    assert "-I" in by_host["d1"][1].argv
-    assert "-I" not in by_host["d2"][1].argv
+    assert "all.export /store/d1/" in cfg, f"d1 xrootd.cfg lacks 'all.export /store/d1/': {cfg}"
+    assert "all.manager head.t.test:1213" in cfg, f"d1 xrootd.cfg lacks the head manager: {cfg}"
+    assert "-I" in by_host["d1"][1].argv, (
+        f"d1 {by_host['d1'][1].name} (IPv4-only) argv lacks -I: {by_host['d1'][1].argv}")
+    assert "-I" not in by_host["d2"][1].argv, (
+        f"d2 {by_host['d2'][1].name} argv has -I without the fault: {by_host['d2'][1].argv}")
 
 
 # --- against a running testbed -------------------------------------------------------------------

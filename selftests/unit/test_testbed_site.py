@@ -27,46 +27,60 @@ def site_with(**changes: object) -> dict:
 @pytest.mark.parametrize("path", sorted(SITES_DIR.glob("*.yml")), ids=lambda p: p.stem)
 def test_shipped_site_files_are_valid(path: Path) -> None:
     site = load_site(path, name="t1")
-    assert site["hosts"][0]["role"] == "headnode"
-    assert all(h["role"] == "disknode" for h in site["hosts"][1:])
+    assert site["hosts"][0]["role"] == "headnode", f"first host is not the head node: {site['hosts'][0]}"
+    assert all(h["role"] == "disknode" for h in site["hosts"][1:]), (
+        f"hosts after the first must all be disk nodes: {[h['role'] for h in site['hosts'][1:]]}")
 
 
 def test_default_site_is_one_head_two_disks_without_faults() -> None:
     site = load_site(None, name="t1")
     assert [(h["short"], h["role"]) for h in site["hosts"]] == [
-        ("head", "headnode"), ("disk01", "disknode"), ("disk02", "disknode")]
-    assert all(not h["faults"] and h["has_ipv6"] for h in site["hosts"])
+        ("head", "headnode"), ("disk01", "disknode"), ("disk02", "disknode")], (
+        f"default hosts: {[(h['short'], h['role']) for h in site['hosts']]}")
+    assert all(not h["faults"] and h["has_ipv6"] for h in site["hosts"]), (
+        f"default hosts must be fault-free with IPv6: "
+        f"{[(h['short'], h['faults'], h['has_ipv6']) for h in site['hosts']]}")
 
 
 def test_addresses_names_and_namespaces_are_derived() -> None:
     site = parse_site(site_with(), name="tb1")
     head, d1 = site["hosts"][0], site["hosts"][1]
-    assert (head["ipv4"], head["ipv6"], head["fqdn"]) == ("10.42.0.10", "fd42:6::10", "head.example.test")
-    assert (d1["ipv4"], d1["ipv6"]) == ("10.42.0.11", "fd42:6::11")
-    assert head["names"] == ["head.example.test", "head-v6.example.test", "head-v4.example.test"]
-    assert head["ns"] == "tb1-head"
-    assert site["client"]["ns"] == "tb1-client"
-    assert site["client"]["ipv4"] == "10.42.0.2"
-    assert site["dns"] == {"ipv4": "10.42.0.1", "ipv6": "fd42:6::1"}
-    assert all(len(h["ifname"]) <= 15 for h in [*site["hosts"], site["client"]])
+    assert (head["ipv4"], head["ipv6"], head["fqdn"]) == ("10.42.0.10", "fd42:6::10", "head.example.test"), (
+        f"head addresses/fqdn: {(head['ipv4'], head['ipv6'], head['fqdn'])}")
+    assert (d1["ipv4"], d1["ipv6"]) == ("10.42.0.11", "fd42:6::11"), (
+        f"disk01 addresses: {(d1['ipv4'], d1['ipv6'])}")
+    assert head["names"] == ["head.example.test", "head-v6.example.test", "head-v4.example.test"], (
+        f"head names: {head['names']}")
+    assert head["ns"] == "tb1-head", f"head namespace: {head['ns']!r}"
+    assert site["client"]["ns"] == "tb1-client", f"client namespace: {site['client']['ns']!r}"
+    assert site["client"]["ipv4"] == "10.42.0.2", f"client IPv4: {site['client']['ipv4']!r}"
+    assert site["dns"] == {"ipv4": "10.42.0.1", "ipv6": "fd42:6::1"}, f"DNS addresses: {site['dns']}"
+    assert all(len(h["ifname"]) <= 15 for h in [*site["hosts"], site["client"]]), (
+        f"interface names over 15 chars: "
+        f"{[h['ifname'] for h in [*site['hosts'], site['client']] if len(h['ifname']) > 15]}")
 
 
 def test_disks_override_up_to_32() -> None:
     site = parse_site(site_with(), name="tb1", disks=32)
     disks = [h for h in site["hosts"] if h["role"] == "disknode"]
-    assert len(disks) == 32
-    assert disks[-1]["short"] == "disk32"
-    assert disks[-1]["ipv4"] == "10.42.0.42"
-    assert len({h["ipv6"] for h in site["hosts"]}) == 33
+    assert len(disks) == 32, f"expected 32 disk nodes, got {len(disks)}"
+    assert disks[-1]["short"] == "disk32", f"last disk short name: {disks[-1]['short']!r}"
+    assert disks[-1]["ipv4"] == "10.42.0.42", f"last disk IPv4: {disks[-1]['ipv4']!r}"
+    assert len({h["ipv6"] for h in site["hosts"]}) == 33, (
+        f"expected 33 distinct IPv6 addresses, got {len({h['ipv6'] for h in site['hosts']})}")
 
 
 def test_seed_sites_reproduce_the_story() -> None:
     before = load_site("seed-before", name="t1")
     after = load_site("seed-after", name="t1")
     head_b = host_by_name(before, "head")
-    assert {"gai_conf_empty", "hosts_no_ipv6_localhost", "ip6tables_transfer_only"} <= set(head_b["faults"])
-    assert all(h["os"] == "sl6" for h in before["hosts"] + after["hosts"])
-    assert not any(h["faults"] for h in after["hosts"])
+    assert {"gai_conf_empty", "hosts_no_ipv6_localhost", "ip6tables_transfer_only"} <= set(
+        head_b["faults"]), f"seed-before head lacks the story's faults: {head_b['faults']}"
+    assert all(h["os"] == "sl6" for h in before["hosts"] + after["hosts"]), (
+        f"seed hosts not all sl6: {[(h['short'], h['os']) for h in before['hosts'] + after['hosts']]}")
+    assert not any(h["faults"] for h in after["hosts"]), (
+        f"seed-after hosts still have faults: "
+        f"{[(h['short'], h['faults']) for h in after['hosts'] if h['faults']]}")
 
 
 @pytest.mark.parametrize(("raw", "needle"), [
@@ -139,49 +153,69 @@ def test_dns_faults_change_exactly_one_record() -> None:
         conf = dns.config(s, Path("/p"), Path("/l"))
         assert not any(ln.startswith(gone) and "head" in ln for ln in conf.splitlines()), fault
     s, h = _site_with_faults("aaaa_mismatch")
-    assert dns.published_aaaa(s, h) not in (h["ipv6"], None)
-    assert any(ln.startswith("host-record=head.example.test,10.42.0.10") for ln in good)
+    assert dns.published_aaaa(s, h) not in (h["ipv6"], None), (
+        f"aaaa_mismatch should publish a wrong AAAA, got {dns.published_aaaa(s, h)!r} (real {h['ipv6']!r})")
+    assert any(ln.startswith("host-record=head.example.test,10.42.0.10") for ln in good), (
+        f"no head host-record in fault-free DNS config: {[ln for ln in good if 'head' in ln]}")
 
 
 def test_osfiles_faults() -> None:
     site, head = _site_with_faults()
     files = osfiles.files(site, head)
-    assert "::1" in files["/etc/hosts"]
-    assert files["/etc/gai.conf"].count("label") == 9
-    assert files["/etc/os-release"] is None
-    assert "Scientific Linux" in files["/etc/redhat-release"]
-    assert "IPV6INIT=yes" in files["/etc/sysconfig/network-scripts/ifcfg-eth0"]
+    assert "::1" in files["/etc/hosts"], f"no ::1 in fault-free /etc/hosts: {files['/etc/hosts']!r}"
+    assert files["/etc/gai.conf"].count("label") == 9, (
+        f"fault-free gai.conf label lines: {files['/etc/gai.conf'].count('label')}, expected 9")
+    assert files["/etc/os-release"] is None, (
+        f"sl6 should have no /etc/os-release: {files['/etc/os-release']!r}")
+    assert "Scientific Linux" in files["/etc/redhat-release"], (
+        f"redhat-release: {files['/etc/redhat-release']!r}")
+    assert "IPV6INIT=yes" in files["/etc/sysconfig/network-scripts/ifcfg-eth0"], (
+        f"no IPV6INIT=yes in ifcfg-eth0: {files['/etc/sysconfig/network-scripts/ifcfg-eth0']!r}")
     site, head = _site_with_faults("hosts_no_ipv6_localhost", "gai_conf_partial", "ifcfg_no_ipv6init")
     files = osfiles.files(site, head)
-    assert "::1" not in files["/etc/hosts"]
-    assert files["/etc/gai.conf"].count("label") == 4
-    assert "IPV6INIT" not in files["/etc/sysconfig/network-scripts/ifcfg-eth0"]
+    assert "::1" not in files["/etc/hosts"], f"hosts_no_ipv6_localhost left ::1: {files['/etc/hosts']!r}"
+    assert files["/etc/gai.conf"].count("label") == 4, (
+        f"gai_conf_partial label lines: {files['/etc/gai.conf'].count('label')}, expected 4")
+    assert "IPV6INIT" not in files["/etc/sysconfig/network-scripts/ifcfg-eth0"], (
+        f"ifcfg_no_ipv6init left IPV6INIT: {files['/etc/sysconfig/network-scripts/ifcfg-eth0']!r}")
     site, head = _site_with_faults("ifcfg_no_ipv6init", os_="el9")
     key = osfiles.files(site, head)["/etc/NetworkManager/system-connections/eth0.nmconnection"]
-    assert "[ipv6]\nmethod=disabled" in key
+    assert "[ipv6]\nmethod=disabled" in key, f"el9 keyfile does not disable IPv6: {key!r}"
 
 
 def test_firewall_faults() -> None:
     site, head = _site_with_faults()
-    assert 8446 in firewall.ports(site, head, [], 6)
-    assert 8446 in firewall.ports(site, head, [], 4)
+    assert 8446 in firewall.ports(site, head, [], 6), (
+        f"fault-free v6 ports lack 8446: {firewall.ports(site, head, [], 6)}")
+    assert 8446 in firewall.ports(site, head, [], 4), (
+        f"fault-free v4 ports lack 8446: {firewall.ports(site, head, [], 4)}")
     site, head = _site_with_faults("ip6tables_transfer_only")
-    assert 8446 not in firewall.ports(site, head, [], 6)
-    assert 8446 in firewall.ports(site, head, [], 4)
+    assert 8446 not in firewall.ports(site, head, [], 6), (
+        f"ip6tables_transfer_only still opens 8446 on v6: {firewall.ports(site, head, [], 6)}")
+    assert 8446 in firewall.ports(site, head, [], 4), (
+        f"ip6tables_transfer_only closed 8446 on v4: {firewall.ports(site, head, [], 4)}")
     site, head = _site_with_faults("ip6tables_close:5010")
-    assert 5010 not in firewall.ports(site, head, [], 6)
+    assert 5010 not in firewall.ports(site, head, [], 6), (
+        f"ip6tables_close:5010 still opens 5010 on v6: {firewall.ports(site, head, [], 6)}")
     site, head = _site_with_faults("ip6tables_saved_differs")
-    assert firewall.rules(site, head, [], 6) != firewall.rules(site, head, [], 6, saved=True)
-    assert firewall.rules(site, head, [], 4) == firewall.rules(site, head, [], 4, saved=True)
+    assert firewall.rules(site, head, [], 6) != firewall.rules(site, head, [], 6, saved=True), (
+        f"ip6tables_saved_differs: saved v6 rules equal live ones: {firewall.rules(site, head, [], 6)!r}")
+    assert firewall.rules(site, head, [], 4) == firewall.rules(site, head, [], 4, saved=True), (
+        f"v4 saved rules differ from live: {firewall.rules(site, head, [], 4)!r} "
+        f"vs {firewall.rules(site, head, [], 4, saved=True)!r}")
 
 
 def test_inventory_follows_the_contract() -> None:
     site = load_site(None, name="t1")
     inv = yaml.safe_load(yaml.safe_dump(inventory(site)))["all"]
-    assert inv["vars"]["se_resolvers"] == ["fd42:6::1", "10.42.0.1"]
-    assert inv["vars"]["se_ipv6_prefixes"] == ["fd42:6::/64"]
-    assert inv["vars"]["se_flavour"] == "dpm"
+    assert inv["vars"]["se_resolvers"] == ["fd42:6::1", "10.42.0.1"], (
+        f"se_resolvers: {inv['vars']['se_resolvers']}")
+    assert inv["vars"]["se_ipv6_prefixes"] == ["fd42:6::/64"], (
+        f"se_ipv6_prefixes: {inv['vars']['se_ipv6_prefixes']}")
+    assert inv["vars"]["se_flavour"] == "dpm", f"se_flavour: {inv['vars']['se_flavour']!r}"
     head = inv["children"]["headnodes"]["hosts"]["head.example.test"]
-    assert head["ansible_host"] == "10.42.0.10"
-    assert head["se_transfer_dir"] == "/store/head/se6test"
-    assert set(inv["children"]["disknodes"]["hosts"]) == {"disk01.example.test", "disk02.example.test"}
+    assert head["ansible_host"] == "10.42.0.10", f"head ansible_host: {head['ansible_host']!r}"
+    assert head["se_transfer_dir"] == "/store/head/se6test", (
+        f"head se_transfer_dir: {head['se_transfer_dir']!r}")
+    assert set(inv["children"]["disknodes"]["hosts"]) == {"disk01.example.test", "disk02.example.test"}, (
+        f"disknodes in inventory: {sorted(inv['children']['disknodes']['hosts'])}")
