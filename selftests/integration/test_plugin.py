@@ -9,6 +9,7 @@ a real sshd in a network namespace of its own (root only).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -386,6 +387,80 @@ def test_xdist_loadgroup_keeps_hosts_together(suite: pytest.Pytester) -> None:
     assert f"{local_os()} detected" in html, "OS learnt in the workers reaches the report"
 
 
+VIA_CONFTEST = CONFTEST + '''
+
+class Case:
+    """Like a transfer case: the id starts with the entry host, the work lands on group_host."""
+
+    def __init__(self, id, group_host):
+        self.id, self.group_host = id, group_host
+
+
+VIA = [Case("head.example.test-root-ipv6-via-disk01", "disk01.example.test"),
+       Case("disk01.example.test-to-disk02-root-ipv6", "disk02.example.test")]
+_fake_catalogue = pytest_configure
+
+
+def pytest_configure(config):
+    from se_dualstack import plugin
+
+    _fake_catalogue(config)
+    plugin.declare_group_hosts(config, {c.id: c.group_host for c in VIA})
+'''
+
+VIA_CHECKS = CHECKS + '''
+from conftest import VIA
+
+
+@pytest.mark.check("SE6-T-02")
+@pytest.mark.parametrize("case", VIA, ids=[c.id for c in VIA])
+def test_via(case, request):
+    mark = request.node.get_closest_marker("xdist_group")
+    assert mark is not None and mark.args[0] == case.group_host, "xdist group of the target"
+'''
+
+
+def test_group_host_prefers_the_declared_host() -> None:
+    from se_dualstack import plugin
+
+    names = ["head.example.test", "disk01.example.test", "disk02.example.test"]
+    declared = {"head.example.test-root-ipv6-via-disk01": "disk01.example.test"}
+    nid = "tests/test_transfers.py::test_transfer[head.example.test-root-ipv6-via-disk01]"
+    assert plugin.group_host(nid, names, declared) == "disk01.example.test", "declared target wins"
+    assert plugin.group_host(nid, names) == "head.example.test", "undeclared: the host in the id"
+    assert plugin.group_host("t.py::test_x[disk02.example.test-xrootd]", names, declared) == \
+        "disk02.example.test", "other tests keep their host"
+    assert plugin.group_host("t.py::test_plain", names, declared) is None, "not per host"
+
+
+def test_xdist_loadgroup_puts_via_and_tpc_tests_in_the_target_group(suite: pytest.Pytester) -> None:
+    """A transfer through the head node to disk01 runs with disk01's checks, a TPC to disk02
+    with disk02's: on 1+N sites the head node's group is no longer the critical path."""
+    pytest.importorskip("xdist", reason="pytest-xdist is not installed")
+    suite.makeconftest(VIA_CONFTEST)
+    suite.makepyfile(test_checks=VIA_CHECKS)
+    # Three hosts, three workers: loadgroup gives each group its own worker.
+    result = suite.runpytest_subprocess("--inventory=inventory.yml", "--connection=local",
+                                        "-n", "3", "--dist", "loadgroup", "-v")
+    result.assert_outcomes(passed=30)
+    workers: dict[str, set[str]] = {}
+    names = ["head.example.test", "disk01.example.test", "disk02.example.test"]
+    for line in result.outlines:
+        m = re.search(r"\[(gw\d)\].*test_checks\.py::(test_\w+)\[(\S+?)\]", line)
+        if not m:
+            continue
+        if m.group(2) == "test_via":
+            key = f"via:{m.group(3)}"
+        else:
+            key = next((n for n in names if m.group(3).startswith(n)), m.group(3))
+        workers.setdefault(key, set()).add(m.group(1))
+    assert all(len(w) == 1 for w in workers.values()), f"one worker per group: {workers}"
+    head, d1, d2 = (workers[n] for n in names)
+    assert len(head | d1 | d2) == 3, f"three groups on three workers: {workers}"
+    assert workers["via:head.example.test-root-ipv6-via-disk01"] == d1, f"via disk01 -> disk01: {workers}"
+    assert workers["via:disk01.example.test-to-disk02-root-ipv6"] == d2, f"TPC to disk02 -> disk02: {workers}"
+
+
 # --------------------------------------------------------------------------- unreachable host
 
 
@@ -514,3 +589,97 @@ def test_unreachable_host_fails_its_checks_with_one_line(suite: pytest.Pytester,
     assert "Unreachable hosts" in html, "report written, lists the unreachable hosts"
     assert "Connection refused" in html, "and says why"
     assert f"{local_os()} detected" in html, "the reachable host's OS, detected over ssh"
+
+
+# --------------------------------------------------------------------------- no credentials
+
+
+NOCRED_INVENTORY = """
+all:
+  vars: {se_site: credsite, se_transfer_dir: /store/se6test}
+  children:
+    headnodes:
+      hosts:
+        head.example.test: {ansible_host: 127.0.0.1}
+    disknodes:
+      hosts:
+        disk01.example.test: {ansible_host: 127.0.0.2}
+"""
+
+NOCRED_OTHER = '''
+import pytest
+
+
+@pytest.mark.check("SE6-DNS-02")
+def test_other(se_host):
+    assert se_host.name.endswith(".example.test"), "name"
+'''
+
+
+def expired_cert(path: Path, not_after: str) -> None:
+    """A self-signed certificate (proxy-like PEM) that expired at ``not_after`` (UTC)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "se6 test proxy")])
+    end = dt.datetime.fromisoformat(not_after)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(end - dt.timedelta(days=1)).not_valid_after(end)
+            .sign(key, hashes.SHA256()))
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+@pytest.mark.parametrize(("proxy", "xdist"), [("expired", False), ("missing", True)])
+def test_no_valid_proxy_fails_transfers_and_exits_could_not_run(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, proxy: str, xdist: bool) -> None:
+    """Issue 4: every transfer test fails saying why; issue 5: the run exits 4 (could not run)
+    with one line saying so, after the other checks ran and the reports were written."""
+    if xdist:
+        pytest.importorskip("xdist", reason="pytest-xdist is not installed")
+    monkeypatch.delenv("SE_INVENTORY", raising=False)
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(PROJECT), str(pytester.path)]))
+    pytester.makeconftest('pytest_plugins = ["se_dualstack.plugin"]\n')
+    pytester.path.joinpath("pytest.ini").write_text((PROJECT / "pytest.ini").read_text().replace(
+        "testpaths = tests\n", ""))
+    pytester.path.joinpath("inventory.yml").write_text(NOCRED_INVENTORY)
+    shutil.copy(PROJECT / "tests" / "test_transfers.py", pytester.path / "test_transfers.py")
+    pytester.makepyfile(test_other=NOCRED_OTHER)
+    pem = pytester.path / "x509up_test"
+    if proxy == "expired":
+        expired_cert(pem, "2026-11-23T12:00:00+00:00")
+        why = "expired on 2026-11-23 12:00:00 UTC"
+    else:
+        why = "no such file"
+    monkeypatch.setenv("X509_USER_PROXY", str(pem))
+    line = f"no valid grid proxy ({pem}: {why}): transfer checks could not run; run voms-proxy-init"
+    result = pytester.runpytest_subprocess("--inventory=inventory.yml", "--connection=local",
+                                           *(["-n", "2", "--dist", "loadgroup"] if xdist else []))
+    assert result.ret == 4, f"could not run (no credentials) is exit 4, got {result.ret}"
+    result.assert_outcomes(passed=2, failed=11)
+    assert result.outlines.count(line) == 1, f"one line saying why: {result.outlines[-30:]}"
+    reports = pytester.path / "reports"
+    doc = json.loads(next(p for p in reports.glob("credsite-2*.json")).read_text())
+    assert (doc["exit_status"], doc["exit_category"]) == (4, "could-not-run"), doc["exit_status"]
+    assert not (reports / "credsite-latest.json").exists(), "latest left alone"
+    assert list(reports.glob("credsite-2*.html")), "the HTML report is written"
+    recs = {r["nodeid"]: r for r in doc["records"]}
+    assert [r["outcome"] for n, r in recs.items() if "test_other" in n] == ["passed", "passed"], recs
+    xfer = [r for n, r in recs.items() if "test_transfers.py" in n]
+    assert len(xfer) == 11, xfer
+    assert all(r["outcome"] == "failed" for r in xfer), xfer
+    for r in xfer:
+        assert str(pem) in r["message"], r["message"]
+        assert "voms-proxy-init" in r["message"], r["message"]
+        if proxy == "expired":
+            assert "expired" in r["message"], r["message"]
+    # Transfer checks not selected: the proxy is not the run's business.
+    other = pytester.runpytest_subprocess("--inventory=inventory.yml", "--connection=local",
+                                          "-m", "not transfer")
+    assert other.ret == 0, f"no transfer selected: exit 0, got {other.ret}"
+    assert line not in other.outlines, "no credentials line without transfer checks"

@@ -341,3 +341,62 @@ def test_xdist_run_records_the_same_outcomes(suite: pytest.Pytester, monkeypatch
         {k: v for k, v in r.items() if k not in strip} for r in p["records"]], "records identical"
     assert p["xdist_workers"] == 2, "worker count recorded"
     assert compare.compare(s, p).exit_status == 0, "no regressions between serial and parallel"
+
+
+XFER_CHECKS = '''
+import os
+import pytest
+from se_dualstack import transfer as tx
+from se_dualstack.transfer_plugin import record
+
+
+def result(case, seconds, ok=True):
+    r = tx.TransferResult(case, "root", 6, 1000000)
+    if ok:
+        r.steps = [tx.Step("upload", "passed", seconds, nbytes=1000000),
+                   tx.Step("download", "passed", seconds / 2, nbytes=1000000)]
+    else:
+        r.precondition = "server said no"
+    return r
+
+
+@pytest.mark.check("SE6-XFER-01")
+def test_gfal(se_host, request):
+    """Like tests/test_transfers.py: two good repetitions and a failed one, recorded by record()."""
+    secs = float(os.environ.get("FAKE_SECONDS", "1.0"))
+    case = f"{se_host.name}-root-ipv6"
+    record(request, [result(case, secs), result(case, secs), result(case, secs, ok=False)])
+'''
+
+
+def test_transfer_figures_reach_the_result_file_and_the_comparison(suite: pytest.Pytester,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """transfer_plugin.record() puts one figure per direction in the result file (and keeps the
+    summary's own entries); compare lists a rate change beyond the threshold, not one within."""
+    suite.makepyfile(test_xfer=XFER_CHECKS)
+    args = [*PLUGINS, "-p", "se_dualstack.transfer_plugin", "test_xfer.py"]
+    docs = {}
+    for name, secs in (("old", "1.0"), ("slower", "1.6"), ("same", "1.1")):
+        monkeypatch.setenv("FAKE_SECONDS", secs)
+        res = suite.runpytest(*args, f"--results-dir={name}")
+        assert res.ret == 0, f"{name}: {res.ret}"
+        docs[name] = json.loads((suite.path / name / "exsite-latest.json").read_text())
+        if name == "old":  # the transfer plugin's own summary still reads its entries
+            res.stdout.fnmatch_lines(["*transfers per protocol and family*",
+                                      "root    IPv6: 4/6 ok (67%)*"])
+    rec = {r["nodeid"]: r for r in docs["old"]["records"]}["test_xfer.py::test_gfal[disk-1.example.org]"]
+    assert rec["transfer"] == [
+        {"protocol": "root", "family": 6, "direction": "upload", "bytes": 2000000, "seconds": 2.0, "runs": 2},
+        {"protocol": "root", "family": 6, "direction": "download", "bytes": 2000000, "seconds": 1.0,
+         "runs": 2},
+    ], rec["transfer"]
+    assert compare.figure_rate(rec["transfer"][0]) == 1.0, "1 MB/s upload, as compare reads it"
+    comp = compare.compare(docs["old"], docs["slower"], threshold=0.2)
+    changes = {(t.nodeid.split("[")[1], t.label, round(t.old, 3), round(t.new, 3)) for t in comp.throughput}
+    assert changes == {
+        (f"{h}]", label, old, new) for h in ("head.example.org", "disk-1.example.org")
+        for label, old, new in (("root/6/upload", 1.0, 0.625), ("root/6/download", 2.0, 1.25))
+    }, changes
+    assert "root/6/upload: 1.00 -> 0.62 MB/s (-38%)" in compare.render_text(comp), compare.render_text(comp)
+    assert comp.exit_status == 0, "throughput changes are listed, not gated"
+    assert compare.compare(docs["old"], docs["same"], threshold=0.2).throughput == [], "-9% is within 20%"

@@ -149,6 +149,37 @@ def test_tpc_cases_use_ipv6_aliases_when_declared() -> None:
     assert c.id == "disk01.example.test-to-disk02-root-ipv6", c.id
 
 
+def test_cases_join_their_targets_xdist_group() -> None:
+    """A transfer through the head node and a TPC run in the group of the host the data lands on."""
+    groups = {c.id: c.group_host for c in tx.transfer_cases(_site())}
+    assert groups["head.example.test-root-ipv6-via-disk01"] == "disk01.example.test", groups
+    assert groups["disk02.example.test-gsiftp-ipv4"] == "disk02.example.test", groups
+    assert groups["head.example.test-gsiftp-ipv6"] == "head.example.test", groups
+    tpc = tx.tpc_cases(_site(), ["root"])[0]
+    assert (tpc.id, tpc.group_host) == ("disk01.example.test-to-disk02-root-ipv6", "disk02.example.test")
+
+
+def test_figures_one_per_direction_over_successful_repeats() -> None:
+    def ok(up: float, down: float) -> tx.TransferResult:
+        r = tx.TransferResult("c", "davs", 4, 1000)
+        r.steps = [tx.Step("list", "passed", 0.1), tx.Step("upload", "passed", up, nbytes=1000),
+                   tx.Step("download", "passed", down, nbytes=1000)]
+        return r
+
+    bad = ok(1.0, 1.0)
+    bad.steps[2].status = "failed"
+    figs = tx.figures([ok(0.5, 0.25), ok(1.5, 0.75), bad])
+    assert figs == [
+        {"protocol": "davs", "family": 4, "direction": "upload", "bytes": 2000, "seconds": 2.0, "runs": 2},
+        {"protocol": "davs", "family": 4, "direction": "download", "bytes": 2000, "seconds": 1.0, "runs": 2},
+    ], figs
+    tpc = tx.TransferResult("t", "root", 6, 1000)
+    tpc.steps = [tx.Step("seed", "passed", 1.0), tx.Step("tpc", "passed", 0.5, nbytes=1000)]
+    assert tx.figures([tpc]) == [{"protocol": "root", "family": 6, "direction": "tpc", "bytes": 1000,
+                                  "seconds": 0.5, "runs": 1}]
+    assert tx.figures([tx.TransferResult("x", "root", 6, 1, precondition="no proxy")]) == []
+
+
 def test_parse_proc_tcp_and_families() -> None:
     tcp = ("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout"
            " inode\n"
@@ -259,6 +290,12 @@ def test_proxy_problem_names_path_and_fix(tmp_path: Path) -> None:
     bad = tmp_path / "bad.pem"
     bad.write_text("not a cert")
     assert "not a readable certificate" in (tx.proxy_problem(str(bad)) or ""), "garbage proxy"
+    gone = tx.check_proxy(str(tmp_path / "nope.pem"))
+    assert gone is not None, "missing proxy"
+    assert gone.could_not_run_line() == (f"no valid grid proxy ({tmp_path / 'nope.pem'}: no such file): "
+                                         "transfer checks could not run; run voms-proxy-init")
+    assert tx.check_proxy(str(bad)).reason == "not a readable certificate"  # type: ignore[union-attr]
+    assert tx._openssl_date("Nov  3 12:00:00 2026 GMT") == "2026-11-03 12:00:00 UTC"
 
 
 def test_family_shim_forces_connect_and_getaddrinfo(tmp_path: Path) -> None:
@@ -298,14 +335,15 @@ def test_lazy_ca_bundle_replaces_only_a_default_bundle_mirrored_by_a_hashed_dir(
 
     env = {"SSL_CERT_DIR": str(hashed)}
     path = tx.lazy_ca_bundle(env, tmp_path)
-    assert path
-    assert env["SSL_CERT_FILE"] == path
-    assert "BEGIN CERTIFICATE" not in Path(path).read_text()
-    assert tx.lazy_ca_bundle({"SSL_CERT_DIR": str(hashed), "SSL_CERT_FILE": default}, tmp_path)
+    assert path, f"a hashed SSL_CERT_DIR alone got no lazy bundle: {path!r}"
+    assert env["SSL_CERT_FILE"] == path, f"SSL_CERT_FILE is {env.get('SSL_CERT_FILE')!r}, expected {path!r}"
+    assert "BEGIN CERTIFICATE" not in Path(path).read_text(), f"lazy bundle {path} is not empty of CAs"
+    assert tx.lazy_ca_bundle({"SSL_CERT_DIR": str(hashed), "SSL_CERT_FILE": default}, tmp_path), (
+        f"the default bundle {default!r} with a hashed dir was not replaced")
     # A dir without hash links, a bundle the user chose, the opt-out: left alone.
     for env in ({"SSL_CERT_DIR": str(plain)},
                 {"SSL_CERT_DIR": str(hashed), "SSL_CERT_FILE": str(plain / "ca-bundle.crt")},
                 {"SSL_CERT_DIR": str(hashed), "SE6_KEEP_CA_BUNDLE": "1"}):
         before = dict(env)
-        assert tx.lazy_ca_bundle(env, tmp_path) is None
-        assert env == before
+        assert tx.lazy_ca_bundle(env, tmp_path) is None, f"a bundle was made where it must not be: {before}"
+        assert env == before, f"env changed from {before} to {env}"
