@@ -189,7 +189,11 @@ def test_no_inventory_one_line(suite: pytest.Pytester) -> None:
 
 
 def test_tests_without_se_fixtures_need_no_inventory(suite: pytest.Pytester) -> None:
-    suite.makepyfile(test_plain="def test_plain():\n    assert True, 'plain'\n")
+    # the plugin is active (so it is what lets this run go on without an inventory)
+    suite.makepyfile(test_plain=(
+        "def test_plain(pytestconfig):\n"
+        "    pm = pytestconfig.pluginmanager\n"
+        "    assert pm.has_plugin('se_dualstack.plugin'), 'se_dualstack plugin not loaded'\n"))
     suite.runpytest().assert_outcomes(passed=1)
 
 
