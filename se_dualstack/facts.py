@@ -77,10 +77,6 @@ def read_file(host: Any, path: str) -> str | None:
     return f.content_string if f.exists else None
 
 
-def run(host: Any, cmd: str, *args: str) -> Any:
-    return host.run(cmd, *args)
-
-
 # --------------------------------------------------------------------------- interfaces
 
 def saved_ipv6(se_host: SEHost, host: Any) -> tuple[str, netconfig.SavedIPv6 | None, str]:
