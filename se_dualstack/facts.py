@@ -10,7 +10,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from se_dualstack import checks, dnscheck, firewall, knowledge, listening, netconfig
+from se_dualstack import checks, knowledge
+from se_dualstack.concerns import dns as dnscheck
+from se_dualstack.concerns import firewall
+from se_dualstack.concerns import interfaces as netconfig
+from se_dualstack.concerns import services as listening
 from se_dualstack.model import SEHost
 
 _cache: dict[tuple[str, ...], Any] = {}

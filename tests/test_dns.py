@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from se_dualstack import checks, dnscheck
+from se_dualstack import checks
+from se_dualstack.concerns import dns as dnscheck
 from se_dualstack.facts import addresses, dns_client, live_ipv6, resolver_down
 
 pytestmark = pytest.mark.dns

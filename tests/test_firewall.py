@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from se_dualstack import checks, firewall
+from se_dualstack import checks
+from se_dualstack.concerns import firewall
 from se_dualstack.facts import firewall_view, read_file
 
 pytestmark = pytest.mark.firewall

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from se_dualstack import checks, knowledge, netconfig
+from se_dualstack import checks, knowledge
+from se_dualstack.concerns import interfaces as netconfig
 from se_dualstack.facts import el_major, live_ipv6, os_family, read_file, saved_ipv6
 
 pytestmark = pytest.mark.interfaces

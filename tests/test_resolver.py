@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from se_dualstack import checks, knowledge, resolverfiles
+from se_dualstack import checks, knowledge
+from se_dualstack.concerns import resolver as resolverfiles
 from se_dualstack.facts import os_family, read_file
 
 pytestmark = pytest.mark.resolver

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from se_dualstack import checks, listening
+from se_dualstack import checks
+from se_dualstack.concerns import services as listening
 from se_dualstack.facts import addresses, listeners
 
 pytestmark = pytest.mark.services

@@ -13,7 +13,7 @@ import dns.rcode
 import dns.rrset
 import pytest
 
-from se_dualstack import dnscheck
+from se_dualstack.concerns import dns as dnscheck
 
 ZONE = {
     ("head.example.test.", "A"): ["10.42.0.10"],

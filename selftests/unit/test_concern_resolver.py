@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from se_dualstack import knowledge
-from se_dualstack import resolverfiles as rf
+from se_dualstack.concerns import resolver as rf
 
 DATA = Path(__file__).parent / "data"
 ADDRESS, NAMES = knowledge.hosts_ipv6_localhost()

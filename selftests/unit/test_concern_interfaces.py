@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from se_dualstack import netconfig as nc
+from se_dualstack.concerns import interfaces as nc
 
 DATA = Path(__file__).parent / "data"
 

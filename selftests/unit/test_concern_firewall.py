@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from se_dualstack import firewall as fw
+from se_dualstack.concerns import firewall as fw
 
 DATA = Path(__file__).parent / "data"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from se_dualstack import listening as L
+from se_dualstack.concerns import services as L
 
 DATA = Path(__file__).parent / "data"
 
