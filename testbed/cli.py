@@ -142,7 +142,7 @@ def _fault(state: dict[str, Any], host_name: str, fault: str) -> None:
         h["has_ipv6"] = False
         netns.remove_ipv6(h, site)
     sd = engine.state_dir(state["name"])
-    kind = faults.CATALOGUE[name][0]
+    kind = faults.CATALOGUE[name].applies
     if kind in ("dns", "net"):
         state["dns_pid"] = dns.start(site, sd)
     if kind in ("os", "net"):
@@ -160,7 +160,7 @@ def _fault(state: dict[str, Any], host_name: str, fault: str) -> None:
             if not h["has_ipv6"]:
                 rec["ipv6"] = None
     (sd / "state.json").write_text(json.dumps(state, indent=1, default=str))
-    print(f"applied {fault} to {h['fqdn']}: {faults.CATALOGUE[name][1]}")
+    print(f"applied {fault} to {h['fqdn']}: {faults.CATALOGUE[name].story}")
 
 
 def main(argv: list[str] | None = None) -> int:

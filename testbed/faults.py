@@ -1,5 +1,9 @@
 """The fault catalogue: each entry is one thing an admin got wrong while dual-stacking a DPM.
 
+The catalogue is data (``faults.yml`` beside this file): the story line, where the fault applies,
+and which acceptance checks catch it, so a reader sees in one place which check catches which
+mistake and the fault-catalogue test derives its expectations from the same entries.
+
 Faults are named per host in the site file (``faults: [no_aaaa, ip6tables_close:443]``). The
 modules that build a host (dns.py, osfiles.py, firewall.py, netns.py, the service engine) ask
 :func:`has` / :func:`params` and change what they generate; nothing else knows about faults.
@@ -7,49 +11,57 @@ modules that build a host (dns.py, osfiles.py, firewall.py, netns.py, the servic
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-# name -> (applies to, one line: what the admin got wrong, in the story's terms)
-CATALOGUE: dict[str, tuple[str, str]] = {
-    "no_aaaa": (
-        "dns", "IPv6 address assigned and configured, but nobody published the AAAA record "
-        "(the IPv6 PTR is there)."),
-    "aaaa_mismatch": (
-        "dns", "the AAAA record points to an address that is not on the host (typo or stale "
-        "allocation); A and both PTRs are right."),
-    "no_ipv6_ptr": (
-        "dns", "A, AAAA and the IPv4 PTR are published, the IPv6 reverse (PTR) record is missing."),
-    "not_dual_stacked": (
-        "net", "host left out of the dual-stacking (partial site): no IPv6 address, no AAAA, "
-        "ifcfg without IPv6, IPv4-only firewall."),
-    "ifcfg_no_ipv6init": (
-        "os", "IPv6 works live but the saved config lacks IPV6INIT/DHCPV6C (el9: NetworkManager "
-        "keyfile [ipv6] method=disabled): lost at the next reboot."),
-    "hosts_no_ipv6_localhost": (
-        "os", "/etc/hosts lacks the '::1 localhost localhost.localdomain localhost6 "
-        "localhost6.localdomain6' line."),
-    "gai_conf_empty": (
-        "os", "SL6 /etc/gai.conf empty: globus does not work over IPv6 (FTS: could not open "
-        "connection to <head>:8446)."),
-    "gai_conf_partial": (
-        "os", "SL6 /etc/gai.conf has only the first four label lines of the incantation "
-        "(no ::ffff:0:0/96, no fc00::/7)."),
-    "ip6tables_transfer_only": (
-        "fw", "head node ip6tables opens only the transfer ports (gsiftp, xrootd, https) while "
-        "iptables also opens SRM 8446, DPNS 5010, DPM 5015: DPM talking to itself over IPv6 fails."),
-    "ip6tables_close": (
-        "fw", "ip6tables_close:<port>: ip6tables (live and saved) rejects one service port that "
-        "iptables opens."),
-    "service_ipv4_only": (
-        "svc", "service_ipv4_only:<service>: the service listens on IPv4 only (e.g. gsiftp before "
-        "gai.conf was filled in on SL6)."),
-    "ip6tables_saved_differs": (
-        "fw", "ip6tables live rules were changed by hand and never saved: /etc/sysconfig/ip6tables "
-        "lacks the https (443) rule the live set has."),
-}
-PARAMETRISED = {"ip6tables_close", "service_ipv4_only"}
-SL6_ONLY = {"gai_conf_empty", "gai_conf_partial"}
-HEAD_ONLY = {"ip6tables_transfer_only"}
+import yaml
+
+CATALOGUE_FILE = Path(__file__).with_name("faults.yml")
+APPLIES = ("dns", "net", "os", "fw", "svc")
+PARAMS = {"port": "443", "service": "gsiftp"}  # parameter kind -> example for error messages
+ENTRY_KEYS = {"applies", "story", "param", "only", "catches", "catches_on", "catches_with", "note"}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One catalogue entry (see the header of faults.yml for the meaning of each key)."""
+
+    name: str
+    applies: str
+    story: str
+    catches: frozenset[str]
+    param: str | None = None
+    only_os: tuple[str, ...] = ()
+    only_role: str | None = None
+    catches_on: dict[str, frozenset[str]] = field(default_factory=dict)
+    catches_with: dict[str, frozenset[str]] = field(default_factory=dict)
+    note: str = ""
+
+
+def _entry(name: str, raw: Any) -> Fault:
+    where = f"{CATALOGUE_FILE.name}: fault {name}"
+    if not isinstance(raw, dict) or set(raw) - ENTRY_KEYS:
+        raise ValueError(f"{where}: a mapping with keys from {sorted(ENTRY_KEYS)}")
+    if raw.get("applies") not in APPLIES or not raw.get("story") or "\n" in str(raw["story"]):
+        raise ValueError(f"{where}: needs applies (one of {APPLIES}) and a one-line story")
+    if raw.get("param") not in (None, *PARAMS):
+        raise ValueError(f"{where}: param must be one of {sorted(PARAMS)}")
+    only = raw.get("only") or {}
+    return Fault(name, raw["applies"], str(raw["story"]), frozenset(raw.get("catches") or ()),
+                 raw.get("param"), tuple(only.get("os") or ()), only.get("role"),
+                 {str(k): frozenset(v) for k, v in (raw.get("catches_on") or {}).items()},
+                 {str(k): frozenset(v) for k, v in (raw.get("catches_with") or {}).items()},
+                 str(raw.get("note") or ""))
+
+
+def load(path: Path = CATALOGUE_FILE) -> dict[str, Fault]:
+    """Read and validate the catalogue file."""
+    raw = yaml.safe_load(path.read_text()) or {}
+    return {name: _entry(name, entry) for name, entry in raw.items()}
+
+
+CATALOGUE: dict[str, Fault] = load()
 
 
 def split(fault: str) -> tuple[str, str | None]:
@@ -64,17 +76,37 @@ def validate(faults: list[str], host: dict[str, Any]) -> None:
         name, param = split(f)
         if name not in CATALOGUE:
             raise ValueError(f"unknown fault {f!r}; known: {', '.join(sorted(CATALOGUE))}")
-        if name in PARAMETRISED and not param:
-            raise ValueError(f"fault {name} needs a parameter, e.g. {name}:" +
-                             ("443" if name == "ip6tables_close" else "gsiftp"))
-        if name not in PARAMETRISED and param:
+        entry = CATALOGUE[name]
+        if entry.param and not param:
+            raise ValueError(f"fault {name} needs a parameter, e.g. {name}:{PARAMS[entry.param]}")
+        if not entry.param and param:
             raise ValueError(f"fault {name} takes no parameter (got {f!r})")
-        if name == "ip6tables_close" and not (param or "").isdigit():
+        if entry.param == "port" and not (param or "").isdigit():
             raise ValueError(f"fault {f!r}: the parameter is a TCP port number")
-        if name in SL6_ONLY and host.get("os") != "sl6":
-            raise ValueError(f"fault {name} only applies to sl6 hosts (gai.conf matters on SL6 only)")
-        if name in HEAD_ONLY and host.get("role") != "headnode":
-            raise ValueError(f"fault {name} only applies to the head node")
+        personality = host.get("personality", host.get("os"))
+        if entry.only_os and personality not in entry.only_os:
+            raise ValueError(f"fault {name} only applies to {'/'.join(entry.only_os)} hosts "
+                             f"(this host is {personality})")
+        if entry.only_role and host.get("role") != entry.only_role:
+            raise ValueError(f"fault {name} only applies to the {entry.only_role}"
+                             .replace("headnode", "head node"))
+
+
+def catches(fault: str, host: dict[str, Any]) -> frozenset[str]:
+    """The check ids that fault string ``fault`` makes fail on ``host``."""
+    name, param = split(fault)
+    entry = CATALOGUE[name]
+    if param is not None and param in entry.catches_with:
+        return entry.catches_with[param]
+    return entry.catches_on.get(host.get("personality", host.get("os", "")), entry.catches)
+
+
+def expected_failures(host: dict[str, Any]) -> frozenset[str]:
+    """Union of the checks caught by every fault the host carries (empty: a healthy host)."""
+    out: frozenset[str] = frozenset()
+    for f in host.get("faults", []):
+        out = out | catches(f, host)
+    return out
 
 
 def has(host: dict[str, Any], name: str) -> bool:
@@ -88,5 +120,15 @@ def params(host: dict[str, Any], name: str) -> list[str]:
 
 
 def describe() -> str:
-    """The catalogue as text for `python -m testbed faults`."""
-    return "\n".join(f"{n:<26} [{kind}] {text}" for n, (kind, text) in CATALOGUE.items())
+    """The catalogue as text for `python -m testbed faults`: story, then the checks that catch it."""
+    out = []
+    for f in CATALOGUE.values():
+        name = f"{f.name}:<{f.param}>" if f.param else f.name
+        where = ", ".join(filter(None, ["/".join(f.only_os), f.only_role or ""]))
+        out.append(f"{name:<30} [{f.applies}]{f' ({where} only)' if where else ''} {f.story}")
+        out.append(f"{'':<30} caught by: {', '.join(sorted(f.catches)) or 'nothing'}")
+        for key, ids in [*f.catches_on.items(), *f.catches_with.items()]:
+            out.append(f"{'':<30}   {key}: {', '.join(sorted(ids))}")
+        if f.note:
+            out.append(f"{'':<30}   ({f.note})")
+    return "\n".join(out)

@@ -2,7 +2,8 @@
 
 Why: a check that never fails proves nothing, and one that fails on a healthy host is a false
 alarm a site admin learns to ignore. One site carries every fault of the testbed's catalogue on
-its own host (``sites/fault-catalogue.yml``); the default and ``seed-after`` sites must pass
+its own host (``sites/fault-catalogue.yml``), and ``testbed/faults.yml`` says which checks
+each fault trips; the default and ``seed-after`` sites must pass
 every host-state check. Transfers have their own integration tests (``-m "not transfer"`` here).
 """
 
@@ -14,30 +15,24 @@ from pathlib import Path
 import pytest
 from tbrun import ROOT, Testbed, unavailable
 
+from testbed import faults
+from testbed.site import load_site
+
 pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))
 
 SITES = Path(__file__).with_name("sites")
 
-# Host short name -> check ids expected to fail there (every other check passes or is N/A).
-EXPECTED_FAILURES: dict[str, set[str]] = {
-    # head node ip6tables opens only gsiftp/xrootd/https: DPM's own ports unreachable over IPv6
-    "head": {"SE6-FW-03", "SE6-SVC-04"},
-    "disk01": {"SE6-DNS-02", "SE6-SVC-04"},  # no AAAA: nothing to connect to over IPv6
-    "disk02": {"SE6-DNS-04", "SE6-DNS-06", "SE6-SVC-04"},  # AAAA points elsewhere
-    "disk03": {"SE6-DNS-04"},  # no IPv6 PTR
-    # not dual-stacked: no AAAA, ifcfg without IPv6, no address, no route, IPv4-only firewall
-    "disk04": {"SE6-DNS-02", "SE6-IF-01", "SE6-IF-03", "SE6-IF-04", "SE6-FW-01", "SE6-SVC-04"},
-    "disk05": {"SE6-IF-01", "SE6-IF-06"},  # el7 ifcfg lacks IPV6INIT/DHCPV6C, live works
-    "disk06": {"SE6-IF-02", "SE6-IF-06"},  # el9 NetworkManager keyfile method=disabled
-    "disk07": {"SE6-RES-01"},  # /etc/hosts without the ::1 line
-    "disk08": {"SE6-RES-02"},  # SL6, empty gai.conf
-    "disk09": {"SE6-RES-02"},  # SL6, partial gai.conf
-    "disk10": {"SE6-FW-01", "SE6-SVC-04"},  # ip6tables closes xrootd 1094
-    "disk11": {"SE6-SVC-01", "SE6-SVC-04"},  # gsiftp bound to IPv4 only
-    "disk12": {"SE6-FW-04"},  # saved ip6tables differs from live
-    "disk13": set(),  # healthy el9
-    "disk14": set(),  # healthy sl6
-}
+CATALOGUE_SITE = SITES / "fault-catalogue.yml"
+
+
+def expected_failures(site_file: Path) -> dict[str, set[str]]:
+    """Host short name -> check ids expected to fail there (every other check passes or is N/A):
+    the union of what testbed/faults.yml says each of the host's faults (in the site file) catches."""
+    site = load_site(site_file)
+    return {h["short"]: set(faults.expected_failures(h)) for h in site["hosts"]}
+
+
+EXPECTED_FAILURES = expected_failures(CATALOGUE_SITE)
 
 
 def run_suite_on_site(site_file: Path, name: str, out: Path) -> dict:
@@ -65,7 +60,7 @@ def failing_by_host(doc: dict) -> dict[str, dict[str, list[str]]]:
 
 @pytest.fixture(scope="module")
 def catalogue_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    return run_suite_on_site(SITES / "fault-catalogue.yml", "fltcat",
+    return run_suite_on_site(CATALOGUE_SITE, "fltcat",
                              tmp_path_factory.mktemp("fault-catalogue"))
 
 

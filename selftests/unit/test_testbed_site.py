@@ -134,9 +134,10 @@ def test_unreadable_site_file(tmp_path: Path) -> None:
 
 
 def test_every_fault_has_a_one_line_description() -> None:
-    for name, (_kind, text) in faults.CATALOGUE.items():
-        assert text, name
-        assert "\n" not in text, name
+    for name, entry in faults.CATALOGUE.items():
+        assert entry.story, name
+        assert "\n" not in entry.story, name
+        assert entry.catches, f"{name}: no check catches it"
 
 
 def _site_with_faults(*fl: str, os_: str = "sl6") -> tuple[dict, dict]:
