@@ -18,7 +18,8 @@ APT_PACKAGES := gfal2 gfal2-plugin-gridftp gfal2-plugin-xrootd gfal2-plugin-http
   python3-gfal2 python3-yaml python3-venv xrootd-server xrootd-client \
   globus-gridftp-server-progs globus-proxy-utils globus-gass-copy-progs \
   openssh-server openssh-client dnsmasq-base iptables iproute2 openssl curl procps \
-  gfal2-util-scripts python-is-python3 python3-cryptography gcc libc6-dev
+  gfal2-util-scripts python-is-python3 python3-cryptography gcc libc6-dev \
+  firewalld nftables dbus
 
 .PHONY: setup system-packages venv demo test lint unit integration bench clean
 
