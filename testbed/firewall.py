@@ -1,7 +1,10 @@
-"""DPM-style iptables/ip6tables rule sets per host, loaded live and saved as on EL.
+"""A host's firewall, per personality: which TCP ports its services need, and who enforces them.
 
-Text is spelled exactly as `iptables-save` (nf_tables backend, 1.8.9) prints it back, so the
-saved /etc/sysconfig/ip(6)tables equals the live rule set unless a fault says otherwise.
+sl6/el7 (``firewall: iptables``): DPM-style iptables/ip6tables rule sets, loaded live and saved
+under /etc/sysconfig as iptables-services does. Text is spelled exactly as `iptables-save`
+(nf_tables backend, 1.8.9) prints it back, so the saved files equal the live rule set unless a
+fault says otherwise. el9 (``firewalld``): testbed/firewalld.py; el9-nft (``nftables``):
+testbed/nftconf.py. :func:`apply` picks one.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import subprocess
 import time
 from typing import Any
 
-from testbed import faults
+from testbed import faults, firewalld, nftconf
 from testbed.hostenv import HostEnvError, nsenter_argv, write_file
 
 RESTORE_TIMEOUT = 15.0
@@ -24,11 +27,24 @@ def _accept(port: int | str) -> str:
     return f"-A INPUT -p tcp -m state --state NEW -m tcp --dport {port} -j ACCEPT"
 
 
+def head_internal(host: dict[str, Any]) -> list[int]:
+    """DPM's own ports: only the head node serves them."""
+    return HEAD_INTERNAL if host["role"] == "headnode" else []
+
+
+def service_ports(site: dict[str, Any], host: dict[str, Any], extra: list[int]) -> list[int | str]:
+    """Every TCP port (a range as 'A:B') the host's firewall should accept, ssh first."""
+    lo, hi = site["gridftp_data_ports"]
+    base: list[int] = [*TRANSFER, *head_internal(host)]
+    plumbing = [p for p in extra if p not in base and p != SSH]
+    return [SSH, base[0], f"{lo}:{hi}", *base[1:], *sorted(set(plumbing))]
+
+
 def ports(site: dict[str, Any], host: dict[str, Any], extra: list[int], family: int,
           saved: bool = False) -> list[int | str]:
-    """Accepted TCP ports (a range as 'A:B') for one family, faults applied."""
+    """Accepted TCP ports (a range as 'A:B') for one family in iptables, faults applied."""
     lo, hi = site["gridftp_data_ports"]
-    base: list[int] = [*TRANSFER] + (HEAD_INTERNAL if host["role"] == "headnode" else [])
+    base: list[int] = [*TRANSFER, *head_internal(host)]
     # plumbing ports of the services (e.g. cmsd) stay open in both families: not part of any fault
     plumbing = [p for p in extra if p not in base and p != SSH]
     if family == 6:
@@ -68,6 +84,19 @@ def saved_file(text: str, family: int) -> str:
 
 
 def apply(pid: int, site: dict[str, Any], host: dict[str, Any], extra: list[int]) -> None:
+    """Bring the host's firewall to its personality's configuration, faults applied (``extra``:
+    the ports the host's services listen on)."""
+    kind = host.get("firewall", "iptables")
+    if kind == "firewalld":
+        firewalld.apply(pid, host, service_ports(site, host, extra), head_internal(host),
+                        f"{site['state_dir']}/logs")
+    elif kind == "nftables":
+        nftconf.apply(pid, host, service_ports(site, host, extra))
+    else:
+        _apply_iptables(pid, site, host, extra)
+
+
+def _apply_iptables(pid: int, site: dict[str, Any], host: dict[str, Any], extra: list[int]) -> None:
     """Load both rule sets live in the host's netns and save them under /etc/sysconfig."""
     for family in (4, 6):
         live = rules(site, host, extra, family)

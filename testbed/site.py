@@ -26,6 +26,8 @@ The parsed ``site`` dict (keys other modules may rely on):
 
 Each ``host`` dict:
     short, fqdn, role ("headnode" | "disknode" | "client"), os ("sl6" | "el7" | "el9"),
+    personality (os as written in the site file, "el9-nft" included), firewall ("iptables" |
+    "firewalld" | "nftables", from the personality),
     ipv4, ipv6 (address strings, no prefix length; ipv6 is the *planned* address even when
     the host is not dual-stacked), has_ipv6 (False with fault not_dual_stacked),
     faults (list of fault strings, e.g. "ip6tables_close:443"), index (last IPv4 octet),
@@ -50,7 +52,9 @@ SITES_DIR = Path(__file__).with_name("sites")
 DEFAULT_SITE = SITES_DIR / "default.yml"
 STATE_ROOT = Path("/run/se-testbed")
 PRIV_ROOT = Path("/var/lib/se-testbed")
-OS_PERSONALITIES = ("sl6", "el7", "el9")
+OS_PERSONALITIES = ("sl6", "el7", "el9", "el9-nft")
+# personality -> the firewall it runs (el9: firewalld, as EL9 installs it; el9-nft: nftables.conf)
+FIREWALLS = {"sl6": "iptables", "el7": "iptables", "el9": "firewalld", "el9-nft": "nftables"}
 ROLES = ("headnode", "disknode")
 MAX_DISKS = 32
 NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
@@ -210,7 +214,9 @@ def _host(h: dict[str, Any], index: int, ifname: str, name: str, domain: str,
         "short": short,
         "fqdn": f"{short}.{domain}",
         "role": h["role"],
-        "os": h["os"],
+        "os": "el9" if h["os"] == "el9-nft" else h["os"],
+        "personality": h["os"],
+        "firewall": FIREWALLS[h["os"]],
         "ipv4": str(net4.network_address + index),
         "ipv6": str(_v6_for_index(net6, index)),
         "has_ipv6": "not_dual_stacked" not in faults,
