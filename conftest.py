@@ -1,1 +1,1 @@
-pytest_plugins = ["se_dualstack.plugin"]
+pytest_plugins = ["se_dualstack.plugins"]

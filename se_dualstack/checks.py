@@ -95,3 +95,29 @@ def expect(condition: bool, check_id: str, host: str, expected: str, observed: s
 def not_applicable(check_id: str, host: str, reason: str) -> NoReturn:
     """Skip a check that does not apply to this host, saying why (never to hide a failure)."""
     pytest.skip(f"[{check_id}] {host}: not applicable: {reason}")
+
+
+@dataclass(frozen=True)
+class Bound:
+    """One check bound to one host: what a test's ``check`` fixture gives it.
+
+    The id comes from the test's ``@pytest.mark.check`` mark (written once, read by the plugin)
+    and the host from its parameter, so a test only states what it expected and observed.
+    """
+
+    id: str
+    host: str
+
+    def fail(self, expected: str, observed: str, fix: str | None = None, **fmt: Any) -> NoReturn:
+        fail(self.id, self.host, expected, observed, fix, **fmt)
+
+    def expect(self, condition: bool, expected: str, observed: str, fix: str | None = None,
+               **fmt: Any) -> None:
+        expect(condition, self.id, self.host, expected, observed, fix, **fmt)
+
+    def not_applicable(self, reason: str) -> NoReturn:
+        not_applicable(self.id, self.host, reason)
+
+    def at(self, host: str) -> Bound:
+        """The same check about another host (a transfer fails on its target, not its entry)."""
+        return Bound(self.id, host)

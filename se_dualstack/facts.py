@@ -1,34 +1,31 @@
 """Gathering host state for the acceptance checks (testinfra in, plain data out).
 
-The logic lives in ``se_dualstack`` and is unit-tested on captured outputs; this module only
-runs commands on the SE host (or DNS queries from this machine) and caches what several checks
-of one host share, so each check asserts one fact without repeating the same ssh round trip.
+The logic lives in ``se_dualstack.concerns`` and is unit-tested on captured outputs; this module
+only runs commands on the SE host (or DNS queries from this machine) and caches what several
+checks of one host share, so each check asserts one fact without repeating an ssh round trip.
+The cache is one :class:`Facts` object per run (the plugin's state holds it; tests get it as the
+``facts`` fixture), never a module global: two runs in one process share nothing.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
 
-from se_dualstack import checks, knowledge
+from se_dualstack import knowledge
+from se_dualstack.checks import Bound
 from se_dualstack.concerns import dns as dnscheck
 from se_dualstack.concerns import firewall
 from se_dualstack.concerns import interfaces as netconfig
 from se_dualstack.concerns import services as listening
 from se_dualstack.model import SEHost
 
-_cache: dict[tuple[str, ...], Any] = {}
-_lock = threading.Lock()
+T = TypeVar("T")
 
-
-def _cached(key: tuple[str, ...], make: Any) -> Any:
-    with _lock:
-        if key in _cache:
-            return _cache[key]
-    value = make()
-    with _lock:
-        _cache[key] = value
-    return value
+RESOLVER_FIX = ("Check that the resolver is up and reachable from the machine running the suite "
+                "(port 53 UDP/TCP), or set se_resolvers in the inventory to the site's resolvers; "
+                "se_dns_timeout sets the per-query timeout.")
 
 
 def os_family(se_host: SEHost) -> str | None:
@@ -42,52 +39,109 @@ def el_major(family: str | None) -> int | None:
     return None
 
 
-# --------------------------------------------------------------------------- DNS
-
-def dns_client(se_host: SEHost, check_id: str) -> dnscheck.DnsClient:
-    """Resolver for this host's checks: ``se_resolvers`` else this machine's resolv.conf."""
-    servers = se_host.vars.get("se_resolvers") or dnscheck.default_resolvers()
-    if isinstance(servers, str):
-        servers = [s.strip() for s in servers.split(",") if s.strip()]
-    timeout = float(se_host.vars.get("se_dns_timeout", 3))
-    try:
-        return dnscheck.DnsClient(servers, timeout)
-    except dnscheck.ResolverDown as e:
-        resolver_down(check_id, se_host, e)
-
-
-def resolver_down(check_id: str, se_host: SEHost, err: Exception) -> Any:
-    """One clear line for a dead resolver, naming it and what to do."""
-    checks.fail(check_id, se_host.name, "an answer from the site's DNS resolver", str(err),
-                fix="Check that the resolver is up and reachable from the machine running the suite "
-                    "(port 53 UDP/TCP), or set se_resolvers in the inventory to the site's resolvers; "
-                    "se_dns_timeout sets the per-query timeout.")
-
-
-def addresses(se_host: SEHost, family: int, check_id: str) -> dnscheck.Answer:
-    """The host's A or AAAA answer (cached for the run)."""
-    client = dns_client(se_host, check_id)
-    try:
-        return client.addresses(se_host.name, family)
-    except dnscheck.ResolverDown as e:
-        return resolver_down(check_id, se_host, e)
-
-
-# --------------------------------------------------------------------------- files and commands
-
 def read_file(host: Any, path: str) -> str | None:
     """A file's text, or None when it does not exist."""
     f = host.file(path)
     return f.content_string if f.exists else None
 
 
-# --------------------------------------------------------------------------- interfaces
+def resolver_down(check: Bound, err: Exception) -> NoReturn:
+    """One clear line for a dead resolver, naming it and what to do."""
+    check.fail("an answer from the site's DNS resolver", str(err), fix=RESOLVER_FIX)
 
-def saved_ipv6(se_host: SEHost, host: Any) -> tuple[str, netconfig.SavedIPv6 | None, str]:
-    """(kind, verdict, N/A reason): the saved configuration of the external interface.
 
-    kind is "ifcfg" (EL6/EL7, or an ifcfg file NetworkManager still reads on EL8+), "nm", or ""
-    when the OS has neither (the reason says why)."""
+class Facts:
+    """What this run learnt about its hosts, each fact gathered once (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, ...], Any] = {}
+        self._lock = threading.Lock()
+        self.dns_cache = dnscheck.DnsCache()
+
+    def _cached(self, key: tuple[str, ...], make: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        value = make()
+        with self._lock:
+            self._cache[key] = value
+        return value
+
+    # ----------------------------------------------------------------------- DNS
+
+    def dns_client(self, se_host: SEHost, check: Bound) -> dnscheck.DnsClient:
+        """Resolver for this host's checks: ``se_resolvers`` else this machine's resolv.conf."""
+        servers = se_host.vars.get("se_resolvers") or dnscheck.default_resolvers()
+        if isinstance(servers, str):
+            servers = [s.strip() for s in servers.split(",") if s.strip()]
+        timeout = float(se_host.vars.get("se_dns_timeout", 3))
+        try:
+            return dnscheck.DnsClient(servers, timeout, cache=self.dns_cache)
+        except dnscheck.ResolverDown as e:
+            resolver_down(check, e)
+
+    def addresses(self, se_host: SEHost, family: int, check: Bound) -> dnscheck.Answer:
+        """The host's A or AAAA answer (cached for the run)."""
+        client = self.dns_client(se_host, check)
+        try:
+            return client.addresses(se_host.name, family)
+        except dnscheck.ResolverDown as e:
+            resolver_down(check, e)
+
+    # ----------------------------------------------------------------------- interfaces
+
+    def saved_ipv6(self, se_host: SEHost, host: Any) -> tuple[str, netconfig.SavedIPv6 | None, str]:
+        """(kind, verdict, N/A reason): the saved configuration of the external interface.
+
+        kind is "ifcfg" (EL6/EL7, or an ifcfg file NetworkManager still reads on EL8+), "nm",
+        or "" when the OS has neither (the reason says why)."""
+        return self._cached(("saved6", se_host.name), lambda: _saved_ipv6(se_host, host))
+
+    @staticmethod
+    def live_ipv6(host: Any, iface: str) -> list[str]:
+        """Global-scope IPv6 addresses of the interface (testinfra's interface module)."""
+        addrs = host.interface(iface, "inet6").addresses if host.interface(iface).exists else []
+        return [a for a in addrs if netconfig.is_global_ipv6(a)]
+
+    # ----------------------------------------------------------------------- firewall
+
+    def firewall_view(self, se_host: SEHost, host: Any, family: int) -> firewall.Acceptance:
+        """What the host's INPUT accepts over ``family`` (iptables view + native nft chains)."""
+
+        def make() -> firewall.Acceptance:
+            views: list[firewall.Acceptance] = []
+            cmd = "ip6tables" if family == 6 else "iptables"
+            has_ipt = host.exists(cmd)
+            if has_ipt:
+                views.append(firewall.acceptance(firewall.parse_iptables(
+                    host.iptables.rules(version=family))))
+            if host.exists("nft"):
+                out = host.run("nft -j list ruleset")
+                if out.rc == 0 and out.stdout.strip():
+                    skip = [("ip6" if family == 6 else "ip", "filter")] if has_ipt else []
+                    views += [firewall.acceptance(rs)
+                              for rs in firewall.parse_nft(out.stdout, family, skip)]
+            return firewall.combine(views)
+
+        return self._cached(("fw", se_host.name, str(family)), make)
+
+    # ----------------------------------------------------------------------- services
+
+    def listeners(self, se_host: SEHost, host: Any) -> tuple[list[listening.Listener], int]:
+        """Listening TCP sockets (``ss -tlnpe``) and ``net.ipv6.bindv6only`` of the host."""
+
+        def make() -> tuple[list[listening.Listener], int]:
+            out = host.run("ss -tlnpe")
+            if out.rc != 0:
+                out = host.run("ss -tlnp")
+            text = read_file(host, "/proc/sys/net/ipv6/bindv6only")
+            v6only = int(text.strip()) if text and text.strip().isdigit() else 0
+            return listening.parse_ss(out.stdout), v6only
+
+        return self._cached(("ss", se_host.name), make)
+
+
+def _saved_ipv6(se_host: SEHost, host: Any) -> tuple[str, netconfig.SavedIPv6 | None, str]:
     fam = os_family(se_host)
     iface = se_host.interface
     ifcfg_path = f"/etc/sysconfig/network-scripts/ifcfg-{iface}"
@@ -101,10 +155,10 @@ def saved_ipv6(se_host: SEHost, host: Any) -> tuple[str, netconfig.SavedIPv6 | N
     if major is None or major < 8:
         return "", None, (f"saved network configuration is checked on EL hosts only; this host runs "
                           f"{fam or 'an undetected OS'}")
-    return "nm", nm_profile_verdict(host, iface, ifcfg_path), ""
+    return "nm", _nm_profile_verdict(host, iface, ifcfg_path), ""
 
 
-def nm_profile_verdict(host: Any, iface: str, ifcfg_path: str) -> netconfig.SavedIPv6:
+def _nm_profile_verdict(host: Any, iface: str, ifcfg_path: str) -> netconfig.SavedIPv6:
     """EL8+: keyfiles (and nmcli where present) for ``iface``; an ifcfg file NM still reads."""
     profiles: list[netconfig.NMProfile] = []
     for d in ("/etc/NetworkManager/system-connections", "/run/NetworkManager/system-connections",
@@ -129,47 +183,3 @@ def nm_profile_verdict(host: Any, iface: str, ifcfg_path: str) -> netconfig.Save
         if text is not None:  # NetworkManager's ifcfg-rh plugin still reads it on EL8/EL9
             return netconfig.ifcfg_ipv6(netconfig.parse_ifcfg(text))
     return netconfig.nm_ipv6(profiles, iface)
-
-
-def live_ipv6(host: Any, iface: str) -> list[str]:
-    """Global-scope IPv6 addresses of the interface (testinfra's interface module)."""
-    addrs = host.interface(iface, "inet6").addresses if host.interface(iface).exists else []
-    return [a for a in addrs if netconfig.is_global_ipv6(a)]
-
-
-# --------------------------------------------------------------------------- firewall
-
-def firewall_view(se_host: SEHost, host: Any, family: int) -> firewall.Acceptance:
-    """What the host's INPUT accepts over ``family`` (iptables view + native nft chains)."""
-
-    def make() -> firewall.Acceptance:
-        views: list[firewall.Acceptance] = []
-        cmd = "ip6tables" if family == 6 else "iptables"
-        has_ipt = host.exists(cmd)
-        if has_ipt:
-            views.append(firewall.acceptance(firewall.parse_iptables(
-                host.iptables.rules(version=family))))
-        if host.exists("nft"):
-            out = host.run("nft -j list ruleset")
-            if out.rc == 0 and out.stdout.strip():
-                skip = [("ip6" if family == 6 else "ip", "filter")] if has_ipt else []
-                views += [firewall.acceptance(rs) for rs in firewall.parse_nft(out.stdout, family, skip)]
-        return firewall.combine(views)
-
-    return _cached(("fw", se_host.name, str(family)), make)
-
-
-# --------------------------------------------------------------------------- services
-
-def listeners(se_host: SEHost, host: Any) -> tuple[list[listening.Listener], int]:
-    """Listening TCP sockets (``ss -tlnpe``) and ``net.ipv6.bindv6only`` of the host."""
-
-    def make() -> tuple[list[listening.Listener], int]:
-        out = host.run("ss -tlnpe")
-        if out.rc != 0:
-            out = host.run("ss -tlnp")
-        text = read_file(host, "/proc/sys/net/ipv6/bindv6only")
-        v6only = int(text.strip()) if text and text.strip().isdigit() else 0
-        return listening.parse_ss(out.stdout), v6only
-
-    return _cached(("ss", se_host.name), make)

@@ -1,4 +1,4 @@
-"""pytest plugin: site waivers, recorded known deviations with a justification and an expiry.
+"""Site waivers: recorded known deviations with a justification and an expiry.
 
 Why: a site may accept a deviation for a while (a host to be retired, a vendor fix pending).
 The failure is then reported as WAIVED with its justification -- never as passed -- and stops
@@ -13,24 +13,19 @@ File (``--waivers FILE`` or ini ``se_waivers``), a YAML list::
       expires: 2026-12-31          # YYYY-MM-DD, inclusive
 
 A malformed file stops the run (exit 4) with one line naming the file, the entry (1-based) and
-the key.
+the key. The pytest wiring is :mod:`se_dualstack.plugins.waivers`.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import re
-from collections.abc import Generator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
-
-from se_dualstack import results
 
 KEYS = ("check", "hosts", "justification", "expires")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -142,131 +137,3 @@ def find(waivers: list[Waiver], check: str | None, host: str | None, today: date
     valid = next((w for w in waivers if w.matches(check, host) and not w.expired(today)), None)
     expired = [w for w in waivers if w.matches(check, host) and w.expired(today)]
     return valid, max(expired, key=lambda w: w.expires, default=None)
-
-
-def _known_checks() -> set[str] | None:
-    """Catalogue ids if the catalogue loads (it may be absent in standalone plugin tests)."""
-    try:
-        from se_dualstack import checks
-
-        return set(checks.catalogue())
-    except Exception:
-        return None
-
-
-# --------------------------------------------------------------------------- plugin
-
-
-@dataclass
-class _Active:
-    path: str
-    waivers: list[Waiver]
-    today: date
-
-
-ACTIVE_KEY = pytest.StashKey[_Active]()
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("se-waivers", "se-dualstack waivers")
-    group.addoption("--waivers", default=None, metavar="FILE",
-                    help="YAML list of waivers {check, hosts, justification, expires}; a matching "
-                         "failure is reported as WAIVED until the expiry date")
-    parser.addini("se_waivers", "waiver file (relative to the ini file), as --waivers", default="")
-
-
-def _waiver_path(config: pytest.Config) -> str | None:
-    opt = config.getoption("waivers", None)
-    if opt:
-        return str(opt)
-    ini = config.getini("se_waivers")
-    if ini:
-        base = config.inipath.parent if config.inipath else config.rootpath
-        return str(base / str(ini))
-    return None
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Load and validate the file before anything runs: a bad waiver file is a usage error."""
-    path = _waiver_path(config)
-    if not path:
-        return
-    try:
-        waivers = load(path, _known_checks())
-    except WaiverFileError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    today = datetime.now(UTC).date()
-    config.stash[ACTIVE_KEY] = _Active(path, waivers, today)
-    try:
-        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError:
-        digest = None
-    config.stash[results.WAIVERS_META_KEY] = {
-        "path": path, "sha256": digest, "today": today.isoformat(),
-        "entries": [dict(w.as_dict(), expired=w.expired(today)) for w in waivers]}
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
-                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Turn a failure matching an unexpired waiver into WAIVED; mark one matching only expired ones.
-
-    Outermost wrapper (tryfirst), so it sees the report as the other plugins leave it (the
-    framework replaces a check failure's traceback with its one-line message).
-    """
-    report = yield
-    active = item.config.stash.get(ACTIVE_KEY, None)
-    if active is None or report.when != "call" or not report.failed or hasattr(report, "wasxfail"):
-        return report
-    check, host = results.identify(item, call.excinfo)
-    valid, expired = find(active.waivers, check, host, active.today)
-    if valid is not None:
-        report.outcome = "skipped"
-        report.wasxfail = f"waived: {valid.justification} (until {valid.expires.isoformat()})"  # type: ignore[attr-defined]
-        report.res_waiver = dict(valid.as_dict(), file=active.path, expired=False)  # type: ignore[attr-defined]
-        report.sections.append(("waiver", f"waiver {valid.index} of {active.path} applies: "
-                                          f"{valid.justification} (until {valid.expires.isoformat()})"))
-    elif expired is not None:
-        note = (f"waiver {expired.index} of {active.path} for check {expired.check} on "
-                f"{', '.join(expired.hosts)} expired on {expired.expires.isoformat()} "
-                f"(justification was: {expired.justification}); fix the failure or renew the waiver")
-        report.res_waiver = dict(expired.as_dict(), file=active.path, expired=True)  # type: ignore[attr-defined]
-        longrepr = report.longrepr
-        prefix = f"waiver expired on {expired.expires.isoformat()}: "
-        crash = getattr(longrepr, "reprcrash", None)
-        if isinstance(longrepr, str):
-            report.longrepr = longrepr = prefix + longrepr
-        elif crash is not None and isinstance(getattr(crash, "message", None), str):
-            crash.message = prefix + crash.message
-        if hasattr(longrepr, "addsection"):
-            longrepr.addsection("waiver expired", note)  # type: ignore[union-attr]
-        else:
-            report.sections.append(("waiver expired", note))
-    return report
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
-    """Count waived failures as their own category ("N waived"), shown as WAIVED, never as passed."""
-    waiver = getattr(report, "res_waiver", None)
-    if waiver and not waiver.get("expired") and report.skipped and hasattr(report, "wasxfail"):
-        return "waived", "w", "WAIVED"
-    return None
-
-
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    """List waived failures with their justification, and waivers that expired."""
-    tr = terminalreporter
-    waived = tr.stats.get("waived", [])
-    active = config.stash.get(ACTIVE_KEY, None)
-    if not waived and active is None:
-        return
-    if waived:
-        tr.write_sep("=", f"{len(waived)} waived failure(s)", yellow=True)
-        for rep in waived:
-            tr.write_line(f"WAIVED {rep.nodeid} - {rep.wasxfail}")
-    if active is not None:
-        for w in active.waivers:
-            if w.expired(active.today):
-                tr.write_line(f"waiver {w.index} ({w.check} on {', '.join(w.hosts)}) in {active.path} "
-                              f"expired on {w.expires.isoformat()}: it no longer applies", yellow=True)

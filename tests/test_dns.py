@@ -8,82 +8,74 @@ from __future__ import annotations
 
 import pytest
 
-from se_dualstack import checks
 from se_dualstack.concerns import dns as dnscheck
-from se_dualstack.facts import addresses, dns_client, live_ipv6, resolver_down
+from se_dualstack.facts import resolver_down
 
 pytestmark = pytest.mark.dns
 
 
 @pytest.mark.check("SE6-DNS-01")
-def test_a_record(se_host):
-    ans = addresses(se_host, 4, "SE6-DNS-01")
-    checks.expect(bool(ans.records), "SE6-DNS-01", se_host.name,
-                  f"an A record for {se_host.name}", ans.describe())
+def test_a_record(se_host, facts, check):
+    ans = facts.addresses(se_host, 4, check)
+    check.expect(bool(ans.records), f"an A record for {se_host.name}", ans.describe())
 
 
 @pytest.mark.check("SE6-DNS-02")
-def test_aaaa_record(se_host):
-    ans = addresses(se_host, 6, "SE6-DNS-02")
-    checks.expect(bool(ans.records), "SE6-DNS-02", se_host.name,
-                  f"an AAAA record for {se_host.name}", ans.describe())
+def test_aaaa_record(se_host, facts, check):
+    ans = facts.addresses(se_host, 6, check)
+    check.expect(bool(ans.records), f"an AAAA record for {se_host.name}", ans.describe())
 
 
-def _aaaa_or_na(se_host, check_id):
-    ans = addresses(se_host, 6, check_id)
+def _aaaa_or_na(se_host, facts, check):
+    ans = facts.addresses(se_host, 6, check)
     if not ans.records:
-        checks.not_applicable(check_id, se_host.name,
-                              f"{se_host.name} has no AAAA record ({ans.describe()}); SE6-DNS-02 reports it")
+        check.not_applicable(f"{se_host.name} has no AAAA record ({ans.describe()}); SE6-DNS-02 reports it")
     return list(ans.records)
 
 
 @pytest.mark.check("SE6-DNS-03")
-def test_aaaa_in_allowed_prefixes(se_host, site):
-    aaaa = _aaaa_or_na(se_host, "SE6-DNS-03")
+def test_aaaa_in_allowed_prefixes(se_host, site, facts, check):
+    aaaa = _aaaa_or_na(se_host, facts, check)
     prefixes = [str(p) for p in se_host.vars.get("se_ipv6_prefixes") or site.ipv6_prefixes]
     bad = dnscheck.outside_prefixes(aaaa, prefixes)
-    checks.expect(not bad, "SE6-DNS-03", se_host.name,
-                  f"every AAAA within {', '.join(prefixes)}",
+    check.expect(not bad, f"every AAAA within {', '.join(prefixes)}",
                   f"AAAA {', '.join(bad)} outside them", prefixes=", ".join(prefixes))
 
 
-def _fcrdns(se_host, family, check_id):
-    client = dns_client(se_host, check_id)
-    ans = addresses(se_host, family, check_id)
+def _fcrdns(se_host, family, facts, check):
+    client = facts.dns_client(se_host, check)
+    ans = facts.addresses(se_host, family, check)
     rec = "AAAA" if family == 6 else "A"
     if not ans.records:
-        checks.not_applicable(check_id, se_host.name,
-                              f"{se_host.name} has no {rec} record; "
+        check.not_applicable(f"{se_host.name} has no {rec} record; "
                               f"{'SE6-DNS-02' if family == 6 else 'SE6-DNS-01'} reports it")
     try:
         results = [dnscheck.fcrdns(client, se_host.name, a) for a in ans.records]
     except dnscheck.ResolverDown as e:
-        resolver_down(check_id, se_host, e)
+        resolver_down(check, e)
     bad = [r for r in results if not r.ok]
     if bad:
-        checks.fail(check_id, se_host.name,
-                    f"PTR of each {rec} address naming {se_host.name}, which resolves back to it",
+        check.fail(f"PTR of each {rec} address naming {se_host.name}, which resolves back to it",
                     "; ".join(r.detail for r in bad),
                     ptr_owner=dnscheck.reverse_zone_hint(bad[0].address))
 
 
 @pytest.mark.check("SE6-DNS-04")
-def test_ipv6_reverse_dns(se_host):
-    _fcrdns(se_host, 6, "SE6-DNS-04")
+def test_ipv6_reverse_dns(se_host, facts, check):
+    _fcrdns(se_host, 6, facts, check)
 
 
 @pytest.mark.check("SE6-DNS-05")
-def test_ipv4_reverse_dns(se_host):
-    _fcrdns(se_host, 4, "SE6-DNS-05")
+def test_ipv4_reverse_dns(se_host, facts, check):
+    _fcrdns(se_host, 4, facts, check)
 
 
 @pytest.mark.check("SE6-DNS-06")
-def test_aaaa_on_interface(se_host, host):
-    aaaa = _aaaa_or_na(se_host, "SE6-DNS-06")
-    live = live_ipv6(host, se_host.interface)
+def test_aaaa_on_interface(se_host, host, facts, check):
+    aaaa = _aaaa_or_na(se_host, facts, check)
+    live = facts.live_ipv6(host, se_host.interface)
     missing = [a for a in aaaa if a not in live]
-    checks.expect(not missing, "SE6-DNS-06", se_host.name,
-                  f"AAAA {', '.join(aaaa)} configured on {se_host.interface}",
+    check.expect(not missing, f"AAAA {', '.join(aaaa)} configured on {se_host.interface}",
                   f"{', '.join(missing)} not on {se_host.interface} "
                   f"(global IPv6 there: {', '.join(live) or 'none'})",
                   address=", ".join(missing), iface=se_host.interface, live=", ".join(live) or "none")

@@ -5,65 +5,60 @@ from __future__ import annotations
 
 import pytest
 
-from se_dualstack import checks, knowledge
+from se_dualstack import knowledge
 from se_dualstack.concerns import interfaces as netconfig
-from se_dualstack.facts import el_major, live_ipv6, os_family, read_file, saved_ipv6
+from se_dualstack.facts import el_major, os_family, read_file
 
 pytestmark = pytest.mark.interfaces
 
 
 @pytest.mark.check("SE6-IF-01")
-def test_ifcfg_enables_ipv6(se_host, host):
+def test_ifcfg_enables_ipv6(se_host, host, facts, check):
     fam = os_family(se_host)
     if not knowledge.uses_ifcfg(fam):
-        checks.not_applicable("SE6-IF-01", se_host.name,
-                              f"ifcfg files configure the network on {', '.join(knowledge.ifcfg_os())} "
+        check.not_applicable(f"ifcfg files configure the network on {', '.join(knowledge.ifcfg_os())} "
                               f"only; this host runs {fam or 'an undetected OS'} (see SE6-IF-02)")
-    _, saved, _ = saved_ipv6(se_host, host)
+    _, saved, _ = facts.saved_ipv6(se_host, host)
     iface = se_host.interface
-    checks.expect(saved.enabled, "SE6-IF-01", se_host.name,
-                  f"ifcfg-{iface} with IPV6INIT=yes and DHCPV6C=yes (or IPV6ADDR)", saved.observed,
-                  iface=iface, lines=" ".join(saved.missing))
+    check.expect(saved.enabled, f"ifcfg-{iface} with IPV6INIT=yes and DHCPV6C=yes (or IPV6ADDR)",
+                 saved.observed, iface=iface, lines=" ".join(saved.missing))
 
 
 @pytest.mark.check("SE6-IF-02")
-def test_networkmanager_keeps_ipv6(se_host, host):
+def test_networkmanager_keeps_ipv6(se_host, host, facts, check):
     fam = os_family(se_host)
     major = el_major(fam)
     if major is None or major < 8:
-        checks.not_applicable("SE6-IF-02", se_host.name,
-                              f"NetworkManager profiles are checked on EL8 and later; this host runs "
+        check.not_applicable(f"NetworkManager profiles are checked on EL8 and later; this host runs "
                               f"{fam or 'an undetected OS'}")
-    _, saved, _ = saved_ipv6(se_host, host)
-    checks.expect(saved.enabled, "SE6-IF-02", se_host.name,
-                  f"the profile of {se_host.interface} with ipv6.method auto, dhcp or manual",
+    _, saved, _ = facts.saved_ipv6(se_host, host)
+    check.expect(saved.enabled, f"the profile of {se_host.interface} with ipv6.method auto, dhcp or manual",
                   saved.observed, lines="; ".join(saved.missing))
 
 
 @pytest.mark.check("SE6-IF-03")
-def test_global_ipv6_address(se_host, host):
+def test_global_ipv6_address(se_host, host, facts, check):
     iface = se_host.interface
-    checks.expect(host.interface(iface).exists, "SE6-IF-03", se_host.name,
-                  f"interface {iface}", f"no interface {iface} (set se_external_interface)",
-                  iface=iface)
-    glob = live_ipv6(host, iface)
+    check.expect(host.interface(iface).exists, f"interface {iface}",
+                 f"no interface {iface} (set se_external_interface)", iface=iface)
+    glob = facts.live_ipv6(host, iface)
     every = host.interface(iface, "inet6").addresses
-    checks.expect(bool(glob), "SE6-IF-03", se_host.name, f"a global IPv6 address on {iface}",
+    check.expect(bool(glob), f"a global IPv6 address on {iface}",
                   f"IPv6 addresses on {iface}: {', '.join(every) or 'none'}", iface=iface)
 
 
 @pytest.mark.check("SE6-IF-04")
-def test_ipv6_default_route(se_host, host):
+def test_ipv6_default_route(se_host, host, check):
     out = host.run("ip -6 route show default")
     routes = netconfig.parse_default_routes(out.stdout) if out.rc == 0 else []
-    checks.expect(bool(routes), "SE6-IF-04", se_host.name, "an IPv6 default route",
+    check.expect(bool(routes), "an IPv6 default route",
                   f"`ip -6 route show default` printed {out.stdout.strip() or 'nothing'}"
                   + (f" (rc {out.rc}: {out.stderr.strip()})" if out.rc else ""),
                   iface=se_host.interface)
 
 
 @pytest.mark.check("SE6-IF-05")
-def test_ipv6_not_disabled(se_host, host):
+def test_ipv6_not_disabled(se_host, host, check):
     iface = se_host.interface
     seen, bad = [], []
     for scope in ("all", iface):
@@ -73,20 +68,18 @@ def test_ipv6_not_disabled(se_host, host):
         seen.append(f"{key}={value}")
         if value != "0":
             bad.append(f"{key}=0")
-    checks.expect(not bad, "SE6-IF-05", se_host.name,
-                  f"net.ipv6.conf.all.disable_ipv6=0 and net.ipv6.conf.{iface}.disable_ipv6=0",
+    check.expect(not bad, f"net.ipv6.conf.all.disable_ipv6=0 and net.ipv6.conf.{iface}.disable_ipv6=0",
                   ", ".join(seen), iface=iface, keys=" ".join(bad))
 
 
 @pytest.mark.check("SE6-IF-06")
-def test_saved_config_matches_live(se_host, host):
-    kind, saved, reason = saved_ipv6(se_host, host)
+def test_saved_config_matches_live(se_host, host, facts, check):
+    kind, saved, reason = facts.saved_ipv6(se_host, host)
     if saved is None:
-        checks.not_applicable("SE6-IF-06", se_host.name, reason)
-    live = live_ipv6(host, se_host.interface)
+        check.not_applicable(reason)
+    live = facts.live_ipv6(host, se_host.interface)
     ok, advice = netconfig.saved_vs_live(saved.enabled, bool(live))
     where = "ifcfg" if kind == "ifcfg" else "NetworkManager profile"
-    checks.expect(ok, "SE6-IF-06", se_host.name,
-                  f"saved configuration ({where}) and live state of {se_host.interface} agree on IPv6",
+    check.expect(ok, f"saved configuration ({where}) and live state of {se_host.interface} agree on IPv6",
                   f"saved: {saved.observed}; live global IPv6: {', '.join(live) or 'none'}",
                   advice=advice[0].upper() + advice[1:] + ".")

@@ -59,22 +59,21 @@ def default_resolvers(path: str = "/etc/resolv.conf") -> list[str]:
         return []
 
 
-_cache: dict[tuple[tuple[str, ...], str, str, str], Answer | ResolverDown] = {}
-_dead: dict[tuple[str, ...], str] = {}
-_lock = threading.Lock()
+class DnsCache:
+    """Answers and dead resolvers of one run (one object per run, shared by its clients)."""
 
-
-def clear_cache() -> None:
-    """Forget cached answers and dead resolvers (unit tests)."""
-    with _lock:
-        _cache.clear()
-        _dead.clear()
+    def __init__(self) -> None:
+        self.answers: dict[tuple[tuple[str, ...], str, str, str], Answer | ResolverDown] = {}
+        self.dead: dict[tuple[str, ...], str] = {}
+        self.lock = threading.Lock()
 
 
 class DnsClient:
-    """Queries with explicit timeouts against fixed resolvers, cached for the run."""
+    """Queries with explicit timeouts against fixed resolvers, cached in the run's DnsCache."""
 
-    def __init__(self, nameservers: Iterable[str], timeout: float, port: int = 53) -> None:
+    def __init__(self, nameservers: Iterable[str], timeout: float, port: int = 53,
+                 cache: DnsCache | None = None) -> None:
+        self.cache = cache if cache is not None else DnsCache()
         self.nameservers = tuple(str(n) for n in nameservers)
         self.port = port
         self.timeout = float(timeout)
@@ -95,9 +94,10 @@ class DnsClient:
     def query(self, name: str, rdtype: str) -> Answer:
         """One query (cached); raises :class:`ResolverDown` with a one-line reason."""
         key = (self.nameservers, str(self.port), name.lower().rstrip("."), rdtype)
-        with _lock:
-            hit = _cache.get(key)
-            dead = _dead.get(self.nameservers)
+        c = self.cache
+        with c.lock:
+            hit = c.answers.get(key)
+            dead = c.dead.get(self.nameservers)
         if isinstance(hit, Answer):
             return hit
         if isinstance(hit, ResolverDown):
@@ -108,8 +108,8 @@ class DnsClient:
             result: Answer | ResolverDown = self._ask(name, rdtype)
         except ResolverDown as e:
             result = e
-        with _lock:
-            _cache[key] = result
+        with c.lock:
+            c.answers[key] = result
         if isinstance(result, ResolverDown):
             raise result
         return result
@@ -125,9 +125,10 @@ class DnsClient:
         except dns.exception.Timeout:
             msg = (f"DNS resolver {self.label} did not answer {rdtype} {name} within "
                    f"{self.timeout:g}s (timeout)")
-            with _lock:
-                _dead[self.nameservers] = (f"DNS resolver {self.label} timed out earlier in this run "
-                                           f"({self.timeout:g}s); not asked again")
+            with self.cache.lock:
+                self.cache.dead[self.nameservers] = (
+                    f"DNS resolver {self.label} timed out earlier in this run "
+                    f"({self.timeout:g}s); not asked again")
             raise ResolverDown(msg) from None
         except dns.resolver.NoNameservers as e:
             raise ResolverDown(f"DNS resolver {self.label} failed {rdtype} {name}: "

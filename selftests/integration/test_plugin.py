@@ -32,7 +32,7 @@ CONFTEST = '''
 import pytest
 from se_dualstack import checks
 
-pytest_plugins = ["se_dualstack.plugin"]
+pytest_plugins = ["se_dualstack.plugins"]
 
 FAKE = {
     cid: checks.Check(cid, title, concern, "Because " + title.lower() + ".", fix)
@@ -193,7 +193,7 @@ def test_tests_without_se_fixtures_need_no_inventory(suite: pytest.Pytester) -> 
     suite.makepyfile(test_plain=(
         "def test_plain(pytestconfig):\n"
         "    pm = pytestconfig.pluginmanager\n"
-        "    assert pm.has_plugin('se_dualstack.plugin'), 'se_dualstack plugin not loaded'\n"))
+        "    assert pm.has_plugin('se_dualstack.plugins'), 'se_dualstack plugin not loaded'\n"))
     suite.runpytest().assert_outcomes(passed=1)
 
 
@@ -268,7 +268,7 @@ def test_hosts_alone_make_an_adhoc_site(suite: pytest.Pytester) -> None:
 
 HOST_CHECKS = '''
 import pytest
-from se_dualstack.plugin import GuardedHost
+from se_dualstack.plugins.hosts import GuardedHost
 
 
 @pytest.mark.check("SE6-T-01")
@@ -293,8 +293,8 @@ def test_host_fixture_beats_testinfra_and_os_detected(suite: pytest.Pytester, wi
     suite.makepyfile(test_checks=HOST_CHECKS)
     args = ["--inventory=inventory.yml", "--connection=local", "-s"]
     if wiring == "-p":  # plugin loaded before testinfra's entry point: must still win
-        suite.makeconftest(CONFTEST.replace('pytest_plugins = ["se_dualstack.plugin"]', ""))
-        args = ["-p", "se_dualstack.plugin", *args]
+        suite.makeconftest(CONFTEST.replace('pytest_plugins = ["se_dualstack.plugins"]', ""))
+        args = ["-p", "se_dualstack.plugins", *args]
     result = suite.runpytest(*args)
     result.assert_outcomes(passed=3)
     out = "\n".join(result.outlines)
@@ -406,10 +406,10 @@ _fake_catalogue = pytest_configure
 
 
 def pytest_configure(config):
-    from se_dualstack import plugin
+    from se_dualstack.plugins.state import state_of
 
     _fake_catalogue(config)
-    plugin.declare_group_hosts(config, {c.id: c.group_host for c in VIA})
+    state_of(config).group_hosts.update({c.id: c.group_host for c in VIA})
 '''
 
 VIA_CHECKS = CHECKS + '''
@@ -425,7 +425,7 @@ def test_via(case, request):
 
 
 def test_group_host_prefers_the_declared_host() -> None:
-    from se_dualstack import plugin
+    from se_dualstack.plugins import hosts as plugin
 
     names = ["head.example.test", "disk01.example.test", "disk02.example.test"]
     declared = {"head.example.test-root-ipv6-via-disk01": "disk01.example.test"}
@@ -648,7 +648,7 @@ def test_no_valid_proxy_fails_transfers_and_exits_could_not_run(
     monkeypatch.delenv("SE_INVENTORY", raising=False)
     monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(PROJECT), str(pytester.path)]))
-    pytester.makeconftest('pytest_plugins = ["se_dualstack.plugin"]\n')
+    pytester.makeconftest('pytest_plugins = ["se_dualstack.plugins"]\n')
     pytester.path.joinpath("pytest.ini").write_text((PROJECT / "pytest.ini").read_text().replace(
         "testpaths = tests\n", ""))
     pytester.path.joinpath("inventory.yml").write_text(NOCRED_INVENTORY)

@@ -1,8 +1,8 @@
 """The results, waivers and baseline plugins end to end, in throw-away pytest runs (pytester).
 
 Why: these plugins only show their worth in a real session (report hooks, usage errors, exit
-codes, xdist), so each case runs a small fake suite with ``-p se_dualstack.results`` and
-``-p se_dualstack.waivers`` -- the same way they work without the framework.
+codes, xdist), so each case runs a small fake suite with ``-p se_dualstack.plugins.results`` and
+``-p se_dualstack.plugins.waivers`` -- each works alone on the state and tags it declares.
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ from se_dualstack import compare
 pytest_plugins = ["pytester"]
 
 PROJECT = Path(__file__).resolve().parents[2]
-PLUGINS = ["-p", "se_dualstack.results", "-p", "se_dualstack.waivers"]
+PLUGINS = ["-p", "no:se_dualstack.plugins", "-p", "se_dualstack.plugins.results",
+           "-p", "se_dualstack.plugins.waivers"]
 
 CONFTEST = '''
 import os
 import pytest
-from se_dualstack import results
+from se_dualstack.plugins.state import state_of
 from se_dualstack.model import PortRange, SEHost, Site
 
 HOSTS = [
@@ -38,7 +39,7 @@ SITE = Site("exsite", "dpm", "inventory.yml", HOSTS, {})
 
 
 def pytest_configure(config):
-    config.stash[results.SITE_KEY] = SITE
+    state_of(config).site = SITE
 
 
 @pytest.fixture(params=HOSTS, ids=[h.name for h in HOSTS])
@@ -346,35 +347,34 @@ def test_xdist_run_records_the_same_outcomes(suite: pytest.Pytester, monkeypatch
 XFER_CHECKS = '''
 import os
 import pytest
-from se_dualstack import transfer as tx
-from se_dualstack.transfer_plugin import record
+from se_dualstack.transfer.outcome import Step, TransferResult
 
 
 def result(case, seconds, ok=True):
-    r = tx.TransferResult(case, "root", 6, 1000000)
+    r = TransferResult(case, "root", 6, 1000000)
     if ok:
-        r.steps = [tx.Step("upload", "passed", seconds, nbytes=1000000),
-                   tx.Step("download", "passed", seconds / 2, nbytes=1000000)]
+        r.steps = [Step("upload", "passed", seconds, nbytes=1000000),
+                   Step("download", "passed", seconds / 2, nbytes=1000000)]
     else:
         r.precondition = "server said no"
     return r
 
 
 @pytest.mark.check("SE6-XFER-01")
-def test_gfal(se_host, request):
+def test_gfal(se_host, record):
     """Like tests/test_transfers.py: two good repetitions and a failed one, recorded by record()."""
     secs = float(os.environ.get("FAKE_SECONDS", "1.0"))
     case = f"{se_host.name}-root-ipv6"
-    record(request, [result(case, secs), result(case, secs), result(case, secs, ok=False)])
+    record([result(case, secs), result(case, secs), result(case, secs, ok=False)])
 '''
 
 
 def test_transfer_figures_reach_the_result_file_and_the_comparison(suite: pytest.Pytester,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """transfer_plugin.record() puts one figure per direction in the result file (and keeps the
+    """The record fixture puts one figure per direction in the result file (and keeps the
     summary's own entries); compare lists a rate change beyond the threshold, not one within."""
     suite.makepyfile(test_xfer=XFER_CHECKS)
-    args = [*PLUGINS, "-p", "se_dualstack.transfer_plugin", "test_xfer.py"]
+    args = [*PLUGINS, "-p", "se_dualstack.plugins.transfers", "test_xfer.py"]
     docs = {}
     for name, secs in (("old", "1.0"), ("slower", "1.6"), ("same", "1.1")):
         monkeypatch.setenv("FAKE_SECONDS", secs)

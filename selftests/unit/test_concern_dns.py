@@ -62,17 +62,16 @@ class FakeDNS:
 
 @pytest.fixture
 def server() -> Iterator[FakeDNS]:
-    dnscheck.clear_cache()
     s = FakeDNS()
+    s.cache = dnscheck.DnsCache()  # one run's cache, shared by every client of the run
     yield s
     s.stop = True
     s.thread.join(1)
     s.sock.close()
-    dnscheck.clear_cache()
 
 
 def client(server: FakeDNS) -> dnscheck.DnsClient:
-    return dnscheck.DnsClient(["127.0.0.1"], timeout=2.0, port=server.port)
+    return dnscheck.DnsClient(["127.0.0.1"], timeout=2.0, port=server.port, cache=server.cache)
 
 
 def test_a_and_aaaa(server):
@@ -124,7 +123,6 @@ def test_fcrdns_no_ptr(server):
 
 
 def test_dead_resolver_times_out_once_with_one_line():
-    dnscheck.clear_cache()
     silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # bound, never answers
     silent.bind(("127.0.0.1", 0))
     try:
@@ -144,7 +142,13 @@ def test_dead_resolver_times_out_once_with_one_line():
         assert time.monotonic() - t0 < 0.2, "a dead resolver is not asked again in the run"
     finally:
         silent.close()
-        dnscheck.clear_cache()
+
+
+def test_a_new_run_has_a_fresh_cache(server):
+    dnscheck.DnsClient(["127.0.0.1"], timeout=2.0, port=server.port).addresses("head.example.test", 6)
+    dnscheck.DnsClient(["127.0.0.1"], timeout=2.0, port=server.port).addresses("head.example.test", 6)
+    assert server.queries.count(("head.example.test.", "AAAA")) == 2, \
+        f"clients of two runs share no answers: {server.queries}"
 
 
 def test_no_resolver_configured():

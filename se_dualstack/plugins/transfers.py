@@ -1,7 +1,7 @@
-"""pytest plugin of the transfer tests: options, parametrization, the worker pool, summary + chart.
+"""Transfers: options, parametrization, the gfal2 worker session, summary + chart.
 
-Registered by :mod:`se_dualstack.plugin` (or ``-p se_dualstack.transfer_plugin``). Kept apart from
-the framework plugin because everything here is about gfal2 transfers: the command-line knobs,
+The runner itself is :mod:`se_dualstack.transfer` (no pytest there); this module is its wiring:
+the command-line knobs,
 one transfer case per test id (``head.example.test-root-ipv6-via-disk01``), the session's
 gfal2 workers (one per family, killed at the end), and the per protocol x family statistics
 that go to the terminal and, with an inline SVG chart, to the HTML report's summary.
@@ -16,16 +16,34 @@ run": every transfer test fails saying why, the other checks run on and the repo
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from se_dualstack import exitcodes
-from se_dualstack import transfer as tx
+from se_dualstack.plugins.state import State, is_worker, state_of
+from se_dualstack.transfer.cases import (
+    TpcCase,
+    TransferCase,
+    TransferSettings,
+    parse_size,
+    tpc_cases,
+    transfer_cases,
+)
+from se_dualstack.transfer.outcome import Step, TransferResult
+from se_dualstack.transfer.proxy import ProxyProblem, check_proxy
+from se_dualstack.transfer.render import stats_html, stats_lines
+from se_dualstack.transfer.shim import build_shim
+from se_dualstack.transfer.stats import RepeatStats, figures, group_stats
+from se_dualstack.transfer.steps import precondition_result, run_tpc, run_transfer
+from se_dualstack.transfer.worker import WorkerPool
+
+# This module works alone (``-p se_dualstack.plugins.transfers``) on the state and tags it needs.
+pytest_plugins = ["se_dualstack.plugins.state", "se_dualstack.plugins.tags"]
+
 
 PROP = "se6_transfer"  # per transfer, read by TransferSummary
 FIGURE_PROP = "transfer"  # per direction, read by se_dualstack.results (the result file)
@@ -51,33 +69,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # --------------------------------------------------------------------------- site and cases
 
 
-def _site(config: pytest.Config) -> Any | None:
-    """The Site the framework loaded (``plugin.state_of(config).site``), if any."""
-    plugin = sys.modules.get("se_dualstack.plugin")
-    if plugin is not None and hasattr(plugin, "state_of"):
-        return plugin.state_of(config).site
-    return None
-
-
 def _protocols(config: pytest.Config) -> list[str] | None:
     raw = config.getoption("transfer_protocols", None)
     return [p.strip() for p in raw.split(",") if p.strip()] if raw else None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    for name, make in (("transfer_case", tx.transfer_cases), ("tpc_case", tx.tpc_cases)):
+    for name, make in (("transfer_case", transfer_cases), ("tpc_case", tpc_cases)):
         if name not in metafunc.fixturenames:
             continue
-        site = _site(metafunc.config)
+        site = state_of(metafunc.config).site
         if site is None:
             metafunc.parametrize(name, [pytest.param(None, marks=pytest.mark.skip(
                 reason="no inventory (run with --inventory)"))], ids=["no-inventory"])
             continue
         try:
-            if make is tx.transfer_cases:
+            if make is transfer_cases:
                 # Without the family shim (no cc), fall back to declared single-family aliases.
-                no_shim = tx.build_shim()[0] is None
-                cases = tx.transfer_cases(site, _protocols(metafunc.config), use_aliases=no_shim)
+                no_shim = build_shim()[0] is None
+                cases = transfer_cases(site, _protocols(metafunc.config), use_aliases=no_shim)
             else:
                 cases = make(site, _protocols(metafunc.config))
         except ValueError as exc:
@@ -98,34 +108,34 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 class TransferSession:
     """Settings, the family shim, the gfal2 workers and a scratch dir, for the whole run."""
 
-    settings: tx.TransferSettings
+    settings: TransferSettings
     shim: str | None
     shim_note: str
-    pool: tx.WorkerPool
+    pool: WorkerPool
     workdir: str
     proxy_problem: str | None  # the message every transfer test fails with
-    proxy: tx.ProxyProblem | None = None
-    results: list[tx.TransferResult] = field(default_factory=list)
+    proxy: ProxyProblem | None = None
+    results: list[TransferResult] = field(default_factory=list)
 
-    def run_case(self, case: tx.TransferCase) -> list[tx.TransferResult]:
+    def run_case(self, case: TransferCase) -> list[TransferResult]:
         """The case ``settings.repeat`` times (each with a fresh file); stops early on Ctrl-C."""
         out = []
         for _ in range(self.settings.repeat):
             if self.proxy_problem:
-                r = tx.precondition_result(case, self.settings, self.proxy_problem)
+                r = precondition_result(case, self.settings, self.proxy_problem)
             else:
-                r = tx.run_transfer(case, self.pool, self.settings, self.workdir, self.shim,
+                r = run_transfer(case, self.pool, self.settings, self.workdir, self.shim,
                                     alias=case.endpoint.host != case.entry)
             out.append(r)
         self.results += out
         return out
 
-    def run_tpc(self, case: tx.TpcCase) -> tx.TransferResult:
+    def run_tpc(self, case: TpcCase) -> TransferResult:
         if self.proxy_problem:
-            r = tx.TransferResult(case.id, case.protocol, case.family, self.settings.size,
+            r = TransferResult(case.id, case.protocol, case.family, self.settings.size,
                                   precondition=self.proxy_problem)
         else:
-            r = tx.run_tpc(case, self.pool, self.settings, self.workdir, self.shim)
+            r = run_tpc(case, self.pool, self.settings, self.workdir, self.shim)
         self.results.append(r)
         return r
 
@@ -137,19 +147,19 @@ class TransferSession:
 def make_session(config: pytest.Config, site: Any) -> TransferSession:
     """Build the session from the site's vars and the command line."""
     try:
-        settings = tx.TransferSettings.from_vars(
+        settings = TransferSettings.from_vars(
             dict(getattr(site, "vars", {}) or {}),
             repeat=config.getoption("transfer_repeat", None),
             min_success=config.getoption("transfer_min_success", None),
             timeout=config.getoption("transfer_timeout", None),
-            size=tx.parse_size(s) if (s := config.getoption("transfer_size", None)) else None,
+            size=parse_size(s) if (s := config.getoption("transfer_size", None)) else None,
         )
     except ValueError as exc:
         raise pytest.UsageError(f"transfer options: {exc}") from None
-    shim, why = tx.build_shim()
-    proxy = tx.check_proxy(settings.proxy)
+    shim, why = build_shim()
+    proxy = check_proxy(settings.proxy)
     return TransferSession(
-        settings=settings, shim=shim, shim_note=why, pool=tx.WorkerPool(settings, shim),
+        settings=settings, shim=shim, shim_note=why, pool=WorkerPool(settings, shim),
         workdir=tempfile.mkdtemp(prefix="se6-transfers-"),
         proxy_problem=proxy.message if proxy else None, proxy=proxy)
 
@@ -157,7 +167,7 @@ def make_session(config: pytest.Config, site: Any) -> TransferSession:
 @pytest.fixture(scope="session")
 def transfer_session(pytestconfig: pytest.Config) -> Iterator[TransferSession]:
     """The run's gfal2 workers; always closed (workers killed, scratch files removed)."""
-    site = _site(pytestconfig)
+    site = state_of(pytestconfig).site
     sess = make_session(pytestconfig, site)
     try:
         yield sess
@@ -165,78 +175,75 @@ def transfer_session(pytestconfig: pytest.Config) -> Iterator[TransferSession]:
         sess.close()
 
 
-def add_html(request: pytest.FixtureRequest, content: str) -> None:
-    """Attach an HTML extra to this test's row when pytest-html is active."""
-    if not request.config.pluginmanager.hasplugin("html"):
-        return
-    try:
-        import pytest_html
+@pytest.fixture
+def add_html(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """``add_html(content)``: attach an HTML extra to this test's row when pytest-html is active."""
 
-        request.getfixturevalue("extras").append(pytest_html.extras.html(content))
-    except (ImportError, pytest.FixtureLookupError):
-        return
+    def add(content: str) -> None:
+        if not request.config.pluginmanager.hasplugin("html"):
+            return
+        try:
+            import pytest_html
+
+            request.getfixturevalue("extras").append(pytest_html.extras.html(content))
+        except (ImportError, pytest.FixtureLookupError):
+            return
+
+    return add
 
 
-def record(request: pytest.FixtureRequest, results: list[tx.TransferResult]) -> None:
-    """Numbers on the report (xdist-safe; no URLs, no credentials): per transfer for the run
-    summary, per direction for the result file, and the proxy problem for the exit status."""
-    props = request.node.user_properties
-    for r in results:
-        props.append((PROP, {
-            "case": r.case_id, "protocol": r.protocol, "family": r.family, "ok": r.ok,
-            "error": r.error_summary(), "upload": r.upload_rate, "download": r.download_rate,
-        }))
-    props.extend((FIGURE_PROP, fig) for fig in tx.figures(results))
-    sess = request.getfixturevalue("transfer_session") if "transfer_session" in request.fixturenames \
-        else None
-    proxy = getattr(sess, "proxy", None)
-    if proxy is not None and any(r.precondition == proxy.message for r in results):
-        props.append((NO_CREDENTIALS_PROP, proxy.could_not_run_line()))
+@pytest.fixture
+def record(request: pytest.FixtureRequest) -> Callable[[list[TransferResult]], None]:
+    """``record(results)``: this test's numbers on its report (xdist-safe; no URLs, no
+    credentials): per transfer for the run summary, per direction for the result file, and the
+    proxy problem for the exit status."""
+
+    def put(results: list[TransferResult]) -> None:
+        props = request.node.user_properties
+        for r in results:
+            props.append((PROP, {
+                "case": r.case_id, "protocol": r.protocol, "family": r.family, "ok": r.ok,
+                "error": r.error_summary(), "upload": r.upload_rate, "download": r.download_rate,
+            }))
+        props.extend((FIGURE_PROP, fig) for fig in figures(results))
+        sess = (request.getfixturevalue("transfer_session")
+                if "transfer_session" in request.fixturenames else None)
+        proxy = getattr(sess, "proxy", None)
+        if proxy is not None and any(r.precondition == proxy.message for r in results):
+            props.append((NO_CREDENTIALS_PROP, proxy.could_not_run_line()))
+
+    return put
 
 
 # --------------------------------------------------------------------------- summary
 
 
-@dataclass
-class _Row:
-    protocol: str
-    family: int
-    ok: bool
-    error: str
-    upload: float | None
-    download: float | None
-    case: str
-
-
 class TransferSummary:
     """Collects the per-transfer numbers from reports (controller side) and renders the summary."""
 
-    def __init__(self) -> None:
-        self.rows: list[_Row] = []
-        self.no_credentials: str | None = None  # why the transfer checks could not run
+    def __init__(self, state: State) -> None:
+        self.state = state
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "call":
             return
         for key, val in getattr(report, "user_properties", []):
-            if key == NO_CREDENTIALS_PROP and self.no_credentials is None:
-                self.no_credentials = str(val)
+            if key == NO_CREDENTIALS_PROP and self.state.no_credentials is None:
+                self.state.no_credentials = str(val)
             if key == PROP and isinstance(val, dict):
-                self.rows.append(_Row(val["protocol"], int(val["family"]), bool(val["ok"]),
-                                      str(val.get("error", "")), val.get("upload"),
-                                      val.get("download"), str(val.get("case", ""))))
+                self.state.transfer_rows.append(val)
 
-    def stats(self) -> dict[tuple[str, int], tx.RepeatStats]:
+    def stats(self) -> dict[tuple[str, int], RepeatStats]:
         results = []
-        for r in self.rows:
-            res = tx.TransferResult(r.case, r.protocol, r.family, 0)
-            if not r.ok:
-                res.precondition = r.error or "failed"
+        for r in self.state.transfer_rows:
+            res = TransferResult(str(r.get("case", "")), r["protocol"], int(r["family"]), 0)
+            if not r["ok"]:
+                res.precondition = str(r.get("error", "")) or "failed"
             else:  # one-second steps carrying the rate as bytes: the rate survives unchanged
-                res.steps = [tx.Step("upload", "passed", 1.0, nbytes=int(r.upload or 0)),
-                             tx.Step("download", "passed", 1.0, nbytes=int(r.download or 0))]
+                res.steps = [Step("upload", "passed", 1.0, nbytes=int(r.get("upload") or 0)),
+                             Step("download", "passed", 1.0, nbytes=int(r.get("download") or 0))]
             results.append(res)
-        return tx.group_stats(results)
+        return group_stats(results)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -245,7 +252,7 @@ class TransferSummary:
         Before the results plugin writes the result file (so its exit status and the kept
         ``latest`` agree); an interrupted or crashed run keeps its own status.
         """
-        if self.no_credentials and not hasattr(session.config, "workerinput") and \
+        if self.state.no_credentials and not is_worker(session.config) and \
                 session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             session.exitstatus = exitcodes.USAGE_ERROR
 
@@ -253,39 +260,35 @@ class TransferSummary:
         stats = self.stats()
         if stats:
             terminalreporter.section("transfers per protocol and family")
-            for line in tx.stats_lines(stats):
+            for line in stats_lines(stats):
                 terminalreporter.write_line(line)
-        if self.no_credentials:
-            terminalreporter.write_line(self.no_credentials, red=True, bold=True)
+        if self.state.no_credentials:
+            terminalreporter.write_line(self.state.no_credentials, red=True, bold=True)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str],
                                     postfix: list[str]) -> None:
         stats = self.stats()
         if stats:
-            postfix.append(tx.stats_html(stats))
+            postfix.append(stats_html(stats))
 
 
-def declare_groups(config: pytest.Config) -> None:
-    """Tell the framework which host's xdist group each case joins (its ``group_host``).
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.pluginmanager.has_plugin("se6-transfer-summary"):
+        config.pluginmanager.register(TransferSummary(state_of(config)), "se6-transfer-summary")
+
+
+def pytest_se_dualstack_site(config: pytest.Config, state: State) -> None:
+    """Declare which host's xdist group each case joins (its ``group_host``).
 
     The test id starts with the entry host (``head...-root-ipv6-via-disk01``) but the data lands
     on the target, so the case joins the target's group: with ``--dist loadgroup`` the transfers
     of a 1+N site spread over N groups instead of all queueing behind the head node. Done here,
     not at parametrization, because the xdist controller collects nothing.
     """
-    plugin = sys.modules.get("se_dualstack.plugin")
-    site = _site(config)
-    if site is None or plugin is None or not hasattr(plugin, "declare_group_hosts"):
-        return
     try:
-        cases = [*tx.transfer_cases(site, _protocols(config)), *tx.tpc_cases(site, _protocols(config))]
+        cases = [*transfer_cases(state.site, _protocols(config)),
+                 *tpc_cases(state.site, _protocols(config))]
     except ValueError:
         return  # bad protocols: pytest_generate_tests reports it as a usage error
-    plugin.declare_group_hosts(config, {c.id: c.group_host for c in cases})
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    if not config.pluginmanager.has_plugin("se6-transfer-summary"):
-        config.pluginmanager.register(TransferSummary(), "se6-transfer-summary")
-    declare_groups(config)
+    state.group_hosts.update({c.id: c.group_host for c in cases})

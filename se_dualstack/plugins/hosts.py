@@ -1,19 +1,15 @@
-"""The pytest plugin: inventory option, per-host parametrization, testinfra hosts, report wiring.
+"""Hosts: the inventory option, per-host parametrization, xdist groups, testinfra hosts, fixtures.
 
-Loaded by the project's one-line ``conftest.py``.  A site admin only ever sees one-line errors
-from here (bad inventory, unknown ``--hosts`` entry, unknown check id), and an unreachable host
-turns into one failing line per check that needs it while the other hosts' checks run on.
+A site admin only ever sees one-line errors from here (bad inventory, unknown ``--hosts`` entry,
+unknown check id), and an unreachable host turns into one failing line per check that needs it
+while the other hosts' checks run on.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
 import os
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,71 +17,28 @@ import pytest
 
 from se_dualstack import checks, knowledge
 from se_dualstack.errors import InventoryError
+from se_dualstack.facts import Facts
 from se_dualstack.inventory import adhoc_site, load_site
 from se_dualstack.model import SEHost, Site
-
-# Report hooks live in report.py (an instance per run, registered in pytest_configure); the
-# results/waivers/transfer plugins are other engineers' modules and
-# are registered only once they exist (an ImportError inside them must still surface).
-pytest_plugins = [
-    m for m in ("se_dualstack.results", "se_dualstack.waivers", "se_dualstack.transfer_plugin")
-    if importlib.util.find_spec(m)
-]
+from se_dualstack.plugins import tags
+from se_dualstack.plugins.state import Probe, state_of
 
 # Fixtures that parametrize a test over inventory hosts, in the order the plugin prefers them.
 PAIR_FIXTURES = ("se_host_service", "se_host_transfer_port", "se_headnode")
 SE_FIXTURES = ("site", "se_host", *PAIR_FIXTURES)
-CONCERNS = ("dns", "interfaces", "resolver", "firewall", "services", "transfer")
-
-
-@dataclass
-class Probe:
-    """Outcome of the one reachability probe of a host."""
-
-    ok: bool
-    reason: str = ""
-
-
-@dataclass
-class State:
-    """Per-run plugin state (one per pytest config; xdist workers each have their own)."""
-
-    site: Site | None = None
-    inventory: str | None = None
-    adhoc: bool = False
-    needs_inventory: list[str] = field(default_factory=list)  # tests that wanted one
-    usage_errors: list[str] = field(default_factory=list)
-    testinfra_hosts: dict[str, Any] = field(default_factory=dict)
-    probes: dict[str, Probe] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    current_check: str | None = None
-    report_html: Path | None = None  # set when the plugin chose the report path
-    started: datetime = field(default_factory=lambda: datetime.now(UTC))
-    # Parameter id -> inventory host whose xdist group the test joins (see declare_group_hosts).
-    group_hosts: dict[str, str] = field(default_factory=dict)
-
-
-STATE_KEY = pytest.StashKey[State]()
-
-
-def state_of(config: pytest.Config) -> State:
-    """The plugin's state for this run (created on first use)."""
-    if STATE_KEY not in config.stash:
-        config.stash[STATE_KEY] = State()
-    return config.stash[STATE_KEY]
 
 
 # --------------------------------------------------------------------------- options
 
 
+# This module works alone (``-p se_dualstack.plugins.hosts``) on the state and tags it needs.
+pytest_plugins = ["se_dualstack.plugins.state", "se_dualstack.plugins.tags"]
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("se_dualstack", "IPv6 dual-stack SE acceptance")
     group.addoption(
-        "--inventory",
-        action="store",
-        dest="se_inventory",
-        default=None,
-        metavar="PATH",
+        "--inventory", action="store", dest="se_inventory", default=None, metavar="PATH",
         help="Ansible inventory (YAML or INI) of the site's storage element "
         "(also env SE_INVENTORY or ini se_inventory). Limit hosts with testinfra's --hosts.",
     )
@@ -94,11 +47,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def inventory_path(config: pytest.Config) -> str | None:
     """``--inventory`` wins over ``$SE_INVENTORY``, which wins over the ini setting."""
-    return (
-        config.getoption("se_inventory", None)
-        or os.environ.get("SE_INVENTORY")
-        or (config.getini("se_inventory") or None)
-    )
+    return (config.getoption("se_inventory", None) or os.environ.get("SE_INVENTORY")
+            or (config.getini("se_inventory") or None))
 
 
 def hosts_option(config: pytest.Config) -> list[str]:
@@ -109,19 +59,12 @@ def hosts_option(config: pytest.Config) -> list[str]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "check(id): the acceptance check this test implements (id from data/checks.yml)"
-    )
     config.addinivalue_line("markers", "xdist_group(name): keep a host's checks on one xdist worker")
-    st = state_of(config)
-    from se_dualstack.report import SEReport
-
-    if not config.pluginmanager.has_plugin("se_dualstack_report"):
-        config.pluginmanager.register(SEReport(config), "se_dualstack_report")
     if not config.pluginmanager.has_plugin("se_dualstack_host"):
         config.pluginmanager.register(HostFixture(), "se_dualstack_host")
     if config.getoption("help", False) or config.getoption("version", False):
         return
+    st = state_of(config)
     st.inventory = inventory_path(config)
     limit = hosts_option(config)
     try:
@@ -133,48 +76,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except InventoryError as exc:
         raise pytest.UsageError(str(exc)) from None
     if st.site is not None:
-        _default_report_paths(config, st)
-
-
-def _default_report_paths(config: pytest.Config, st: State) -> None:
-    """Unless the user chose ``--html``, write reports/<site>-<UTC>.html (+ JUnit XML)."""
-    assert st.site is not None, "called only once the site is known"
-    if hasattr(config, "workerinput") or config.getoption("collectonly", False):
-        return
-    if config.pluginmanager.hasplugin("html") is False or not hasattr(config.option, "htmlpath"):
-        return
-    if config.option.htmlpath:
-        return
-    args = [a for a in config.args if not a.startswith("-")]
-    if args and all("selftests" in Path(a.split("::")[0]).parts for a in args):
-        return  # the project's own tests: no site report
-    stamp = st.started.strftime("%Y%m%dT%H%M%SZ")
-    base = config.rootpath / "reports" / f"{_safe(st.site.name)}-{stamp}"
-    config.option.htmlpath = str(base.with_suffix(".html"))
-    config.option.self_contained_html = True
-    if not getattr(config.option, "xmlpath", None):
-        config.option.xmlpath = str(base.with_suffix(".xml"))
-    st.report_html = base.with_suffix(".html")
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "site"
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """Point reports/<site>-latest.html at this run's report (stable link for the reviewer)."""
-    st = config.stash.get(STATE_KEY, None)
-    if st is None or st.report_html is None or st.site is None or not st.report_html.exists():
-        return
-    latest = st.report_html.parent / f"{_safe(st.site.name)}-latest.html"
-    try:
-        if latest.is_symlink() or latest.exists():
-            latest.unlink()
-        latest.symlink_to(st.report_html.name)
-    except OSError:
-        import shutil
-
-        shutil.copyfile(st.report_html, latest)
+        config.hook.pytest_se_dualstack_site(config=config, state=st)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -240,41 +142,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize(argnames, values, ids=[i for _, _, i in rows], indirect=True)
 
 
-def item_se_host(item: pytest.Item) -> SEHost | None:
-    """The inventory host a collected test runs against (None for tests not per host)."""
-    callspec = getattr(item, "callspec", None)
-    if callspec is None:
-        return None
-    for name in ("se_host", *PAIR_FIXTURES):
-        val = callspec.params.get(name)
-        if isinstance(val, SEHost):
-            return val
-        if isinstance(val, tuple) and val and isinstance(val[0], SEHost):
-            return val[0]
-    return None
-
-
-def item_check_id(item: pytest.Item) -> str | None:
-    mark = item.get_closest_marker("check")
-    if mark is None:
-        return None
-    return str(mark.args[0]) if mark.args else str(mark.kwargs.get("id", "")) or None
-
-
-def item_concern(item: pytest.Item, check_id: str | None) -> str:
-    """Concern for the summary matrix: the catalogue's, else a concern marker, else the module."""
-    if check_id:
-        try:
-            return checks.get(check_id).concern
-        except (KeyError, OSError):
-            pass
-    for c in CONCERNS:
-        if item.get_closest_marker(c) is not None:
-            return c
-    stem = Path(str(getattr(item, "path", ""))).stem
-    return stem.removeprefix("test_") if stem.startswith("test_") else "other"
-
-
 def _in_acceptance_dir(item: pytest.Item, config: pytest.Config) -> bool:
     try:
         rel = Path(str(item.path)).relative_to(config.rootpath)
@@ -297,7 +164,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         raise pytest.UsageError(st.usage_errors[0])
     errors: list[str] = []
     for item in items:
-        cid = item_check_id(item)
+        cid = tags.check_id(item)
         uses_se = any(f in getattr(item, "fixturenames", ()) for f in SE_FIXTURES)
         if cid is None:
             if uses_se or _in_acceptance_dir(item, config):
@@ -323,16 +190,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         raise pytest.UsageError(errors[0] + more)
 
 
-def declare_group_hosts(config: pytest.Config, hosts: dict[str, str]) -> None:
-    """Declare, by parameter id, the inventory host whose xdist group a test joins.
-
-    For tests parametrized with their own objects (transfer cases) whose id starts with one host
-    but whose work lands on another (``head...-root-ipv6-via-disk01`` writes to disk01). Call it
-    from ``pytest_configure`` so the xdist controller, which collects nothing, knows it too.
-    The parameter objects should also expose the host as ``group_host`` (used for the
-    ``xdist_group`` mark on the item).
-    """
-    state_of(config).group_hosts.update(hosts)
+# --------------------------------------------------------------------------- xdist groups
 
 
 def _param_id(nodeid: str) -> str | None:
@@ -346,7 +204,10 @@ def group_host(nodeid: str, names: list[str], declared: dict[str, str] | None = 
     param = _param_id(nodeid)
     if param is not None and declared and param in declared:
         return declared[param]
-    return host_in_nodeid(nodeid, names)
+    if param is None:
+        return None
+    return next((n for n in sorted(names, key=len, reverse=True)
+                 if param == n or param.startswith(n + "-")), None)
 
 
 def item_group_host(item: pytest.Item) -> str | None:
@@ -356,19 +217,8 @@ def item_group_host(item: pytest.Item) -> str | None:
         declared = getattr(val, "group_host", None)
         if isinstance(declared, str) and declared:
             return declared
-    seh = item_se_host(item)
+    seh = tags.se_host(item)
     return seh.name if seh is not None else None
-
-
-def host_in_nodeid(nodeid: str, names: list[str]) -> str | None:
-    """The inventory host a test id is about: ``test_x[pool07.example.org-gsiftp]`` -> pool07..."""
-    if not nodeid.endswith("]") or "[" not in nodeid:
-        return None
-    param = nodeid[nodeid.rindex("[") + 1:-1]
-    for name in sorted(names, key=len, reverse=True):
-        if param == name or param.startswith(name + "-"):
-            return name
-    return None
 
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
@@ -377,8 +227,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     xdist groups by an ``@group`` suffix its workers add to node ids, which pytest 9.2's
     structured node ids silently drop (pytest-xdist#1386), so the controller also groups by
-    the host of the test id: the one declared for its parameter id (``declare_group_hosts``,
-    e.g. a transfer through the head node lands in its target disk node's group), else the host
+    the host of the test id: the one declared for its parameter id (the transfers plugin
+    declares a transfer through the head node in its target disk node's group), else the host
     the id starts with. The ``xdist_group`` marks stay for a fixed xdist.
     """
     st = state_of(config)
@@ -481,13 +331,11 @@ def probe_host(real: Any, timeout: float) -> Probe:
 
 def unreachable_message(check_id: str | None, host: str, reason: str) -> str:
     prefix = f"[{check_id}] " if check_id else ""
-    return (
-        f"{prefix}{host}: host unreachable over ssh ({reason}); "
-        "check that sshd runs and --ssh-config/ansible_host are right"
-    )
+    return (f"{prefix}{host}: host unreachable over ssh ({reason}); "
+            "check that sshd runs and --ssh-config/ansible_host are right")
 
 
-def require_reachable(config: pytest.Config, seh: SEHost) -> Any:
+def require_reachable(config: pytest.Config, seh: SEHost, check_id: str | None = None) -> Any:
     """The testinfra host, or fail the current check with one line if it cannot be reached."""
     st = state_of(config)
     real = testinfra_host(config, seh)
@@ -496,7 +344,7 @@ def require_reachable(config: pytest.Config, seh: SEHost) -> Any:
         probe = probe_host(real, float(seh.vars.get("se_ssh_timeout", 10)) * 2 + 5)
         st.probes[seh.name] = probe
     if not probe.ok:
-        pytest.fail(unreachable_message(st.current_check, seh.name, probe.reason), pytrace=False)
+        pytest.fail(unreachable_message(check_id, seh.name, probe.reason), pytrace=False)
     return real
 
 
@@ -510,11 +358,12 @@ class GuardedHost:
     def __init__(self, config: pytest.Config, seh: SEHost) -> None:
         self._se_config = config
         self._se_host = seh
+        self._se_check: str | None = None
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
-        return getattr(require_reachable(self._se_config, self._se_host), name)
+        return getattr(require_reachable(self._se_config, self._se_host, self._se_check), name)
 
     def __repr__(self) -> str:
         return f"<testinfra host of {self._se_host.name}>"
@@ -533,6 +382,52 @@ def attach(config: pytest.Config, seh: SEHost | None) -> SEHost | None:
         seh.host = GuardedHost(config, seh)
         seh.detect_os = lambda: detect_os(config, seh)
     return seh
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Unreachable-host lines name the check being run."""
+    seh = attach(item.config, tags.se_host(item))
+    if seh is not None and isinstance(seh.host, GuardedHost):
+        seh.host._se_check = tags.check_id(item)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Ask hosts whose OS no check needed (a `-m dns` run, say), in parallel and bounded.
+
+    The report's matrix and the result file name each host's OS; this is the one place that
+    learns it for hosts whose checks did not need it.
+    """
+    config = session.config
+    st = state_of(config)
+    if st.site is None or config.getoption("collectonly", False) or hasattr(config, "workerinput"):
+        return
+    ran = {r["host"] for r in st.records.values()}
+    todo = [h for h in st.site.hosts
+            if h.name in ran and h.name not in st.unreachable
+            and not st.hostinfo.get(h.name, {}).get("detected_os") and not h.detected_os]
+    if not todo:
+        return
+
+    def one(h: SEHost) -> None:
+        try:
+            attach(config, h)
+            h.detected_os = detect_os(config, h)
+        except BaseException:  # pytest.fail() is a BaseException: the OS stays unknown
+            probe = st.probes.get(h.name)
+            if probe is not None and not probe.ok:
+                st.unreachable.setdefault(h.name, probe.reason)
+
+    threads = [threading.Thread(target=one, args=(h,), daemon=True) for h in todo]
+    for t in threads:
+        t.start()
+    bound = max(float(h.vars.get("se_ssh_timeout", 10)) for h in todo) * 2 + 10
+    for t in threads:
+        t.join(bound)
+    for h in todo:
+        if h.detected_os:
+            st.hostinfo.setdefault(h.name, {})["detected_os"] = h.detected_os
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -577,10 +472,26 @@ def se_host_transfer_port(request: pytest.FixtureRequest) -> tuple[SEHost, Any]:
     return seh, tp
 
 
+@pytest.fixture(scope="session")
+def facts(pytestconfig: pytest.Config) -> Facts:
+    """This run's gathered host state (each fact asked once per run)."""
+    return state_of(pytestconfig).facts
+
+
+@pytest.fixture
+def check(request: pytest.FixtureRequest) -> checks.Bound:
+    """The test's check (id from its ``@pytest.mark.check``) bound to its host."""
+    cid, _, name = tags.identify(request.node)
+    if cid is None:
+        pytest.fail(f"{request.node.nodeid}: the 'check' fixture needs @pytest.mark.check(\"SE6-...\")",
+                    pytrace=False)
+    return checks.Bound(cid, name or "")
+
+
 class HostFixture:
     """Holds the suite's ``host`` fixture, registered in ``pytest_configure``.
 
-    testinfra's plugin defines ``host`` too.  Of two global fixtures the one registered later
+    testinfra's plugin defines ``host`` too. Of two global fixtures the one registered later
     wins; an entry-point plugin may load before or after this module (``-p`` loads first), but
     every plugin is loaded before ``pytest_configure``, so registering here always wins.
     """
@@ -588,7 +499,7 @@ class HostFixture:
     @pytest.fixture
     def host(self, request: pytest.FixtureRequest) -> Any:
         """The testinfra Host of the current inventory host (overrides testinfra's ``host``)."""
-        seh = item_se_host(request.node)
+        seh = tags.se_host(request.node)
         if seh is None:
             pytest.fail(
                 f"{request.node.nodeid}: 'host' needs a per-host check (take se_host, se_headnode, "
@@ -596,59 +507,3 @@ class HostFixture:
             )
         attach(request.config, seh)
         return seh.host
-
-
-# --------------------------------------------------------------------------- run-time
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    state_of(item.config).current_check = item_check_id(item)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """Tag each report with check id, host, concern (and the fix on failure) for the report."""
-    report = yield
-    cid = item_check_id(item)
-    seh = item_se_host(item)
-    st = state_of(item.config)
-    if seh is None and st.site is not None:  # tests parametrized their own way (transfers)
-        name = host_in_nodeid(item.nodeid, [h.name for h in st.site.hosts])
-        seh = st.site.host(name) if name else None
-    report.se_check = cid or ""
-    report.se_host = seh.name if seh else ""
-    report.se_role = seh.role if seh else ""
-    report.se_concern = item_concern(item, cid)
-    fix = ""
-    if report.failed:
-        exc = call.excinfo.value if call.excinfo is not None else None
-        if isinstance(exc, checks.CheckFailure):
-            fix = exc.fix
-            # A failed check is a finding about the host, not a fault in the suite: show the
-            # message alone (as pytest.fail(pytrace=False) does), not a Python traceback.
-            report.longrepr = str(exc)
-        elif cid:
-            probe = st.probes.get(seh.name) if seh else None
-            if probe is not None and not probe.ok:
-                fix = ("Make the host reachable over ssh from the machine running the suite "
-                       "(sshd running, key accepted), or fix ansible_host / --ssh-config.")
-            else:
-                try:
-                    fix = checks.get(cid).fix
-                except (KeyError, OSError):
-                    fix = ""
-    report.se_fix = fix
-    message = ""
-    if report.failed and call.excinfo is not None:
-        message = next((ln.strip() for ln in str(call.excinfo.value).splitlines() if ln.strip()),
-                       call.excinfo.typename)
-    report.se_message = message
-    # What this process learnt about the host travels on the report (xdist serializes it).
-    report.se_os = (seh.detected_os or "") if seh else ""
-    probe = st.probes.get(seh.name) if seh else None
-    report.se_unreachable = probe.reason if probe is not None and not probe.ok else ""
-    from se_dualstack import report as se_report
-
-    se_report.decorate(report)
-    return report
