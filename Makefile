@@ -37,9 +37,12 @@ system-packages:
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv --system-site-packages $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	# the suite itself, as a site installs it (pytest11 entry point, se-dualstack command);
+	# editable, so work on it needs no reinstall; the distribution's setuptools builds it
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	$(PY) -c "import gfal2, testinfra, dns.resolver, pytest_html, xdist, yaml"
 	touch $@
 
