@@ -10,7 +10,7 @@ that work too; the plain raw rows (no verification) stay next to them for refere
   client is installed), so this row does less work than the suite: a conservative ratio
 * davs:   ``curl -6 -T`` plain | ``xrdadler32`` (local) + ``curl -T`` + ``curl -I -H 'Want-Digest:
   adler32'`` (the server's), compared
-* suite:  one upload step as :func:`se_dualstack.transfer.run_transfer` does it (ADLER32 both,
+* suite:  one upload step as :func:`se_dualstack.transfer.steps.run_transfer` does it (ADLER32 both,
   warm worker: the suite keeps one worker per family), timed by the parent; plus a cold worker
   (a new process + gfal2 context per copy), and diagnostics: no checksum, and (davs) the worker
   with the default CA bundle preloaded (``SE6_KEEP_CA_BUNDLE=1``, the behaviour before the fix).
@@ -45,7 +45,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from se_dualstack import transfer as tx  # noqa: E402 - after the path set-up above
+from se_dualstack.transfer.cases import TransferSettings  # noqa: E402 - after the path set-up above
+from se_dualstack.transfer.files import make_random_file  # noqa: E402 - after the path set-up above
+from se_dualstack.transfer.shim import build_shim  # noqa: E402 - after the path set-up above
+from se_dualstack.transfer.worker import WorkerPool, WorkerProcess  # noqa: E402 - after the path set-up above
 
 SIZES = {"1 MiB": 1 << 20, "100 MiB": 100 << 20}
 PROTOCOLS = ("root", "gsiftp", "davs")
@@ -133,13 +136,13 @@ class Row:
 
 def inner(reps: int) -> None:
     """Runs inside the testbed's client host: measure every row, print the table."""
-    shim, why = tx.build_shim()
-    settings = tx.TransferSettings.from_vars({}, timeout=TIMEOUT)
+    shim, why = build_shim()
+    settings = TransferSettings.from_vars({}, timeout=TIMEOUT)
     work = Path(tempfile.mkdtemp(prefix="se6bench-"))
-    pool = tx.WorkerPool(settings, shim)
+    pool = WorkerPool(settings, shim)
     w = pool.get(6)
     with env_var("SE6_KEEP_CA_BUNDLE", "1"):
-        w_bundle = tx.WorkerProcess(6, settings, shim)
+        w_bundle = WorkerProcess(6, settings, shim)
         w_bundle.start()
     counter = iter(range(10**9))
     rows: list[Row] = []
@@ -154,7 +157,7 @@ def inner(reps: int) -> None:
         req: dict[str, object] = {"op": "copy", "src": f"file://{local}", "dst": url, "timeout": TIMEOUT}
         if checks:  # exactly the suite's upload step (run_transfer's s_upload)
             req.update(checksum=adler, checksum_mode="both")
-        wp = {"warm": w, "bundle": w_bundle}.get(worker) or tx.WorkerProcess(6, settings, shim)
+        wp = {"warm": w, "bundle": w_bundle}.get(worker) or WorkerProcess(6, settings, shim)
         t0 = time.monotonic()
         ans, _ = wp.call(req, TIMEOUT)
         dt = time.monotonic() - t0
@@ -177,7 +180,7 @@ def inner(reps: int) -> None:
     try:
         for label, size in SIZES.items():
             local = work / f"bench-{size}.dat"
-            adler = tx.make_random_file(local, size)
+            adler = make_random_file(local, size)
             files.append(local)
             for p in PROTOCOLS:
                 tool = {"root": "xrdcp", "gsiftp": "globus-url-copy", "davs": "curl"}[p]

@@ -6,6 +6,7 @@ puzzling check failure on some host.
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 from importlib import resources
@@ -39,6 +40,16 @@ def _validate(data: Any) -> None:
                         f"undefined service {name!r}"
                     )
     PortRange.parse(str(data["gridftp_data_range"]))
+    if not isinstance(data.get("defaults"), dict):
+        raise ValueError("se_dualstack/data/knowledge.yml: defaults must be a mapping of variables")
+
+
+def defaults() -> dict[str, Any]:
+    """Defaults of the inventory variables (``defaults:``): a fresh copy each call.
+
+    One mapping for the site checks and the transfers alike, so a default is never written twice.
+    """
+    return copy.deepcopy(dict(load()["defaults"]))
 
 
 def flavours() -> list[str]:

@@ -42,7 +42,7 @@ def suite(name: str, tmp: Path, *args: str, env: dict[str, str] | None = None,
     """Run the transfer tests on the client; return {test id: "passed" | failure message}."""
     xml = tmp / f"junit-{time.monotonic_ns()}.xml"
     cmd = ["run", "--", *(["env", *[f"{k}={v}" for k, v in env.items()]] if env else []),
-           PY, "-m", "pytest", "-p", "se_dualstack.transfer_plugin", "tests/test_transfers.py",
+           PY, "-m", "pytest", "-p", "se_dualstack.plugins.transfers", "tests/test_transfers.py",
            "-p", "no:cacheprovider", "-q", f"--junitxml={xml}", "--html", str(tmp / "r.html"), *args]
     res = tb(name, *cmd, timeout=timeout)
     assert xml.exists(), f"pytest wrote no JUnit XML: {res.stdout[-2000:]} {res.stderr[-2000:]}"

@@ -2,7 +2,7 @@
 
 Why a separate process: ``XRD_NETWORKSTACK`` is read once, when gfal2's XRootD plugin starts
 (``gfal2.creat_context()``), and the family shim (``data/family_shim.c``) must be LD_PRELOADed at
-exec time; both are per process. The parent (:mod:`se_dualstack.transfer`) starts one worker per
+exec time; both are per process. The parent (:mod:`se_dualstack.transfer.worker`) starts one worker per
 family with that environment, sends one JSON request per line on stdin and reads one JSON answer
 per line on stdout, and kills the worker when an answer is late: that is the hard timeout.
 

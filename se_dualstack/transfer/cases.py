@@ -1,0 +1,299 @@
+"""What to transfer: the run's settings, the SE URLs and their guard, one case per test.
+
+Why apart from the runner: cases are computed at collection time (test ids, xdist groups) from the
+site alone, without a worker, a proxy or a network; the path guard is the one place that decides
+what the suite may ever delete on production storage.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+from se_dualstack import knowledge
+
+FAMILIES = (6, 4)
+PROTOCOLS = ("gsiftp", "root", "davs", "https")
+DEFAULT_PORTS = {"gsiftp": 2811, "root": 1094, "davs": 443, "https": 443}
+# Service names (knowledge.yml) that carry each protocol, to find the host's port.
+PROTOCOL_SERVICES = {
+    "gsiftp": ("gsiftp", "dcache-gsiftp"),
+    "root": ("xrootd", "dcache-xrootd"),
+    "davs": ("https", "dcache-webdav", "eos-https", "storm-webdav"),
+    "https": ("https", "dcache-webdav", "eos-https", "storm-webdav"),
+}
+
+# Defaults of the se_transfer_* inventory variables: knowledge.yml ``defaults:`` is the one place.
+DEFAULTS: dict[str, Any] = knowledge.defaults()
+
+
+class PathGuardError(ValueError):
+    """A URL would touch something outside the configured test directory."""
+
+
+def family_label(family: int) -> str:
+    return f"ipv{family}"
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    """Per-run knobs (inventory vars, overridable from the command line)."""
+
+    size: int = DEFAULTS["se_transfer_size"]
+    timeout: float = DEFAULTS["se_transfer_timeout"]
+    connect_timeout: int = DEFAULTS["se_transfer_connect_timeout"]
+    repeat: int = 1
+    min_success: float = DEFAULTS["se_transfer_min_success"]
+    proxy: str = ""
+    certdir: str = ""
+
+    @classmethod
+    def from_vars(cls, vars_: dict[str, Any], **overrides: Any) -> TransferSettings:
+        """Build from merged site vars; ``None`` overrides are ignored (option not given)."""
+        v = {**DEFAULTS, **{k: x for k, x in vars_.items() if x is not None}}
+        kw: dict[str, Any] = {
+            "size": parse_size(v["se_transfer_size"]),
+            "timeout": float(v["se_transfer_timeout"]),
+            "connect_timeout": int(v["se_transfer_connect_timeout"]),
+            "repeat": int(v["se_transfer_repeat"]),
+            "min_success": float(v["se_transfer_min_success"]),
+            "proxy": os.environ.get("X509_USER_PROXY") or f"/tmp/x509up_u{os.getuid()}",
+            "certdir": os.environ.get("X509_CERT_DIR") or "/etc/grid-security/certificates",
+        }
+        kw.update({k: x for k, x in overrides.items() if x is not None})
+        if kw["repeat"] < 1 or not 0.0 <= kw["min_success"] <= 1.0 or kw["timeout"] <= 0:
+            raise ValueError(f"bad transfer settings: {kw}")
+        return cls(**kw)
+
+
+def parse_size(value: Any) -> int:
+    """``1048576``, ``"1M"``, ``"100MiB"``, ``"10k"`` -> bytes."""
+    if isinstance(value, int):
+        return value
+    m = re.fullmatch(r"\s*(\d+)\s*([kKmMgG]?)(?:i?[bB])?\s*", str(value))
+    if not m:
+        raise ValueError(f"bad size {value!r}; use e.g. 1048576, 1M, 100MiB")
+    return int(m.group(1)) * 1024 ** " KMG".index(m.group(2).upper() or " ")
+
+
+# --------------------------------------------------------------------------- URLs and the guard
+
+
+def url_host(host: str) -> str:
+    """Bracket an IPv6 literal for a URL."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def build_url(protocol: str, host: str, port: int, path: str) -> str:
+    """URL of an absolute SE path; root:// wants the path after a double slash."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown transfer protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
+    if not path.startswith("/"):
+        raise ValueError(f"SE path must be absolute: {path!r}")
+    sep = "/" if protocol == "root" else ""
+    return f"{protocol}://{url_host(host)}:{port}{sep}{path}"
+
+
+def url_path(url: str) -> str:
+    """The SE path of a URL built by :func:`build_url` (``root://h:1//p`` -> ``/p``)."""
+    m = re.fullmatch(r"[a-z]+://(\[[^\]]+\]|[^/:]+)(?::\d+)?(/.*)", url)
+    if not m:
+        raise PathGuardError(f"not an SE URL: {url!r}")
+    path = m.group(2)
+    return "/" + path.lstrip("/")
+
+
+def guard_path(url: str, test_dir: str) -> str:
+    """Refuse any URL whose path is not strictly inside ``test_dir``; return the path.
+
+    Why so strict: the suite deletes files on production storage. No ``..``, no ``.``, no
+    empty or relative test dir, no test dir shallower than two levels (``/store`` alone is not a
+    test directory), and the file must be a direct child of it.
+    """
+    d = PurePosixPath(test_dir)
+    if not test_dir.startswith("/") or any(p in ("..", ".") for p in test_dir.split("/")):
+        raise PathGuardError(f"test directory must be an absolute normalised path: {test_dir!r}")
+    if len(d.parts) < 3:
+        raise PathGuardError(f"test directory {test_dir!r} is too close to the root (need 2+ levels)")
+    path = url_path(url)
+    raw = [p for p in path.split("/") if p]
+    if any(p in ("..", ".") for p in raw) or "//" in path.lstrip("/"):
+        raise PathGuardError(f"refusing {url}: path is not normalised")
+    p = PurePosixPath(path)
+    if p.parent != d or not p.name:
+        raise PathGuardError(f"refusing {url}: not a file directly inside the test directory {test_dir}")
+    return path
+
+
+def unique_name(tag: str = "") -> str:
+    """A file name no other run (or host, or worker) will pick: time, host, pid, 64 random bits."""
+    t = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    me = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:20]
+    extra = f"-{re.sub(r'[^A-Za-z0-9-]', '-', tag)}" if tag else ""
+    return f"se6test-{t}-{me}-{os.getpid()}{extra}-{secrets.token_hex(8)}.dat"
+
+
+# --------------------------------------------------------------------------- transfer cases
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a URL points: a host name, a port, and the test directory on the SE."""
+
+    protocol: str
+    host: str  # name used in the URL
+    port: int
+    test_dir: str
+
+    def url(self, name: str = "") -> str:
+        path = f"{self.test_dir}/{name}" if name else self.test_dir
+        return build_url(self.protocol, self.host, self.port, path)
+
+
+@dataclass(frozen=True)
+class TransferCase:
+    """One protocol x family x entry point: the unit a test (and its report row) is about."""
+
+    protocol: str
+    family: int
+    entry: str  # host name of the endpoint contacted first
+    target: str  # host whose test directory is used (== entry unless reached through the head)
+    endpoint: Endpoint
+
+    @property
+    def id(self) -> str:
+        via = "" if self.entry == self.target else f"-via-{short(self.target)}"
+        return f"{self.entry}-{self.protocol}-{family_label(self.family)}{via}"
+
+    @property
+    def group_host(self) -> str:
+        """xdist group: the target's (the data lands there), also when reached through the head."""
+        return self.target
+
+
+@dataclass(frozen=True)
+class TpcCase:
+    """Third-party copy from one endpoint to another (the servers move the data)."""
+
+    protocol: str
+    family: int
+    source: Endpoint
+    dest: Endpoint
+    source_host: str
+    dest_host: str
+    names_forced: bool  # URLs use single-family aliases, so server-to-server is forced too
+
+    @property
+    def id(self) -> str:
+        return f"{self.source_host}-to-{short(self.dest_host)}-{self.protocol}-{family_label(self.family)}"
+
+    @property
+    def group_host(self) -> str:
+        """xdist group: the destination's (the copy is checked and cleaned there)."""
+        return self.dest_host
+
+
+def short(name: str) -> str:
+    return name.split(".", 1)[0]
+
+
+def protocol_port(host: Any, protocol: str) -> int:
+    """Port of ``protocol`` on a host: ``se_transfer_ports`` override, the service, the default."""
+    override = (host.vars.get("se_transfer_ports") or {}).get(protocol)
+    if override:
+        return int(override)
+    for svc in getattr(host, "services", []) or []:
+        if svc.name in PROTOCOL_SERVICES[protocol]:
+            return int(svc.port)
+    return DEFAULT_PORTS[protocol]
+
+
+def host_protocols(host: Any) -> list[str]:
+    """Validated ``se_transfer_protocols`` of a host."""
+    protos = host.vars.get("se_transfer_protocols") or DEFAULTS["se_transfer_protocols"]
+    bad = [p for p in protos if p not in PROTOCOLS]
+    if bad:
+        raise ValueError(f"{host.name}: se_transfer_protocols has unknown {bad}; known: {list(PROTOCOLS)}")
+    return list(protos)
+
+
+def alias_for(host: Any, family: int) -> str | None:
+    """A declared single-family DNS alias (``se_ipv6_alias`` / ``se_ipv4_alias``), if any."""
+    v = host.vars.get(f"se_ipv{family}_alias")
+    return str(v) if v else None
+
+
+def transfer_cases(site: Any, protocols: Iterable[str] | None = None,
+                   families: Iterable[int] = FAMILIES, use_aliases: bool = False) -> list[TransferCase]:
+    """Every protocol x family x entry point of the site.
+
+    Targets are hosts with ``se_transfer_dir``. A disk node is reached through the (first) head
+    node's endpoint for the protocols in ``se_transfer_via_head``, directly otherwise. The head
+    node's own directory is used for the other protocols, and for the redirected ones only when
+    no disk node's directory is reached through the head (a DPM head stores nothing itself). With
+    ``use_aliases`` (no family shim available) URLs use the declared single-family alias.
+    """
+    heads = [h for h in site.hosts if h.role == "headnode"]
+    head = heads[0] if heads else None
+    wanted = list(protocols) if protocols else None
+
+    def via_head(h: Any) -> list[str]:
+        return list(h.vars.get("se_transfer_via_head", DEFAULTS["se_transfer_via_head"]))
+
+    # Protocols for which some disk node's directory is reached through the head: for those the
+    # head (a redirector that stores nothing itself) is tested through the disk nodes.
+    redirected = {p for h in site.hosts if h.role == "disknode" and h.vars.get("se_transfer_dir")
+                  for p in host_protocols(h) if p in via_head(h)} if head is not None else set()
+    out: list[TransferCase] = []
+    for target in site.hosts:
+        tdir = target.vars.get("se_transfer_dir")
+        if not tdir:
+            continue
+        tdir = str(tdir).rstrip("/")
+        for proto in host_protocols(target):
+            if wanted is not None and proto not in wanted:
+                continue
+            if target is head and proto in redirected:
+                continue
+            entry = head if (head is not None and target.role != "headnode"
+                             and proto in via_head(target)) else target
+            for fam in families:
+                name = (alias_for(entry, fam) if use_aliases else None) or entry.name
+                ep = Endpoint(proto, name, protocol_port(entry, proto), tdir)
+                out.append(TransferCase(proto, fam, entry.name, target.name, ep))
+    return out
+
+
+def tpc_cases(site: Any, protocols: Iterable[str] | None = None) -> list[TpcCase]:
+    """IPv6 third-party copies: first disk node -> second (or to itself under another name).
+
+    Uses each disk node's own endpoint (server to server is the point) and the IPv6-only alias
+    when declared, so the servers themselves cannot fall back to IPv4.
+    """
+    disks = [h for h in site.hosts if h.role == "disknode" and h.vars.get("se_transfer_dir")]
+    if not disks:
+        return []
+    src, dst = disks[0], (disks[1] if len(disks) > 1 else disks[0])
+    protos = list(protocols) if protocols else list(
+        src.vars.get("se_transfer_tpc_protocols", DEFAULTS["se_transfer_tpc_protocols"]))
+    out: list[TpcCase] = []
+    for proto in protos:
+        if proto not in host_protocols(src) or proto not in host_protocols(dst):
+            continue
+        forced = bool(alias_for(src, 6) and alias_for(dst, 6))
+        s = Endpoint(proto, alias_for(src, 6) or src.name, protocol_port(src, proto),
+                     str(src.vars["se_transfer_dir"]).rstrip("/"))
+        d = Endpoint(proto, alias_for(dst, 6) or dst.name, protocol_port(dst, proto),
+                     str(dst.vars["se_transfer_dir"]).rstrip("/"))
+        out.append(TpcCase(proto, 6, s, d, src.name, dst.name, forced))
+    return out
+

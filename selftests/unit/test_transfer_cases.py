@@ -1,0 +1,141 @@
+"""Transfer cases from a site: URLs, the path guard, ids, entry points, xdist groups."""
+
+from __future__ import annotations
+
+import pytest
+
+from se_dualstack.model import PortRange, SEHost, Service, Site
+from se_dualstack.transfer.cases import (
+    PROTOCOLS,
+    PathGuardError,
+    build_url,
+    guard_path,
+    parse_size,
+    tpc_cases,
+    transfer_cases,
+    unique_name,
+    url_path,
+)
+
+
+def _host(name: str, role: str, **vars_: object) -> SEHost:
+    svcs = [Service("gsiftp", 2811, ("globus-gridftp-server",), True, "GridFTP"),
+            Service("xrootd", 1094, ("xrootd",), True, "XRootD"),
+            Service("https", 443, ("xrootd",), True, "HTTPS")]
+    return SEHost(name, role, dict(vars_), svcs, PortRange(20000, 25000))
+
+
+def _site(**disk_vars: object) -> Site:
+    hosts = [_host("head.example.test", "headnode", se_transfer_dir="/store/head/se6test"),
+             _host("disk01.example.test", "disknode", se_transfer_dir="/store/disk01/se6test", **disk_vars),
+             _host("disk02.example.test", "disknode", se_transfer_dir="/store/disk02/se6test/", **disk_vars)]
+    return Site("t", "dpm", "t.yml", hosts, {})
+
+
+def test_build_url_per_protocol() -> None:
+    assert build_url("root", "h.x", 1094, "/store/a/f") == "root://h.x:1094//store/a/f", "root wants //"
+    assert build_url("davs", "h.x", 443, "/store/a/f") == "davs://h.x:443/store/a/f", "davs one slash"
+    assert build_url("gsiftp", "fd42::11", 2811, "/s/f") == "gsiftp://[fd42::11]:2811/s/f", "bracketed"
+    with pytest.raises(ValueError, match="unknown transfer protocol"):
+        build_url("ftp", "h", 21, "/x")
+    with pytest.raises(ValueError, match="absolute"):
+        build_url("root", "h", 1, "x")
+
+
+def test_url_path_round_trip() -> None:
+    for proto in PROTOCOLS:
+        url = build_url(proto, "[fd42::10]", 1, "/store/d/se6test/f.dat")
+        assert url_path(url) == "/store/d/se6test/f.dat", f"{proto}: path lost in {url}"
+
+
+@pytest.mark.parametrize("url", [
+    "root://h:1094//store/d/se6test/../x.dat",
+    "root://h:1094//store/d/se6test/./x.dat",
+    "davs://h:443/store/d/other/x.dat",
+    "davs://h:443/store/d/se6test",
+    "davs://h:443/store/d/se6test/",
+    "davs://h:443/store/d/se6test/sub/x.dat",
+    "davs://h:443/store/d/se6testX/x.dat",
+    "gsiftp://h:2811/etc/passwd",
+    "davs://h:443/store/d/se6test//x.dat",
+    "not a url",
+])
+def test_guard_refuses_outside_paths(url: str) -> None:
+    with pytest.raises(PathGuardError):
+        guard_path(url, "/store/d/se6test")
+
+
+@pytest.mark.parametrize("tdir", ["/", "/store", "store/d/x", "/store/../etc", ""])
+def test_guard_refuses_bad_test_dirs(tdir: str) -> None:
+    with pytest.raises(PathGuardError):
+        guard_path("root://h:1//store/d/se6test/x.dat", tdir)
+
+
+def test_guard_accepts_a_child_file() -> None:
+    got = guard_path("root://h:1//store/d/se6test/x.dat", "/store/d/se6test")
+    assert got == "/store/d/se6test/x.dat", "a direct child of the test directory must pass the guard"
+
+
+def test_unique_names_differ_and_are_safe() -> None:
+    names = {unique_name("root-ipv6") for _ in range(200)}
+    assert len(names) == 200, "unique_name repeated itself"
+    assert all("/" not in n and n.endswith(".dat") for n in names), f"unsafe name among {list(names)[:3]}"
+
+
+def test_parse_size() -> None:
+    assert parse_size("1M") == 1 << 20, "1M"
+    assert parse_size("100MiB") == 100 << 20, "100MiB"
+    assert parse_size(4096) == 4096, "int"
+    assert parse_size("10k") == 10240, "10k"
+    with pytest.raises(ValueError, match="bad size"):
+        parse_size("lots")
+
+
+def test_cases_default_site_ids_and_entry_points() -> None:
+    ids = [c.id for c in transfer_cases(_site())]
+    assert "head.example.test-root-ipv6-via-disk01" in ids, ids
+    assert "head.example.test-davs-ipv4-via-disk02" in ids, ids
+    assert "disk01.example.test-gsiftp-ipv6" in ids, "gsiftp goes to the disk node directly"
+    assert "head.example.test-gsiftp-ipv4" in ids, "the head's own directory over gsiftp"
+    assert "head.example.test-root-ipv6" not in ids, "the redirector's own dir is covered via the disks"
+    assert len(ids) == len(set(ids)) == 14, ids
+    c = next(c for c in transfer_cases(_site()) if c.id == "head.example.test-root-ipv6-via-disk02")
+    assert c.endpoint.url("f") == "root://head.example.test:1094//store/disk02/se6test/f", "trailing / kept"
+
+
+def test_cases_head_only_site_tests_all_protocols_on_the_head() -> None:
+    site = _site()
+    site.hosts = site.hosts[:1]
+    ids = [c.id for c in transfer_cases(site, protocols=["root"])]
+    assert ids == ["head.example.test-root-ipv6", "head.example.test-root-ipv4"], ids
+
+
+def test_cases_ports_and_protocol_validation() -> None:
+    site = _site(se_transfer_ports={"davs": 8443}, se_transfer_via_head=[])
+    c = next(c for c in transfer_cases(site) if c.id == "disk01.example.test-davs-ipv6")
+    assert c.endpoint.port == 8443, "se_transfer_ports override ignored"
+    with pytest.raises(ValueError, match="unknown"):
+        transfer_cases(_site(se_transfer_protocols=["rfio"]))
+
+
+def test_tpc_cases_use_ipv6_aliases_when_declared() -> None:
+    plain = tpc_cases(_site())
+    assert {c.protocol for c in plain} == {"davs", "root", "gsiftp"}, plain
+    assert not plain[0].names_forced, "no alias declared: server-to-server is not forced"
+    site = _site()
+    for h in site.hosts:
+        h.vars["se_ipv6_alias"] = h.name.replace(".", "-v6.", 1)
+    c = tpc_cases(site, ["root"])[0]
+    assert c.names_forced, c
+    assert c.source.url("f").startswith("root://disk01-v6.example.test:1094//"), c
+    assert c.id == "disk01.example.test-to-disk02-root-ipv6", c.id
+
+
+def test_cases_join_their_targets_xdist_group() -> None:
+    """A transfer through the head node and a TPC run in the group of the host the data lands on."""
+    groups = {c.id: c.group_host for c in transfer_cases(_site())}
+    assert groups["head.example.test-root-ipv6-via-disk01"] == "disk01.example.test", groups
+    assert groups["disk02.example.test-gsiftp-ipv4"] == "disk02.example.test", groups
+    assert groups["head.example.test-gsiftp-ipv6"] == "head.example.test", groups
+    tpc = tpc_cases(_site(), ["root"])[0]
+    assert (tpc.id, tpc.group_host) == ("disk01.example.test-to-disk02-root-ipv6", "disk02.example.test")
