@@ -16,7 +16,7 @@ from typing import Any, NoReturn, TypeVar
 from se_dualstack import knowledge
 from se_dualstack.checks import Bound
 from se_dualstack.concerns import dns as dnscheck
-from se_dualstack.concerns import firewall
+from se_dualstack.concerns import firewall, firewalld, fwkind
 from se_dualstack.concerns import interfaces as netconfig
 from se_dualstack.concerns import services as listening
 from se_dualstack.model import SEHost
@@ -105,25 +105,14 @@ class Facts:
 
     # ----------------------------------------------------------------------- firewall
 
+    def firewall(self, se_host: SEHost, host: Any) -> fwkind.HostFirewall:
+        """Which firewall the host runs and its rule sets (gathered once per host)."""
+        return self._cached(("fw", se_host.name), lambda: _gather_firewall(host, se_host.interface))
+
     def firewall_view(self, se_host: SEHost, host: Any, family: int) -> firewall.Acceptance:
-        """What the host's INPUT accepts over ``family`` (iptables view + native nft chains)."""
-
-        def make() -> firewall.Acceptance:
-            views: list[firewall.Acceptance] = []
-            cmd = "ip6tables" if family == 6 else "iptables"
-            has_ipt = host.exists(cmd)
-            if has_ipt:
-                views.append(firewall.acceptance(firewall.parse_iptables(
-                    host.iptables.rules(version=family))))
-            if host.exists("nft"):
-                out = host.run("nft -j list ruleset")
-                if out.rc == 0 and out.stdout.strip():
-                    skip = [("ip6" if family == 6 else "ip", "filter")] if has_ipt else []
-                    views += [firewall.acceptance(rs)
-                              for rs in firewall.parse_nft(out.stdout, family, skip)]
-            return firewall.combine(views)
-
-        return self._cached(("fw", se_host.name, str(family)), make)
+        """What the host's input hook accepts over ``family`` (every chain a packet must pass)."""
+        return self._cached(("fwview", se_host.name, str(family)),
+                            lambda: self.firewall(se_host, host).view(family))
 
     # ----------------------------------------------------------------------- services
 
@@ -183,3 +172,47 @@ def _nm_profile_verdict(host: Any, iface: str, ifcfg_path: str) -> netconfig.Sav
         if text is not None:  # NetworkManager's ifcfg-rh plugin still reads it on EL8/EL9
             return netconfig.ifcfg_ipv6(netconfig.parse_ifcfg(text))
     return netconfig.nm_ipv6(profiles, iface)
+
+
+# --------------------------------------------------------------------------- firewall
+
+FIREWALLD_QUERY = ("sh -c 'firewall-cmd --get-default-zone && echo @@SEP@@ && firewall-cmd --list-all-zones"
+                   " && echo @@SEP@@ && firewall-cmd --permanent --list-all-zones'")
+NFT_TIMEOUT = 20  # seconds for one nft/firewall-cmd round on the host
+
+
+def _out(host: Any, cmd: str) -> str:
+    res = host.run(f"timeout {NFT_TIMEOUT} {cmd}")
+    return res.stdout if res.rc == 0 else ""
+
+
+def _gather_firewall(host: Any, iface: str) -> fwkind.HostFirewall:
+    """Detect the firewall (firewalld, nftables, iptables-nft/-legacy) and read its rule sets."""
+    state = _out(host, "firewall-cmd --state") if host.exists("firewall-cmd") else ""
+    nft_json = _out(host, "nft -j list ruleset") if host.exists("nft") else ""
+    version = _out(host, "iptables -V") if host.exists("iptables") else ""
+    fw = fwkind.HostFirewall(fwkind.detect(state, nft_json, version), nft_json)
+    if fw.kind.startswith("iptables"):
+        fw.iptables = {f: host.iptables.rules(version=f) for f in (4, 6)
+                       if host.exists("ip6tables" if f == 6 else "iptables")}
+    if fw.kind == "firewalld":
+        parts = _out(host, FIREWALLD_QUERY).split("@@SEP@@")
+        if len(parts) == 3:
+            fw.runtime, marked = firewalld.parse_zones(parts[1])
+            fw.permanent, _ = firewalld.parse_zones(parts[2])
+            fw.zone = firewalld.zone_of(fw.runtime, iface, parts[0].strip() or marked)
+    return fw
+
+
+def nft_saved_json(host: Any, path: str = fwkind.NFT_CONF) -> tuple[str | None, str]:
+    """(``nft -j`` of the rule set ``path`` loads, error): loaded in a throw-away network
+    namespace (``unshare -n``), so the host's own rules are never touched. (None, "") when the
+    file does not exist."""
+    if not host.file(path).exists:
+        return None, ""
+    res = host.run(f"timeout {NFT_TIMEOUT} unshare -n sh -c 'nft -f {path} && nft -j list ruleset'")
+    if res.rc != 0:
+        lines = (res.stderr or res.stdout).strip().splitlines()
+        return "", lines[-1] if lines else f"exit status {res.rc}"
+    return res.stdout, ""
+

@@ -7,14 +7,14 @@ Grepping for ``--dport 1094`` misses multiport lists, ranges, earlier DROPs and 
 Input is what the host prints: ``iptables-save``/``ip6tables-save`` (the saved file format, with
 or without ``-c`` counters) or ``ip(6)tables -S`` (what testinfra's ``host.iptables.rules``
 returns); both the legacy and the nf_tables backend print the same. Native nftables rule sets
-come from ``nft -j list ruleset``. Everything is plain functions over text, unit-tested on real
-dumps under ``selftests/unit/data``.
+(``nft -j list ruleset``: firewalld, nftables.conf) are read by :mod:`nft` into the same model;
+:mod:`fwkind` says which firewall a host runs. Everything is plain functions over text,
+unit-tested on real dumps under ``selftests/unit/data``.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
 import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -336,120 +336,6 @@ def parse_iptables(text: str | Sequence[str]) -> Ruleset:
     return rs
 
 
-# --------------------------------------------------------------------------- nftables
-
-def _nft_ports(right: Any) -> PortSet | None:
-    if isinstance(right, int):
-        return PortSet.of([(right, right)])
-    if isinstance(right, dict) and "range" in right:
-        a, b = right["range"]
-        return PortSet.of([(int(a), int(b))])
-    if isinstance(right, dict) and "set" in right:
-        out = PortSet()
-        for item in right["set"]:
-            sub = _nft_ports(item)
-            if sub is None:
-                return None
-            out = out | sub
-        return out
-    if isinstance(right, list):
-        return _nft_ports({"set": right})
-    return None
-
-
-def _nft_rule(chain: str, exprs: list[dict[str, Any]], family: int) -> Rule:
-    """Reduce one nft JSON rule to the port-acceptance view for one address family."""
-    ports = PortSet.all()
-    conds: list[str] = []
-    irrelevant, verdict, target = "", "", ""
-    other_fam = "ip" if family == 6 else "ip6"
-    for e in exprs:
-        if "match" in e:
-            m = e["match"]
-            left, right, op = m.get("left", {}), m.get("right"), m.get("op", "==")
-            desc = json.dumps(left, sort_keys=True) + f" {op} " + json.dumps(right)
-            if "payload" in left:
-                pl = left["payload"]
-                proto, fld = pl.get("protocol"), pl.get("field")
-                if proto == "tcp" and fld == "dport":
-                    got = _nft_ports(right)
-                    if got is None:
-                        conds.append(desc)
-                    else:
-                        ports = ports & (got.invert() if op == "!=" else got)
-                elif proto == other_fam:
-                    irrelevant = f"{proto} only"
-                elif proto in ("udp", "icmp", "icmpv6", "sctp"):
-                    irrelevant = f"protocol {proto}"
-                else:
-                    conds.append(f"{proto} {fld} {op} {json.dumps(right)}")
-            elif "meta" in left:
-                key = left["meta"].get("key")
-                vals = right if isinstance(right, list) else [right]
-                if key == "iifname" and vals == ["lo"] and op == "==":
-                    irrelevant = "loopback only"
-                elif key == "nfproto":
-                    if ("ipv6" if family == 6 else "ipv4") not in vals:
-                        irrelevant = f"{'/'.join(map(str, vals))} only"
-                elif key == "l4proto":
-                    if "tcp" not in vals and 6 not in vals:
-                        irrelevant = f"protocol {'/'.join(map(str, vals))}"
-                else:
-                    conds.append(f"meta {key} {op} {json.dumps(right)}")
-            elif "ct" in left and left["ct"].get("key") == "state":
-                vals = right if isinstance(right, list) else [right]
-                if "new" not in vals:
-                    irrelevant = "connection state " + ",".join(vals)
-            else:
-                conds.append(desc)
-        elif "accept" in e:
-            verdict = "accept"
-        elif "drop" in e:
-            verdict = "drop"
-        elif "reject" in e:
-            verdict = "reject"
-        elif "return" in e:
-            verdict = "return"
-        elif "jump" in e:
-            verdict, target = "jump", e["jump"]["target"]
-        elif "goto" in e:
-            verdict, target = "goto", e["goto"]["target"]
-    text = f"nft rule in chain {chain}: " + json.dumps(exprs, separators=(",", ":"))
-    return Rule(chain, text, ports, tuple(conds), irrelevant, verdict, target)
-
-
-def parse_nft(text: str, family: int, skip_tables: Iterable[tuple[str, str]] = ()) -> list[Ruleset]:
-    """Parse ``nft -j list ruleset``: one Ruleset per base chain on the input hook that sees
-    ``family`` packets. A packet must pass every such chain, so callers intersect the results.
-    ``skip_tables`` (family, name) leaves out tables already read through iptables."""
-    data = json.loads(text or '{"nftables": []}').get("nftables", [])
-    fams = ("inet", "ip6") if family == 6 else ("inet", "ip")
-    skip = set(skip_tables)
-    chains: dict[tuple[str, str], dict[str, list[Rule]]] = {}
-    bases: list[tuple[str, str, str, str]] = []
-    for obj in data:
-        if "chain" in obj:
-            c = obj["chain"]
-            tkey = (c["family"], c["table"])
-            if c["family"] not in fams or tkey in skip:
-                continue
-            chains.setdefault(tkey, {})[c["name"]] = []
-            if c.get("hook") == "input" and c.get("type", "filter") == "filter":
-                bases.append((c["family"], c["table"], c["name"], c.get("policy", "accept")))
-        elif "rule" in obj:
-            r = obj["rule"]
-            tkey = (r["family"], r["table"])
-            if tkey in chains:
-                chains[tkey].setdefault(r["chain"], []).append(_nft_rule(r["chain"], r["expr"], family))
-    out = []
-    for fam, table, name, policy in bases:
-        rs = Ruleset(policies={name: policy.upper()}, chains=dict(chains[(fam, table)]),
-                     source=f"nft table {fam} {table} chain {name}")
-        rs.policies["__base__"] = name
-        out.append(rs)
-    return out
-
-
 # --------------------------------------------------------------------------- evaluation
 
 @dataclass
@@ -461,6 +347,7 @@ class Acceptance:
     policy: str
     source: str = "iptables"
     blocked: list[tuple[PortSet, str]] = field(default_factory=list)  # (ports, dropping rule)
+    parts: list[Acceptance] = field(default_factory=list)  # the chains combine() intersected
 
     def restricted_ports(self) -> PortSet:
         out = PortSet()
@@ -566,7 +453,8 @@ def combine(views: Sequence[Acceptance]) -> Acceptance:
         restricted += v.restricted
     restricted = [(p & (any_ - open_), t) for p, t in restricted if p & (any_ - open_)]
     return Acceptance(open_, restricted, "/".join(v.policy for v in views),
-                      " + ".join(v.source for v in views), [b for v in views for b in v.blocked])
+                      " + ".join(v.source for v in views), [b for v in views for b in v.blocked],
+                      list(views))
 
 
 # --------------------------------------------------------------------------- parity, fix lines

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from se_dualstack.concerns import firewall as fw
+from se_dualstack.concerns import nft
 
 DATA = Path(__file__).parent / "data"
 
@@ -117,15 +118,15 @@ def test_saved_differs_reports_rules_and_policies():
 
 def test_nft_inet_table_per_family():
     text = (DATA / "nft-j-ruleset-dpm-inet.json").read_text()
-    (v6,) = [fw.acceptance(rs) for rs in fw.parse_nft(text, 6)]
-    (v4,) = [fw.acceptance(rs) for rs in fw.parse_nft(text, 4)]
+    (v6,) = [fw.acceptance(rs) for rs in nft.parse(text, 6)]
+    (v4,) = [fw.acceptance(rs) for rs in nft.parse(text, 4)]
     assert v6.status(8446, 8446)[0] == "closed", "meta nfproto ipv4 rule does not open IPv6"
     assert v4.status(8446, 8446)[0] == "open", "…but opens IPv4"
     assert v6.status(20000, 25000)[0] == 'open', 'range, jump'
     assert v6.status(8443, 8443)[0] == 'open', 'range, jump'
     assert v6.status(5010, 5010)[0] == "closed", "ip saddr rule is IPv4 only"
     assert v4.status(5010, 5010)[0] == "restricted", "ip saddr restricts IPv4 peers"
-    assert fw.parse_nft(text, 6, skip_tables=[("inet", "filter")]) == [], "tables read via iptables"
+    assert nft.parse(text, 6, skip_tables=[("inet", "filter")]) == [], "tables read via iptables"
 
 
 def test_combine_intersects_chains():
