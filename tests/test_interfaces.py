@@ -83,3 +83,31 @@ def test_saved_config_matches_live(se_host, host, facts, check):
     check.expect(ok, f"saved configuration ({where}) and live state of {se_host.interface} agree on IPv6",
                   f"saved: {saved.observed}; live global IPv6: {', '.join(live) or 'none'}",
                   advice=advice[0].upper() + advice[1:] + ".")
+
+
+@pytest.mark.check("SE6-IF-07")
+def test_source_address_is_published(se_host, host, facts, check):
+    iface = se_host.interface
+    published = list(facts.addresses(se_host, 6, check).records)
+    if not published:
+        check.not_applicable(f"{se_host.name} has no AAAA record to speak from; SE6-DNS-02 reports it")
+    # a global destination first; the site's first IPv6 resolver when there is no default route
+    v6_resolvers = [s for s in facts.dns_client(se_host, check).nameservers if ":" in s]
+    probes = [netconfig.GLOBAL_PROBE, *v6_resolvers[:1]]
+    source, probe, tried = None, probes[0], []
+    for probe in probes:
+        out = host.run("ip -6 route get %s", probe)
+        source = netconfig.parse_route_get_src(out.stdout) if out.rc == 0 else None
+        if source:
+            break
+        tried.append(f"{probe}: {(out.stderr or out.stdout).strip() or f'rc {out.rc}'}")
+    if source is None:
+        check.not_applicable(f"no IPv6 route from {se_host.name} ({'; '.join(tried)}); "
+                              "SE6-IF-04 reports the missing route")
+    flags = netconfig.parse_addr_flags(host.run("ip -6 addr show dev %s", iface).stdout)
+    tempaddr = read_file(host, f"/proc/sys/net/ipv6/conf/{iface}/use_tempaddr")
+    verdict = netconfig.source_address(source, published, netconfig.temporary_addresses(flags),
+                                       tempaddr.strip() if tempaddr is not None else None, iface, probe)
+    check.expect(verdict.ok, f"IPv6 source address {', '.join(published)} (the published AAAA) and "
+                              f"no temporary address on {iface}", verdict.observed,
+                  published=published[0], iface=iface)

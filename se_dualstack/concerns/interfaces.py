@@ -178,3 +178,71 @@ def saved_vs_live(saved_enabled: bool, live_global: bool) -> tuple[bool, str]:
     if saved_enabled:
         return True, "saved configuration and live state both have IPv6"
     return True, "neither saved configuration nor live state has IPv6 (reported by the other checks)"
+
+
+# --------------------------------------------------------------------------- source address
+
+GLOBAL_PROBE = "2001:db8::1"  # any global destination: the kernel's choice, no packet is sent
+
+
+def parse_route_get_src(text: str) -> str | None:
+    """``ip -6 route get DEST`` -> the ``src`` address the kernel would speak from."""
+    words = (text or "").split()
+    for i, w in enumerate(words[:-1]):
+        if w == "src":
+            return words[i + 1]
+    return None
+
+
+def parse_addr_flags(text: str) -> dict[str, tuple[str, ...]]:
+    """``ip -6 addr show dev IFACE`` (text, any iproute2, EL6 too) -> {address: flags}."""
+    out: dict[str, tuple[str, ...]] = {}
+    for line in (text or "").splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "inet6":
+            out[words[1].split("/", 1)[0]] = tuple(words[2:])
+    return out
+
+
+def temporary_addresses(flags: dict[str, tuple[str, ...]]) -> list[str]:
+    """Addresses carrying the ``temporary`` (RFC 4941 privacy) flag."""
+    return [a for a, f in flags.items() if "temporary" in f]
+
+
+@dataclass(frozen=True)
+class SourceVerdict:
+    """Is the kernel's IPv6 source address the published one, with no privacy address?"""
+
+    ok: bool
+    observed: str
+    fix_kind: str  # "privacy" (temporary addresses / use_tempaddr) or "src" (route source)
+
+
+def source_address(source: str | None, published: list[str], temporary: list[str],
+                   use_tempaddr: str | None, iface: str, probe: str) -> SourceVerdict:
+    """Why it matters: peers check the client's address (reverse DNS, ACLs, GSI), so a host that
+    speaks from an address not in DNS fails as a TPC client although every listener is right."""
+    problems = []
+    same = {_norm(a) for a in published}
+    if source is None:
+        problems.append(f"`ip -6 route get {probe}` chose no source address")
+    elif _norm(source) not in same:
+        kind = "a temporary (privacy) address" if source in temporary else "an address not in DNS"
+        problems.append(f"the kernel speaks from {source} ({kind}) to {probe}, "
+                        f"not from the published AAAA {', '.join(published)}")
+    if temporary:
+        problems.append(f"temporary address(es) {', '.join(temporary)} on {iface}")
+    if use_tempaddr not in (None, "0"):
+        problems.append(f"net.ipv6.conf.{iface}.use_tempaddr={use_tempaddr}")
+    privacy = bool(temporary) or use_tempaddr not in (None, "0") or (source in temporary)
+    if not problems:
+        return SourceVerdict(True, f"source {source} to {probe} is the published AAAA; no temporary "
+                                   f"address; use_tempaddr={use_tempaddr}", "")
+    return SourceVerdict(False, "; ".join(problems), "privacy" if privacy else "src")
+
+
+def _norm(address: str) -> str:
+    try:
+        return str(ipaddress.IPv6Address(address))
+    except ValueError:
+        return address

@@ -98,3 +98,57 @@ def test_saved_vs_live():
     ok, why = nc.saved_vs_live(False, True)
     assert not ok, why
     assert 'lost at the next reboot' in why, why
+
+
+# --------------------------------------------------------------------------- SE6-IF-07 source address
+
+@pytest.mark.parametrize(("name", "src"), [
+    ("ip-6-route-get-dns-address.txt", "fd42:6::10"),
+    ("ip-6-route-get-route-src.txt", "fd42:6::5ce"),
+    ("ip-6-route-get-temporary.txt", "fd42:6::477d:ea27:b6f1:cdd4"),
+    ("ip-6-route-get-unreachable.txt", None),
+])
+def test_route_get_source(name, src):
+    got = nc.parse_route_get_src(text(name))
+    assert got == src, f"{name}: expected source {src}, parsed {got}"
+
+
+def test_addr_flags_find_the_temporary_address():
+    flags = nc.parse_addr_flags(text("ip-6-addr-eth0-temporary.txt"))
+    assert nc.temporary_addresses(flags) == ["fd42:6::477d:ea27:b6f1:cdd4"], flags
+    assert "mngtmpaddr" in flags["fd42:6::12:1"], flags
+    plain = nc.parse_addr_flags(text("ip-6-addr-eth0-dns-address.txt"))
+    assert nc.temporary_addresses(plain) == [], plain
+
+
+def test_source_is_published_address_passes():
+    flags = nc.parse_addr_flags(text("ip-6-addr-eth0-dns-address.txt"))
+    v = nc.source_address(nc.parse_route_get_src(text("ip-6-route-get-dns-address.txt")),
+                          ["fd42:6::10"], nc.temporary_addresses(flags), "0", "eth0", nc.GLOBAL_PROBE)
+    assert v.ok, v
+
+
+def test_second_address_as_route_src_names_both_addresses():
+    flags = nc.parse_addr_flags(text("ip-6-addr-eth0-second-address.txt"))
+    v = nc.source_address(nc.parse_route_get_src(text("ip-6-route-get-route-src.txt")),
+                          ["fd42:6::11"], nc.temporary_addresses(flags), "0", "eth0", nc.GLOBAL_PROBE)
+    assert not v.ok, v
+    assert v.fix_kind == "src", v
+    assert "fd42:6::5ce" in v.observed, v.observed
+    assert "fd42:6::11" in v.observed, v.observed
+
+
+def test_temporary_address_and_use_tempaddr_fail():
+    flags = nc.parse_addr_flags(text("ip-6-addr-eth0-temporary.txt"))
+    v = nc.source_address(nc.parse_route_get_src(text("ip-6-route-get-temporary.txt")),
+                          ["fd42:6::12"], nc.temporary_addresses(flags), "2", "eth0", nc.GLOBAL_PROBE)
+    assert not v.ok, v
+    assert v.fix_kind == "privacy", v
+    for part in ("fd42:6::477d:ea27:b6f1:cdd4", "fd42:6::12", "temporary", "use_tempaddr=2"):
+        assert part in v.observed, f"{part!r} missing from {v.observed!r}"
+
+
+def test_privacy_enabled_without_address_yet_fails():
+    v = nc.source_address("fd42:6::10", ["fd42:6::10"], [], "1", "eth0", nc.GLOBAL_PROBE)
+    assert not v.ok, v
+    assert "use_tempaddr=1" in v.observed, v
