@@ -29,15 +29,36 @@ class Check:
 
 
 class CheckFailure(AssertionError):
-    """Raised by :func:`fail`; carries the structured parts for the report."""
+    """Raised by :func:`fail`; carries the structured parts for the report.
 
-    def __init__(self, check: Check, host: str, expected: str, observed: str, fix: str) -> None:
+    ``cause`` names a root cause shared with other failures (a dead resolver, an unreachable
+    host) so the summary shows it once, with the checks it took down listed under it.
+    """
+
+    def __init__(self, check: Check, host: str, expected: str, observed: str, fix: str,
+                 cause: str = "") -> None:
         self.check = check
         self.host = host
         self.expected = expected
         self.observed = observed
         self.fix = fix
+        self.cause = cause
         super().__init__(failure_message(check, host, expected, observed, fix))
+
+
+class CouldNotRun(AssertionError):
+    """A check that could not look at its host at all (ssh unreachable): not a finding about
+    the host's configuration, so the report counts it apart from failures."""
+
+    def __init__(self, check_id: str | None, host: str, reason: str, fix: str) -> None:
+        self.check_id = check_id
+        self.host = host
+        self.reason = reason
+        self.fix = fix
+        self.cause = f"unreachable:{host}"
+        prefix = f"[{check_id}] " if check_id else ""
+        super().__init__(f"{prefix}{host}: host unreachable over ssh ({reason}); could not run. "
+                         f"Fix: {fix}")
 
 
 @functools.cache
@@ -74,7 +95,7 @@ def failure_message(check: Check, host: str, expected: str, observed: str, fix: 
 
 
 def fail(check_id: str, host: str, expected: str, observed: str, fix: str | None = None,
-         **fmt: Any) -> NoReturn:
+         cause: str = "", **fmt: Any) -> NoReturn:
     """Fail the current test with the standard message.
 
     ``fix`` defaults to the catalogue's fix text; ``fmt`` fills ``{placeholders}`` in it
@@ -82,7 +103,7 @@ def fail(check_id: str, host: str, expected: str, observed: str, fix: str | None
     """
     check = get(check_id)
     text = (fix if fix is not None else check.fix).format(host=host, **fmt)
-    raise CheckFailure(check, host, expected, observed, text)
+    raise CheckFailure(check, host, expected, observed, text, cause)
 
 
 def expect(condition: bool, check_id: str, host: str, expected: str, observed: str,
@@ -108,8 +129,9 @@ class Bound:
     id: str
     host: str
 
-    def fail(self, expected: str, observed: str, fix: str | None = None, **fmt: Any) -> NoReturn:
-        fail(self.id, self.host, expected, observed, fix, **fmt)
+    def fail(self, expected: str, observed: str, fix: str | None = None, cause: str = "",
+             **fmt: Any) -> NoReturn:
+        fail(self.id, self.host, expected, observed, fix, cause, **fmt)
 
     def expect(self, condition: bool, expected: str, observed: str, fix: str | None = None,
                **fmt: Any) -> None:

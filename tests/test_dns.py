@@ -52,7 +52,7 @@ def _fcrdns(se_host, family, facts, check):
     try:
         results = [dnscheck.fcrdns(client, se_host.name, a) for a in ans.records]
     except dnscheck.ResolverDown as e:
-        resolver_down(check, e)
+        resolver_down(check, e, client.label)
     bad = [r for r in results if not r.ok]
     if bad:
         check.fail(f"PTR of each {rec} address naming {se_host.name}, which resolves back to it",

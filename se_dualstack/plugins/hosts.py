@@ -7,19 +7,19 @@ while the other hosts' checks run on.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from se_dualstack import checks, knowledge
+from se_dualstack import checks, knowledge, remote, sitevars
 from se_dualstack.errors import InventoryError
 from se_dualstack.facts import Facts
 from se_dualstack.inventory import adhoc_site, load_site
-from se_dualstack.model import SEHost, Site
+from se_dualstack.model import ROLES, SEHost, Site
 from se_dualstack.plugins import tags
 from se_dualstack.plugins.state import Probe, state_of
 
@@ -39,9 +39,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("se_dualstack", "IPv6 dual-stack SE acceptance")
     group.addoption(
         "--inventory", action="store", dest="se_inventory", default=None, metavar="PATH",
-        help="Ansible inventory (YAML or INI) of the site's storage element "
-        "(also env SE_INVENTORY or ini se_inventory). Limit hosts with testinfra's --hosts.",
+        help="Ansible inventory of the site's storage element, any form Ansible reads (file, "
+        "directory, script) (also env SE_INVENTORY or ini se_inventory). Limit with --hosts.",
     )
+    group.addoption("--ansible-playbook-dir", dest="se_playbook_dir", metavar="DIR",
+                    help="also read group_vars/ and host_vars/ next to these playbooks")
+    group.addoption("--vault-password-file", dest="se_vault_password_files", action="append",
+                    default=[], metavar="FILE",
+                    help="Ansible vault password file (ANSIBLE_VAULT_PASSWORD_FILE works too)")
+    group.addoption("--se-role", dest="se_roles", action="append", default=[], metavar="HOST=ROLE",
+                    help="role of a --hosts host without inventory: headnode or disknode "
+                    "(else detected from what it runs)")
+    group.addoption("--se-flavour", dest="se_flavour", metavar="FLAVOUR",
+                    help="SE flavour (dpm, dcache, eos, storm, xrootd); else detected or dpm")
+    group.addoption("--se-var", dest="se_vars", action="append", default=[], metavar="KEY=VALUE",
+                    help="set any se_* site variable (YAML value); beats the inventory")
     parser.addini("se_inventory", "default inventory path (see --inventory)", default="")
 
 
@@ -68,10 +80,19 @@ def pytest_configure(config: pytest.Config) -> None:
     st.inventory = inventory_path(config)
     limit = hosts_option(config)
     try:
+        overrides = sitevars.parse_assignments(config.getoption("se_vars"), "--se-var")
+        flavour = config.getoption("se_flavour")
+        if flavour:
+            overrides["se_flavour"] = sitevars.flavour_of("--se-flavour", flavour)
         if st.inventory:
-            st.site = load_site(st.inventory, limit=limit or None)
+            st.site = load_site(st.inventory, limit=limit or None, overrides=overrides,
+                                playbook_dir=config.getoption("se_playbook_dir"),
+                                vault_password_files=config.getoption("se_vault_password_files"))
         elif limit:
-            st.site = adhoc_site(limit)
+            roles = sitevars.parse_assignments(config.getoption("se_roles"), "--se-role", ROLES)
+            site = adhoc_site(limit, roles, overrides.get("se_flavour"), overrides)
+            st.site = remote.detect_roles(site, lambda h: testinfra_host(config, h),
+                                          overrides.get("se_flavour"))
             st.adhoc = True
     except InventoryError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -83,10 +104,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     st = state_of(config)
     if st.site is None:
         return []
-    hosts = ", ".join(f"{h.name} ({h.role})" for h in st.site.hosts)
-    src = "--hosts (no inventory: hosts taken as DPM head nodes)" if st.adhoc else st.inventory
-    return [f"se_dualstack: site {st.site.name}, flavour {st.site.flavour}, inventory {src}",
-            f"se_dualstack: hosts {hosts}"]
+    hosts = ", ".join(f"{h.name} ({h.role or 'role unknown'})" for h in st.site.hosts)
+    src = f"--hosts (no inventory: {st.site.inventory_path})" if st.adhoc else st.inventory
+    lines = [f"se_dualstack: site {st.site.name}, flavour {st.site.flavour}, inventory {src}",
+             f"se_dualstack: hosts {hosts}"]
+    # How each role was found, so a detected (or undetectable) role is never a silent guess.
+    return lines + [f"se_dualstack: {h.name}: {h.role_source}" for h in st.site.hosts if st.adhoc]
 
 
 # --------------------------------------------------------------------------- parametrization
@@ -252,41 +275,27 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 # --------------------------------------------------------------------------- testinfra hosts
 
 
-def _hostspec(seh: SEHost, connection: str) -> str:
-    if connection == "local":
-        return "local://"
-    addr = seh.connection
-    try:
-        if isinstance(ipaddress.ip_address(addr.strip("[]")), ipaddress.IPv6Address):
-            addr = f"[{addr.strip('[]')}]"
-    except ValueError:
-        pass
-    port = f":{seh.port}" if seh.port else ""
-    return f"{connection}://{seh.user}@{addr}{port}"
-
-
 def testinfra_host(config: pytest.Config, seh: SEHost) -> Any:
-    """The (cached) testinfra Host for an inventory host, over testinfra's own options."""
-    import testinfra
+    """The (cached) testinfra Host of an SE host: its Ansible connection, testinfra's options on top.
 
+    testinfra's ``--connection``/``--sudo``/``--sudo-user``/``--ssh-extra-args`` given on the
+    command line beat the inventory, as they did before; ``--ssh-config`` and
+    ``--ssh-identity-file`` apply where the inventory names no key.
+    """
     st = state_of(config)
     with st.lock:
         if seh.name in st.testinfra_hosts:
             return st.testinfra_hosts[seh.name]
-        connection = config.getoption("connection", None) or "ssh"
-        kwargs: dict[str, Any] = {
-            "ssh_config": config.getoption("ssh_config", None),
-            "ssh_identity_file": config.getoption("ssh_identity_file", None),
-            "sudo": bool(config.getoption("sudo", False)),
-            "sudo_user": config.getoption("sudo_user", None),
-        }
-        if connection in ("ssh", "safe-ssh"):
-            # BatchMode: never sit at a password prompt; ConnectTimeout bounds a dead address.
-            extra = config.getoption("ssh_extra_args", None) or ""
-            kwargs["ssh_extra_args"] = f"-o BatchMode=yes {extra}".strip()
-            kwargs["timeout"] = int(seh.vars.get("se_ssh_timeout", 10))
-        kwargs = {k: v for k, v in kwargs.items() if v not in (None, "")}
-        real = testinfra.get_host(_hostspec(seh, connection), **kwargs)
+        conn = seh.access
+        if config.getoption("connection", None):
+            conn = replace(conn, kind=config.getoption("connection"))
+        if config.getoption("sudo", False):
+            conn = replace(conn, become=True, become_user=config.getoption("sudo_user", None))
+        if config.getoption("ssh_extra_args", None):
+            conn = replace(conn, ssh_args=f"{conn.ssh_args} {config.getoption('ssh_extra_args')}".strip())
+        real = remote.host_for(seh.name, conn, ssh_config=config.getoption("ssh_config", None),
+                               ssh_identity_file=config.getoption("ssh_identity_file", None),
+                               timeout=float(seh.vars.get("se_ssh_timeout", 10)))
         st.testinfra_hosts[seh.name] = real
         return real
 
@@ -329,12 +338,6 @@ def probe_host(real: Any, timeout: float) -> Probe:
     return result[0]
 
 
-def unreachable_message(check_id: str | None, host: str, reason: str) -> str:
-    prefix = f"[{check_id}] " if check_id else ""
-    return (f"{prefix}{host}: host unreachable over ssh ({reason}); "
-            "check that sshd runs and --ssh-config/ansible_host are right")
-
-
 def require_reachable(config: pytest.Config, seh: SEHost, check_id: str | None = None) -> Any:
     """The testinfra host, or fail the current check with one line if it cannot be reached."""
     st = state_of(config)
@@ -344,7 +347,7 @@ def require_reachable(config: pytest.Config, seh: SEHost, check_id: str | None =
         probe = probe_host(real, float(seh.vars.get("se_ssh_timeout", 10)) * 2 + 5)
         st.probes[seh.name] = probe
     if not probe.ok:
-        pytest.fail(unreachable_message(check_id, seh.name, probe.reason), pytrace=False)
+        raise checks.CouldNotRun(check_id, seh.name, probe.reason, tags.UNREACHABLE_FIX)
     return real
 
 

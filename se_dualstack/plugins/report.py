@@ -24,6 +24,7 @@ from se_dualstack import checks
 from se_dualstack.plugins.state import State, is_worker, state_of
 from se_dualstack.redact import redact
 from se_dualstack.reporting import matrix, summary
+from se_dualstack.reporting.causes import root_causes
 
 # Metadata keys that may carry secrets (CI tokens, proxies, keys) are never shown.
 SECRET_NAME = re.compile(
@@ -36,6 +37,7 @@ CI_ALLOWED = {"CI", "CI_JOB_ID", "CI_PIPELINE_ID", "CI_COMMIT_SHA", "CI_COMMIT_R
               "CI_JOB_NAME", "BUILD_NUMBER", "BUILD_ID", "JOB_NAME", "GIT_COMMIT", "GIT_BRANCH",
               "GITLAB_CI"}
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
+MAX_LISTED = 12  # checks listed under a root cause on the terminal (the report lists all)
 
 
 # This module works alone (``-p se_dualstack.plugins.report``) on the state and tags it needs.
@@ -247,6 +249,12 @@ class SEReport:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_html(self, report: Any, data: list[str]) -> None:
+        longrepr = getattr(report, "longrepr", None)
+        if report.skipped and isinstance(longrepr, tuple) and len(longrepr) == 3:
+            # pytest keeps a skip as (path, line, reason): show the reason as a sentence.
+            reason = str(longrepr[2]).removeprefix("Skipped: ")
+            data[:] = [f'<div class="log">{html.escape(redact(reason))}</div>']
+            return
         data[:] = [redact(d) for d in data]
 
     @pytest.hookimpl(optionalhook=True)
@@ -274,8 +282,17 @@ class SEReport:
                 terminalreporter.write_line(line)
             else:
                 terminalreporter.write_line(line, red=bad, green=not bad)
+        causes, _ = root_causes([r for r in st.records.values() if r.get("host")])
+        for c in causes:
+            terminalreporter.write_line(f"root cause: {c.line(st.unreachable.get(c.host or '', ''))}",
+                                        red=True, bold=True)
+            for rec in c.records[:MAX_LISTED]:
+                terminalreporter.write_line(f"    {rec['nodeid']}")
+            if len(c.records) > MAX_LISTED:
+                terminalreporter.write_line(f"    ... and {len(c.records) - MAX_LISTED} more")
         for h, r in sorted(st.unreachable.items()):
-            terminalreporter.write_line(f"unreachable: {h}: {r}", red=True)
+            if not any(c.host == h for c in causes):
+                terminalreporter.write_line(f"unreachable: {h}: {r}", red=True)
         if st.report_html is not None:
             terminalreporter.write_line(f"report: {st.report_html}")
 

@@ -142,6 +142,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
     report.se_unreachable = probe.reason if probe is not None and not probe.ok else ""
     report.se_fix = ""
     report.se_message = ""
+    report.se_cause = ""
+    report.se_could_not_run = False
+    report.se_through = ""
     excinfo = call.excinfo
     if excinfo is not None and not excinfo.errisinstance(pytest.skip.Exception):
         exc = excinfo.value
@@ -150,8 +153,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
                  if isinstance(getattr(exc, k, None), str)}
         if parts:
             report.se_detail = parts
-        if isinstance(exc, checks.CheckFailure):
+        if isinstance(exc, checks.CheckFailure | checks.CouldNotRun):
             report.se_fix = redact(exc.fix)
+            report.se_cause = exc.cause
+            report.se_could_not_run = isinstance(exc, checks.CouldNotRun)
+            if exc.host and name and exc.host != name:
+                # The check names the host at fault (a transfer's target, a TPC peer): the
+                # record is about that host; the host the test ran through stays beside it.
+                report.se_host, report.se_through = exc.host, name
+                fault = st.site.hosts if st.site is not None else []
+                at = next((h for h in fault if h.name == exc.host), None)
+                report.se_role = at.role if at is not None else ""
+                report.se_os = (at.detected_os or "") if at is not None else ""
+                report.se_declared_os = (at.declared_os or "") if at is not None else ""
             # A failed check is a finding about the host, not a fault in the suite: show the
             # message alone (as pytest.fail(pytrace=False) does), not a Python traceback.
             report.longrepr = redact(str(exc))
@@ -230,7 +244,13 @@ def fold(state: State, report: pytest.TestReport) -> None:
             "waiver": None,
         }
     rec["check"] = rec["check"] or getattr(report, "se_check", None) or None
+    if getattr(report, "se_through", ""):  # a failure attributed to another host than the test's
+        rec["host"], rec["through"] = report.se_host, report.se_through
     rec["host"] = rec["host"] or getattr(report, "se_host", None) or None
+    if getattr(report, "se_cause", ""):
+        rec["cause"] = report.se_cause
+    if getattr(report, "se_could_not_run", False):
+        rec["could_not_run"] = True
     rec["duration"] = round(rec["duration"] + float(report.duration or 0.0), 6)
     if getattr(report, "se_concern", ""):
         state.concerns[report.nodeid] = report.se_concern

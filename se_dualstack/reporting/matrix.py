@@ -27,14 +27,15 @@ class Cell:
     failed: int = 0
     skipped: int = 0
     xfailed: int = 0
+    could_not_run: int = 0  # checks that could not look at the host (ssh unreachable)
 
     @property
     def total(self) -> int:
-        return self.passed + self.failed + self.skipped + self.xfailed
+        return self.passed + self.failed + self.skipped + self.xfailed + self.could_not_run
 
     @property
     def css(self) -> str:
-        if self.failed:
+        if self.failed or self.could_not_run:
             return "fail"
         if self.passed:
             return "pass"
@@ -54,6 +55,8 @@ def matrix(records: Iterable[Mapping[str, Any]], concern_of: Mapping[str, str]
             concerns.append(concern)
         c = cells.setdefault((rec["host"], concern), Cell())
         col = CELL_OUTCOME.get(rec["outcome"], "failed")
+        if col == "failed" and rec.get("could_not_run"):
+            col = "could_not_run"
         setattr(c, col, getattr(c, col) + 1)
     return concerns, cells
 
@@ -70,6 +73,8 @@ def cell_html(c: Cell | None) -> str:
     bits = []
     if c.failed:
         bits.append(f'<span class="n-fail">{c.failed} failed</span>')
+    if c.could_not_run:
+        bits.append(f'<span class="n-fail">{c.could_not_run} could not run</span>')
     if c.passed:
         bits.append(f"{c.passed} passed")
     if c.skipped:
@@ -88,10 +93,16 @@ def terminal_lines(hosts: list[str], concerns: list[str],
         parts = []
         for c in concerns:
             cell = cells.get((n, c))
-            txt = "-" if cell is None else (f"FAIL {cell.failed}/{cell.total}" if cell.failed
-                                            else f"ok {cell.passed}/{cell.total}")
+            if cell is None:
+                txt = "-"
+            elif cell.failed:
+                txt = f"FAIL {cell.failed}/{cell.total}"
+            elif cell.could_not_run:
+                txt = f"NORUN {cell.could_not_run}/{cell.total}"
+            else:
+                txt = f"ok {cell.passed}/{cell.total}"
             parts.append(txt.ljust(12))
-        bad = any((cells.get((n, c)) or Cell()).failed for c in concerns)
+        bad = any((cells.get((n, c)) or Cell()).css == "fail" for c in concerns)
         out.append((n.ljust(width) + "  " + "  ".join(parts), bad))
     return out
 

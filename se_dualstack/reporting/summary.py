@@ -12,6 +12,7 @@ from importlib import resources
 from typing import Any
 
 from se_dualstack.model import SEHost, Site
+from se_dualstack.reporting.causes import RootCause, hosts_at_fault, root_causes
 from se_dualstack.reporting.matrix import CONCERNS, cell_html, matrix, title, used_concerns
 
 MAX_FAILURES = 200
@@ -42,16 +43,21 @@ def host_os_text(h: SEHost, detected: str | None, unreachable: bool) -> str:
 
 
 def verdict(records: list[Mapping[str, Any]], names: list[str]) -> tuple[str, str]:
-    """(css class, sentence): ACCEPTED, NOT ACCEPTED naming the failing hosts, or NO RESULT."""
+    """(css class, sentence): ACCEPTED, NOT ACCEPTED naming the hosts at fault, or NO RESULT."""
     rows = [r for r in records if r.get("host")]
     failed = [r for r in rows if r["outcome"] in ("failed", "error")]
-    failed_hosts = sorted({r["host"] for r in failed},
-                          key=lambda n: names.index(n) if n in names else len(names))
     n_pass = sum(r["outcome"] in ("passed", "xpassed") for r in rows)
     if failed:
-        return ("fail", f"NOT ACCEPTED: {len(failed)} of {len(rows)} checks failed on "
-                        f"{len(failed_hosts)} of {len(names)} hosts "
-                        f"({', '.join(failed_hosts)}). Each failure below names its fix.")
+        causes, loose = root_causes(rows)
+        at_fault = sorted(hosts_at_fault(causes, loose),
+                          key=lambda n: names.index(n) if n in names else len(names))
+        n_norun = sum(bool(r.get("could_not_run")) for r in failed)
+        what = f"{len(failed) - n_norun} of {len(rows)} checks failed" + (
+            f" and {n_norun} could not run" if n_norun else "")
+        where = f" on {len(at_fault)} of {len(names)} hosts ({', '.join(at_fault)})" if at_fault else ""
+        site_wide = [c.line() for c in causes if c.host is None]
+        why = f"; root cause: {'; '.join(site_wide)}" if site_wide else ""
+        return ("fail", f"NOT ACCEPTED: {what}{where}{why}. Each failure below names its fix.")
     if n_pass:
         return ("pass", f"ACCEPTED: all {n_pass} applicable checks passed on {len(names)} "
                         f"hosts ({len(rows) - n_pass} not applicable or waived).")
@@ -88,16 +94,38 @@ def summary_html(site: Site, records: list[Mapping[str, Any]], concern_of: Mappi
         out.extend(f"<li><code>{html.escape(h)}</code>: {html.escape(r)}</li>"
                    for h, r in sorted(unreachable.items()))
         out.append("</ul>")
-    out.extend(_failures(records, names))
+    causes, loose = root_causes([r for r in records if r.get("host")])
+    out.extend(_causes(causes, unreachable, names))
+    out.extend(_failures(loose, names, "Other failed checks" if causes else "Failed checks"))
     out.append("</div>")
     return "".join(out)
 
 
-def _failures(records: list[Mapping[str, Any]], names: list[str]) -> list[str]:
-    failed = [r for r in records if r.get("host") and r["outcome"] in ("failed", "error")]
+def _causes(causes: list[RootCause], unreachable: Mapping[str, str], names: list[str]) -> list[str]:
+    if not causes:
+        return []
+    out = ['<h3>Root causes</h3><ul class="se6-failures">']
+    for c in causes:
+        line = c.line(unreachable.get(c.host or "", ""))
+        out.append(f"<li><b>{html.escape(line)}</b><details><summary>{len(c.records)} checks"
+                   "</summary><ul>")
+        out.extend(_failure_items(c.records, names))
+        out.append("</ul></details></li>")
+    out.append("</ul>")
+    return out
+
+
+def _failures(failed: list[Mapping[str, Any]], names: list[str], heading: str) -> list[str]:
     if not failed:
         return []
-    out = ['<h3>Failed checks</h3><ul class="se6-failures">']
+    out = [f'<h3>{html.escape(heading)}</h3><ul class="se6-failures">']
+    out.extend(_failure_items(failed, names))
+    out.append("</ul>")
+    return out
+
+
+def _failure_items(failed: list[Mapping[str, Any]], names: list[str]) -> list[str]:
+    out = []
     shown = sorted(failed, key=lambda r: (names.index(r["host"]) if r["host"] in names else 99,
                                           r.get("check") or ""))
     for r in shown[:MAX_FAILURES]:
@@ -106,9 +134,10 @@ def _failures(records: list[Mapping[str, Any]], names: list[str]) -> list[str]:
         what, sep, fix = text.partition(" Fix: ")
         fix_html = (f'<br><span class="se6-fixline"><b>Fix:</b> {html.escape(fix)}</span>'
                     if sep else "")
-        out.append(f"<li><b>{html.escape(cid or '?')}</b> <code>{html.escape(r['host'])}</code>: "
-                   f"{html.escape(what)}{fix_html}</li>")
+        through = (f" (through <code>{html.escape(str(r['through']))}</code>)"
+                   if r.get("through") else "")
+        out.append(f"<li><b>{html.escape(cid or '?')}</b> <code>{html.escape(r['host'])}</code>"
+                   f"{through}: {html.escape(what)}{fix_html}</li>")
     if len(shown) > MAX_FAILURES:
         out.append(f"<li>... and {len(shown) - MAX_FAILURES} more (see the results table)</li>")
-    out.append("</ul>")
     return out

@@ -573,10 +573,11 @@ def test_unreachable_host_fails_its_checks_with_one_line(suite: pytest.Pytester,
     assert result.ret == 1, f"checks failed, run completed: {result.outlines[-15:]}"
     out = "\n".join(result.outlines)
     refused = ("[SE6-T-01] disk01.example.test: host unreachable over ssh (ssh: connect to host "
-               "127.0.0.1 port 2222: Connection refused); check that sshd runs and "
-               "--ssh-config/ansible_host are right")
-    assert f"FAILED test_checks.py::test_ssh[disk01.example.test] - Failed: {refused}" in out, out
-    assert re.search(r"FAILED test_checks.py::test_service\[disk02.example.test-gsiftp\] - Failed: "
+               "127.0.0.1 port 2222: Connection refused); could not run. Fix: Make the host "
+               "reachable over ssh from the machine running the suite (sshd running, key accepted), "
+               "or fix ansible_host / --ssh-config.")
+    assert f"FAILED test_checks.py::test_ssh[disk01.example.test] - {refused}" in out, out
+    assert re.search(r"FAILED test_checks.py::test_service\[disk02.example.test-gsiftp\] - "
                      r"\[SE6-T-02\] disk02.example.test: host unreachable over ssh \(ssh: connect to "
                      r"host 10.255.255.1 port 22: Network is unreachable\)", out), out
     lines = result.outlines
@@ -591,6 +592,8 @@ def test_unreachable_host_fails_its_checks_with_one_line(suite: pytest.Pytester,
     assert elapsed < 120, f"probed once per host, bounded: {elapsed:.0f}s"
     html = read_report(next((suite.path / "reports").glob("netsite-2*.html")))
     assert "Unreachable hosts" in html, "report written, lists the unreachable hosts"
+    assert "disk01.example.test unreachable over ssh (ssh: connect to host 127.0.0.1 port 2222: " \
+           "Connection refused): 4 checks could not run" in html, "one root cause per dead host"
     assert "Connection refused" in html, "and says why"
     assert f"{local_os()} detected" in html, "the reachable host's OS, detected over ssh"
 

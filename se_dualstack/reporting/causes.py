@@ -1,0 +1,89 @@
+"""One root cause, one line: failures that share a cause are shown once, with their checks.
+
+Why: with one disk node down, forty red lines on three hosts hide the one fact a site admin
+must act on, and blame hosts that are fine. A failure carries its cause (``record["cause"]``:
+``unreachable:<host>`` for a host ssh cannot reach, ``resolver:<servers>`` for a dead DNS
+resolver) and the host at fault (``record["host"]``; the host a transfer ran through stays in
+``record["through"]``). Failures on a host whose cause is known (its service ports, transfers
+through other hosts reaching it) join that cause.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+FAILED = ("failed", "error")
+
+
+@dataclass
+class RootCause:
+    """A cause and the records it explains."""
+
+    key: str
+    host: str | None  # the inventory host at fault, None for a site-wide cause (resolver)
+    records: list[Mapping[str, Any]] = field(default_factory=list)
+
+    @property
+    def could_not_run(self) -> int:
+        return sum(bool(r.get("could_not_run")) for r in self.records)
+
+    @property
+    def through_others(self) -> int:
+        return sum(bool(r.get("through")) and not r.get("could_not_run") for r in self.records)
+
+    @property
+    def failed_here(self) -> int:
+        return len(self.records) - self.could_not_run - self.through_others
+
+    def line(self, unreachable_reason: str = "") -> str:
+        """The one line the summary and the terminal show."""
+        kind, _, what = self.key.partition(":")
+        if kind == "unreachable":
+            ports = " and on every service port" if self._every_port_down() else ""
+            why = f" ({unreachable_reason})" if unreachable_reason else ""
+            bits = [f"{self.could_not_run} checks could not run"]
+            if self.failed_here:
+                bits.append(f"{self.failed_here} checks of it failed")
+            if self.through_others:
+                bits.append(f"{self.through_others} transfers through other hosts failed because of it")
+            return f"{what} unreachable over ssh{why}{ports}: {'; '.join(bits)}"
+        if kind == "resolver":
+            hosts = sorted({str(r["host"]) for r in self.records if r.get("host")})
+            return (f"DNS resolver {what} did not answer: {len(self.records)} checks on "
+                    f"{len(hosts)} hosts failed because of it")
+        return f"{self.key}: {len(self.records)} checks"
+
+    def _every_port_down(self) -> bool:
+        connects = [r for r in self.records if str(r.get("check", "")) in ("SE6-SVC-04", "SE6-SVC-05")]
+        return bool(connects) and all(r["outcome"] in FAILED for r in connects)
+
+
+def root_causes(records: Iterable[Mapping[str, Any]]) -> tuple[list[RootCause], list[Mapping[str, Any]]]:
+    """(causes, failures explained by no cause), both in record order."""
+    failed = [r for r in records if r.get("outcome") in FAILED]
+    causes: dict[str, RootCause] = {}
+    for r in failed:
+        key = str(r.get("cause") or "")
+        if key:
+            host = key.partition(":")[2] if key.startswith("unreachable:") else None
+            causes.setdefault(key, RootCause(key, host))
+    host_cause = {c.host: c for c in causes.values() if c.host}
+    loose: list[Mapping[str, Any]] = []
+    for r in failed:
+        key = str(r.get("cause") or "")
+        if key:
+            causes[key].records.append(r)
+        elif r.get("host") in host_cause:
+            host_cause[str(r["host"])].records.append(r)
+        else:
+            loose.append(r)
+    return list(causes.values()), loose
+
+
+def hosts_at_fault(causes: list[RootCause], loose: list[Mapping[str, Any]]) -> list[str]:
+    """The hosts a verdict may name: those of host causes and of unexplained failures."""
+    out = [c.host for c in causes if c.host]
+    out += [str(r["host"]) for r in loose if r.get("host")]
+    return list(dict.fromkeys(out))
