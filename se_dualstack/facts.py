@@ -45,9 +45,10 @@ def read_file(host: Any, path: str) -> str | None:
     return f.content_string if f.exists else None
 
 
-def resolver_down(check: Bound, err: Exception) -> NoReturn:
-    """One clear line for a dead resolver, naming it and what to do."""
-    check.fail("an answer from the site's DNS resolver", str(err), fix=RESOLVER_FIX)
+def resolver_down(check: Bound, err: Exception, resolvers: str) -> NoReturn:
+    """One clear line for a dead resolver, naming it and what to do; one root cause for all."""
+    check.fail("an answer from the site's DNS resolver", str(err), fix=RESOLVER_FIX,
+               cause=f"resolver:{resolvers}")
 
 
 class Facts:
@@ -78,7 +79,7 @@ class Facts:
         try:
             return dnscheck.DnsClient(servers, timeout, cache=self.dns_cache)
         except dnscheck.ResolverDown as e:
-            resolver_down(check, e)
+            resolver_down(check, e, "(none configured)")
 
     def addresses(self, se_host: SEHost, family: int, check: Bound) -> dnscheck.Answer:
         """The host's A or AAAA answer (cached for the run)."""
@@ -86,7 +87,7 @@ class Facts:
         try:
             return client.addresses(se_host.name, family)
         except dnscheck.ResolverDown as e:
-            resolver_down(check, e)
+            resolver_down(check, e, client.label)
 
     # ----------------------------------------------------------------------- interfaces
 
