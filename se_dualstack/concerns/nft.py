@@ -140,7 +140,7 @@ def _rule(chain: str, exprs: list[dict[str, Any]], family: int, sets: dict[str, 
             irrelevant = irrelevant or "ct status " + ",".join(map(str, vals))  # e.g. dnat
         else:
             conds.append(describe_match(m))
-    return Rule(chain, f"`{rule_text(exprs)}` in chain {chain}", ports, tuple(conds), irrelevant,
+    return Rule(chain, f"{rule_text(exprs)} (chain {chain})", ports, tuple(conds), irrelevant,
                 verdict, target)
 
 
@@ -255,6 +255,9 @@ def rule_text(exprs: list[dict[str, Any]]) -> str:
     for e in exprs:
         if "match" in e:
             parts.append(describe_match(e["match"]))
+        elif "reject" in e and isinstance(e["reject"], dict):
+            r = e["reject"]
+            parts.append(f"reject with {r.get('type', '')} {r.get('expr', '')}".rstrip())
         elif (v := _verdict(e)) is not None:
             parts.append(f"{v[0]} {v[1]}".strip())
         elif "vmap" in e:
