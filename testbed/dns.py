@@ -22,6 +22,7 @@ from typing import Any
 
 from testbed import faults
 from testbed.netns import site_ns
+from testbed.site import members
 
 START_TIMEOUT = 10.0
 
@@ -63,7 +64,7 @@ def config(site: dict[str, Any], pidfile: Path, logfile: Path) -> str:
         f"local=/{_zone(ipaddress.IPv4Network(site['ipv4_prefix']))}/",
         f"local=/{_zone(ipaddress.IPv6Network(site['ipv6_prefix']))}/",
     ]
-    for h in [*site["hosts"], site["client"]]:
+    for h in members(site):
         short = h["short"]
         lines.append(f"host-record={h['fqdn']},{h['ipv4']}")
         aaaa = published_aaaa(site, h)

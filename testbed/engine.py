@@ -27,13 +27,14 @@ from typing import Any
 import yaml
 
 from testbed import dns, firewall, hostenv, netns, osfiles, sshd
-from testbed.site import PRIV_ROOT, STATE_ROOT
+from testbed.site import PRIV_ROOT, STATE_ROOT, members
 
 try:  # the services engineer's modules; the core works without them
     from testbed import pki as pkimod
     from testbed import services as svcmod
+    from testbed import tokens as tokmod
 except ImportError as _exc:  # pragma: no cover - only while services are being written
-    pkimod = svcmod = None  # type: ignore[assignment]
+    pkimod = svcmod = tokmod = None  # type: ignore[assignment]
     _SERVICES_MISSING = str(_exc)
 else:
     _SERVICES_MISSING = ""
@@ -159,6 +160,10 @@ def _host_up(site: dict[str, Any], host: dict[str, Any], sd: Path, pki_f: Future
     if host["role"] == "client":
         timings[short] = time.monotonic() - t0
         return rec
+    if host["role"] == "issuer":
+        _issuer_up(site, host, sd, pid, pki_f, rec)
+        timings[short] = time.monotonic() - t0
+        return rec
     # sshd first: it needs nothing from the PKI, which may still be running in another thread
     keyfile = sd / "hostkeys" / short / "ssh_host_ed25519_key"
     hostenv.write_file(pid, "/etc/ssh/ssh_host_ed25519_key", keyfile.read_text(), 0o600)
@@ -222,6 +227,23 @@ def _host_up(site: dict[str, Any], host: dict[str, Any], sd: Path, pki_f: Future
     return rec
 
 
+def _issuer_up(site: dict[str, Any], host: dict[str, Any], sd: Path, pid: int, pki_f: Future | None,
+               rec: dict[str, Any]) -> None:
+    """The token issuer: mint the tokens, serve discovery + JWKS over https (no sshd: nothing
+    on it is checked; `testbed exec issuer` reaches it through nsenter)."""
+    if tokmod is None or pki_f is None:
+        return
+    rec["tokens"] = tokmod.make_tokens(sd, site)
+    spec = svcmod.issuer_spec(host, pki_f.result(), rec["tokens"]["docroot"])
+    inpid = hostenv.start_daemon(pid, list(spec.argv), spec.log, spec.user, dict(spec.env))
+    rec["services"].append({"name": spec.name, "ports": list(spec.ports), "log": spec.log,
+                            "pidfile": spec.pidfile, "ipv4_only": False, "started": inpid})
+    missing = hostenv.wait_ports(pid, spec.ports, SERVICE_WAIT, inpid, spec.pidfile)
+    if missing:
+        raise TestbedError(f"host {host['short']}: token issuer not listening on {sorted(missing)}; "
+                           f"log {spec.log}: {hostenv._tail(hostenv.host_path(pid, spec.log))}")
+
+
 def up(site: dict[str, Any], log: Log = _stderr) -> dict[str, Any]:
     """Bring the site up; on any failure everything made so far is removed again."""
     preflight()
@@ -247,9 +269,9 @@ def _up(site: dict[str, Any], sd: Path, log: Log, t_start: float) -> dict[str, A
         d.mkdir(parents=True, exist_ok=True)
         d.chmod(mode)
     Path(site["hosts"][0]["privdir"]).parent.mkdir(parents=True, exist_ok=True)
-    members = [*site["hosts"], site["client"]]
+    hosts = members(site)
     timings: dict[str, float] = {}
-    workers = min(40, len(members) + 2)  # threads mostly wait on subprocesses and ports
+    workers = min(40, len(hosts) + 2)  # threads mostly wait on subprocesses and ports
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pki_f: Future | None = None
         if pkimod is not None:
@@ -267,7 +289,7 @@ def _up(site: dict[str, Any], sd: Path, log: Log, t_start: float) -> dict[str, A
         timings["_dns"] = time.monotonic() - t0
         pubkeys = {s: f.result() for s, f in key_fs.items()}
         (sd / "authorized_keys").write_text(user_f.result() + "\n")
-        host_fs = [pool.submit(_host_up, site, h, sd, pki_f, pubkeys, timings) for h in members]
+        host_fs = [pool.submit(_host_up, site, h, sd, pki_f, pubkeys, timings) for h in hosts]
         records = [f.result() for f in host_fs]
         pki = pki_f.result() if pki_f is not None else None
     if pki is not None and svcmod is not None:
@@ -286,7 +308,9 @@ def _up(site: dict[str, Any], sd: Path, log: Log, t_start: float) -> dict[str, A
     x509 = {}
     if pki is not None:
         x509 = {"X509_USER_PROXY": pki["proxy"], "X509_CERT_DIR": pki["certdir"]}
+    tokens = next((r["tokens"] for r in records if r.get("tokens")), None)
     state = {"name": name, "site": site, "dns_pid": dns_pid, "hosts": records, "x509": x509,
+             "tokens": tokens,
              "pki": pki, "started": time.time(), "up_seconds": round(time.monotonic() - t_start, 3),
              "timings": {k: round(v, 3) for k, v in timings.items()}}
     (sd / "state.json").write_text(json.dumps(state, indent=1, default=str))

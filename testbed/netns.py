@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from testbed.site import members
+
 IP_TIMEOUT = 20.0
 NETNS_DIR = Path("/run/netns")
 
@@ -51,8 +53,8 @@ def list_namespaces(name: str) -> list[str]:
 def create(site: dict[str, Any]) -> None:
     """Create the site namespace with bridge and DNS addresses, host namespaces and veth pairs."""
     sns = site_ns(site["name"])
-    members = [*site["hosts"], site["client"]]
-    _ip_batch([f"netns add {sns}", *(f"netns add {h['ns']}" for h in members)])
+    hosts = members(site)
+    _ip_batch([f"netns add {sns}", *(f"netns add {h['ns']}" for h in hosts)])
     _set_sysctls(sns, {"net/ipv6/conf/all/accept_dad": "0", "net/ipv6/conf/default/accept_dad": "0"})
     lines = [
         "link set lo up",
@@ -61,7 +63,7 @@ def create(site: dict[str, Any]) -> None:
         f"addr add {site['dns']['ipv6']}/{site['ipv6_prefixlen']} dev br0 nodad",
         "link set br0 up",
     ]
-    for h in members:
+    for h in hosts:
         lines += [f"link add {h['ifname']} type veth peer name eth0 netns {h['ns']}",
                   f"link set {h['ifname']} master br0 up"]
     _ip_batch(lines, sns)

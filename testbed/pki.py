@@ -162,6 +162,12 @@ def _make_host(
     for addr in (v6, host.get("ipv4")):
         if addr:
             san.append(x509.IPAddress(ipaddress.ip_address(str(addr).split("/")[0])))
+    # XRootD redirects a client forced to IPv4 to the data server's address literal, and XrdCl
+    # 5.5 checks a TLS peer's name against DNS-type SANs only (no IP SANs, no DNS fallback):
+    # once ztn makes every xroot login TLS, such a redirect fails "hostname not in SAN
+    # extension" unless the IPv4 address is also a DNS-type SAN.
+    if host.get("ipv4"):
+        san.append(x509.DNSName(str(host["ipv4"]).split("/")[0]))
     cert = (
         _builder(_host_name(names[0]), ca.subject, key.public_key(), now - _NOW_SKEW, now + _CERT_LIFE)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -264,7 +270,8 @@ def make_pki(state_dir: Path, site: dict) -> dict:
     host_key = host_key_f.result()
     host_key_pem = _pem_key(host_key)
     hostcert: dict[str, tuple[str, str]] = {}
-    for hd in site["hosts"]:
+    issuer = [site["issuer"]] if site.get("issuer") else []  # the token issuer serves https too
+    for hd in [*site["hosts"], *issuer]:
         cpath, kpath = hostdir / f"{hd['short']}-cert.pem", hostdir / f"{hd['short']}-key.pem"
         _write(cpath, _make_host(hd, domain, ca, ca_key, host_key, now), 0o644)
         _write(kpath, host_key_pem, 0o600)

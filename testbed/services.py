@@ -29,6 +29,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from testbed import tokens
+
 XRD_PORT = 1094
 HTTPS_PORT = 443
 CMSD_PORT = 1213
@@ -45,6 +47,8 @@ _AS_SERVICE_USER = [
     "--inh-caps=+net_bind_service", "--ambient-caps=+net_bind_service", "--",
 ]
 STANDIN = Path(__file__).with_name("standin.py")
+ISSUER_SERVER = Path(__file__).with_name("issuer.py")
+SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")  # libcurl's default on Debian
 PYTHON = "/usr/bin/python3"
 
 # Names of the services as the fault `service_ipv4_only:<service>` spells them; the knowledge
@@ -142,11 +146,14 @@ def _xrootd_config(site: dict, host: dict, pki: dict, srv: Path, v4only: bool) -
         "cms.conwait 1",
         "cms.sched cpu 0 io 0 space 100",
         "cms.space min 1m 2m",
-        # GSI for xroot: the user's proxy, mapped through the grid-mapfile.
+        # WLCG tokens over ztn (TLS only: roots://), then GSI for xroot: the user's proxy, mapped
+        # through the grid-mapfile. ztn is listed first: XRootD 5.5 clients otherwise ask for a
+        # proxy even when they hold a token.
         "xrootd.seclib libXrdSec.so",
+        "sec.protocol ztn",
         f"sec.protocol gsi -certdir:{certdir} -cert:{cert} -key:{key} -crldir:{certdir} -crl:0"
-        f" -gridmap:{gridmap} -gmapopt:10 -dlgpxy:1 -exppxy:=creds",
-        "sec.protbind * only gsi",
+        f" -gridmap:{gridmap} -gmapopt:1 -dlgpxy:1 -exppxy:=creds",
+        "sec.protbind * only ztn gsi",
         # TLS for XrdHttp (and xroots if a client asks for it).
         f"xrd.tls {cert} {key}",
         f"xrd.tlsca certdir {certdir} proxies",
@@ -161,7 +168,9 @@ def _xrootd_config(site: dict, host: dict, pki: dict, srv: Path, v4only: bool) -
         "http.listingdeny false",
         "http.desthttps true",
         # Third-party copy: xroot TPC (xrdcp, delegated proxy) and HTTP TPC (libXrdHttpTPC).
-        "ofs.tpc autorm fcreds gsi =X509_USER_PROXY ttl 60 70 xfr 8 pgm /usr/bin/xrdcp --server",
+        # The pull runs in a wrapper (see _TPC_WRAPPER): with ztn, every xroot login is TLS, and
+        # OpenSSL 3 refuses the SHA-1 signature XRootD 5.5 puts on the delegated proxy.
+        f"ofs.tpc autorm echo fcreds gsi =X509_USER_PROXY ttl 60 70 xfr 8 pgm {srv}/xrd/tpc-xrdcp --server",
         "http.exthandler xrdtpc libXrdHttpTPC.so",
         f"tpc.cadir {certdir}",
         # gfal2/davix ask XrdHttpTPC for a "gridsite" delegation, which 5.5 does not implement;
@@ -170,6 +179,10 @@ def _xrootd_config(site: dict, host: dict, pki: dict, srv: Path, v4only: bool) -
         "all.sitename se-testbed",
         "ofs.authorize 1",
         f"acc.authdb {srv}/xrd/authdb",
+        # Tokens: libXrdAccSciTokens checks issuer (fetched over https), audience and scope; what
+        # it does not authorize passes to the authdb, which admits only grid-mapped X.509 users.
+        f"ofs.authlib ++ libXrdAccSciTokens.so config={srv}/xrd/scitokens.cfg",
+        "http.header2cgi Authorization authz",
         "ofs.authlib ++ libXrdMacaroons.so",
         f"macaroons.secretkey {srv}/xrd/macaroon-secret",
         "http.exthandler xrdmacaroons libXrdMacaroons.so",
@@ -181,6 +194,48 @@ def _xrootd_config(site: dict, host: dict, pki: dict, srv: Path, v4only: bool) -
     return "\n".join(lines) + "\n"
 
 
+# Root TPC pulls with the proxy the client delegated; XRootD 5.5's GSI signs that proxy with
+# SHA-1, and once ztn makes every xroot login TLS, the pulling xrdcp loads it as its TLS client
+# certificate, which Debian 12's OpenSSL 3 refuses at its default security level:
+#   SSL_CTX_use_certificate: ca md too weak  ->  "[FATAL] TLS error" (source)
+# The site workaround: that one xrdcp runs at security level 0 (the server itself does not).
+_TPC_WRAPPER = """#!/bin/sh
+# se-testbed: xroot TPC pull with the SHA-1-signed delegated proxy (see services.py)
+OPENSSL_CONF={srv}/xrd/openssl-tpc.cnf exec /usr/bin/xrdcp "$@"
+"""
+_TPC_OPENSSL_CNF = """openssl_conf = default_conf
+[default_conf]
+ssl_conf = ssl_sect
+[ssl_sect]
+system_default = system_default_sect
+[system_default_sect]
+CipherString = DEFAULT@SECLEVEL=0
+"""
+
+
+def _ca_bundle(pki: dict) -> str:
+    """The machine's CA bundle plus the test CA (what `update-ca-certificates` would make)."""
+    test_ca = (Path(pki["certdir"]) / f"{pki['ca_hash']}.0").read_text()
+    try:
+        system = SYSTEM_CA_BUNDLE.read_text()
+    except OSError:
+        system = ""
+    return system + ("" if system.endswith("\n") or not system else "\n") + test_ca
+
+
+def issuer_spec(host: dict, pki: dict, docroot: str) -> ServiceSpec:
+    """The token issuer host's one daemon: testbed/issuer.py with its test-CA certificate."""
+    cert, key = pki["hostcert"][host["short"]]
+    pidfile = "/run/issuer.pid"  # the host's private /run
+    return ServiceSpec(
+        name="issuer", files={},
+        argv=[PYTHON, "-I", "-S", str(ISSUER_SERVER), "--docroot", docroot, "--cert", cert, "--key", key,
+              "--port", str(tokens.ISSUER_PORT), "--pidfile", pidfile],
+        user="root", env={}, pidfile=pidfile, ports=[tokens.ISSUER_PORT],
+        log=f"{Path(docroot).parent}/logs/issuer.log",
+    )
+
+
 def _xrootd_specs(site: dict, host: dict, pki: dict, srv: Path) -> list[ServiceSpec]:
     cert, key = pki["hostcert"][host["short"]]
     v4 = ipv4_only(host, "xrootd")
@@ -190,13 +245,21 @@ def _xrootd_specs(site: dict, host: dict, pki: dict, srv: Path) -> list[ServiceS
         # XRootD runs as `xrootd` and wants its own copy of the host key, mode 0400.
         f"{srv}/xrd/hostcert.pem": (Path(cert).read_text(), 0o644, SERVICE_USER),
         f"{srv}/xrd/hostkey.pem": (Path(key).read_text(), 0o400, SERVICE_USER),
-        # Every authenticated user may do everything under /store (the grid-mapfile decides who).
-        f"{srv}/xrd/authdb": ("u * /store/ a\n", 0o644, SERVICE_USER),
+        # Every grid-mapped X.509 user (mapped to the service account) may do everything under
+        # /store; token users are authorized by their scopes only (scitokens.cfg).
+        f"{srv}/xrd/authdb": (f"u {SERVICE_USER} /store/ a\n", 0o644, SERVICE_USER),
+        f"{srv}/xrd/scitokens.cfg": (tokens.scitokens_config(site, host), 0o644, SERVICE_USER),
+        f"{srv}/xrd/tpc-xrdcp": (_TPC_WRAPPER.format(srv=srv), 0o755, "root"),
+        f"{srv}/xrd/openssl-tpc.cnf": (_TPC_OPENSSL_CNF, 0o644, "root"),
+        # scitokens-cpp fetches the issuer's keys with libcurl and the system CA store: the test
+        # CA joins the host's bundle (its /etc is an overlay; the machine's is never touched).
+        str(SYSTEM_CA_BUNDLE): (_ca_bundle(pki), 0o644, "root"),
         f"{srv}/xrd/macaroon-secret": (base64.b64encode(secrets.token_bytes(48)).decode() + "\n", 0o400,
                                        SERVICE_USER),
     }
     fam = ["-I", "v4"] if v4 else []
-    env = {"X509_CERT_DIR": pki["certdir"], "XrdSecGSISRVNAMES": "*"}
+    # XDG_CACHE_HOME: scitokens-cpp's key cache (sqlite) per host, never shared between testbeds
+    env = {"X509_CERT_DIR": pki["certdir"], "XrdSecGSISRVNAMES": "*", "XDG_CACHE_HOME": f"{srv}/xrd/cache"}
     cmsd_v4 = v4 or ipv4_only(host, "cmsd")
     # cmsd first (and it carries the shared files): a data server's xrootd joins the cluster
     # through the local cmsd's admin socket and would otherwise wait `cms.conwait` to retry.
@@ -326,6 +389,7 @@ def service_specs(site: dict, host: dict, pki: dict, state_dir: Path) -> list[Se
         f"{srv}/xrd/admin": (0o750, SERVICE_USER),
         f"{srv}/xrd/run": (0o755, SERVICE_USER),
         f"{srv}/xrd/tpc": (0o700, SERVICE_USER),
+        f"{srv}/xrd/cache": (0o700, SERVICE_USER),
         f"{srv}/gridftp": (0o755, "root"),
         f"{srv}/standin": (0o755, "root"),
         f"{srv}/root": (0o755, "root"),
@@ -377,5 +441,6 @@ def clean_host(state_dir: Path, short: str) -> None:
     shutil.rmtree(host_srv_dir(state_dir, short), ignore_errors=True)
 
 
-__all__ = ["ServiceSpec", "clean_host", "cluster_members", "host_srv_dir", "ipv4_only", "service_specs",
+__all__ = ["ServiceSpec", "clean_host", "cluster_members", "host_srv_dir", "ipv4_only", "issuer_spec",
+           "service_specs",
            "store_path", "wait_cluster"]

@@ -21,11 +21,13 @@ The parsed ``site`` dict (keys other modules may rely on):
     name (testbed instance name), site (se_site), domain, ipv4_prefix, ipv6_prefix,
     ipv4_prefixlen, ipv6_prefixlen, gridftp_data_range ("A-B"), gridftp_data_ports ((A, B)),
     hosts (list of host dicts: the head node first, then disk nodes; NOT the client),
-    client (host dict of the client, role "client"), dns ({"ipv4", "ipv6"}: dnsmasq on the
-    bridge, also the default gateway), state_dir (str), source (site file path or "").
+    client (host dict of the client, role "client"), issuer (host dict of the token issuer,
+    role "issuer", short ISSUER_SHORT: https only, no sshd, not in the inventory),
+    dns ({"ipv4", "ipv6"}: dnsmasq on the bridge, also the default gateway), state_dir (str),
+    source (site file path or "").
 
 Each ``host`` dict:
-    short, fqdn, role ("headnode" | "disknode" | "client"), os ("sl6" | "el7" | "el9"),
+    short, fqdn, role ("headnode" | "disknode" | "client" | "issuer"), os ("sl6" | "el7" | "el9"),
     personality (os as written in the site file, "el9-nft" included), firewall ("iptables" |
     "firewalld" | "nftables", from the personality),
     ipv4, ipv6 (address strings, no prefix length; ipv6 is the *planned* address even when
@@ -59,7 +61,8 @@ ROLES = ("headnode", "disknode")
 MAX_DISKS = 32
 NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
 SHORT_RE = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
-RESERVED_SHORTS = {"site", "client"}
+ISSUER_SHORT = "issuer"
+RESERVED_SHORTS = {"site", "client", ISSUER_SHORT}
 TOP_KEYS = {"site", "domain", "ipv4_prefix", "ipv6_prefix", "gridftp_data_range", "disks",
             "disk_defaults", "hosts", "description"}
 HOST_KEYS = {"short", "role", "os", "faults"}
@@ -177,6 +180,8 @@ def parse_site(raw: Any, name: str = "se6tb", disks: int | None = None, source: 
         hosts.append(_host(h, index, f"v{index}", name, domain, net4, net6, source))
     client = _host({"short": "client", "role": "client", "os": "el9", "faults": []}, 2, "vc",
                    name, domain, net4, net6, source)
+    issuer = _host({"short": ISSUER_SHORT, "role": "issuer", "os": "el9", "faults": []}, 3, "vi",
+                   name, domain, net4, net6, source)
     site = {
         "name": name,
         "site": str(raw.get("site", default_site)),
@@ -189,6 +194,7 @@ def parse_site(raw: Any, name: str = "se6tb", disks: int | None = None, source: 
         "gridftp_data_ports": (int(m.group(1)), int(m.group(2))),
         "hosts": hosts,
         "client": client,
+        "issuer": issuer,
         "dns": {"ipv4": str(net4.network_address + 1), "ipv6": str(net6.network_address + 1)},
         "state_dir": str(state_dir),
         "source": source,
@@ -230,10 +236,16 @@ def _host(h: dict[str, Any], index: int, ifname: str, name: str, domain: str,
     }
 
 
+def members(site: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every host with a namespace on the bridge: SE hosts, the client, the token issuer (a site
+    state from before the issuer existed has none)."""
+    return [*site["hosts"], site["client"], *([site["issuer"]] if site.get("issuer") else [])]
+
+
 def host_by_name(site: dict[str, Any], name: str) -> dict[str, Any]:
-    """Find a host (or the client) by short name, FQDN or address."""
-    for h in [*site["hosts"], site["client"]]:
+    """Find a host (or the client, or the issuer) by short name, FQDN or address."""
+    for h in members(site):
         if name in (h["short"], h["fqdn"], h["ipv4"], h["ipv6"], *h["names"]):
             return h
-    known = ", ".join(h["short"] for h in [*site["hosts"], site["client"]])
+    known = ", ".join(h["short"] for h in members(site))
     raise SiteError(f"no host {name!r} in this testbed; hosts: {known}")

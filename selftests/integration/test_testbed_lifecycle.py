@@ -159,11 +159,12 @@ def test_down_leaves_nothing_and_second_down_is_a_noop() -> None:
     name = f"ld{os.getpid() % 100000}"
     tb("up", name=name)
     inodes = netns_inodes(name)
-    assert len(inodes) == 5, f"expected 5 namespaces after up, got {len(inodes)}"
+    # site, head, disk01, disk02, client, issuer
+    assert len(inodes) == 6, f"expected 6 namespaces after up, got {len(inodes)}"
     # a session from the client with a ControlMaster that would outlive a plain `ip netns del`
     tb("run", "--", "ssh", "-F", f"/run/se-testbed/{name}/ssh_config", "10.42.0.11", "true", name=name)
     res = tb("down", name=name)
-    assert "removed 5 namespaces" in res.stdout, f"down did not report 5 namespaces removed: {res.stdout}"
+    assert "removed 6 namespaces" in res.stdout, f"down did not report 6 namespaces removed: {res.stdout}"
     assert_nothing_left(name, inodes)
     res = tb("down", name=name)
     assert "nothing to remove" in res.stdout, f"second down was not a no-op: {res.stdout}"
