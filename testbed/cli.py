@@ -141,6 +141,8 @@ def _fault(state: dict[str, Any], host_name: str, fault: str) -> None:
     if name == "not_dual_stacked" and h["has_ipv6"]:
         h["has_ipv6"] = False
         netns.remove_ipv6(h, site)
+    if name == "temporary_source" and h["has_ipv6"]:
+        netns.add_second_source(h, site)
     sd = engine.state_dir(state["name"])
     kind = faults.CATALOGUE[name].applies
     if kind in ("dns", "net"):

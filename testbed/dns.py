@@ -33,6 +33,12 @@ def mismatched_v6(site: dict[str, Any], host: dict[str, Any]) -> str:
     return str(net.network_address + 0xBAD0000 + host["index"])
 
 
+def stale_v6(site: dict[str, Any], host: dict[str, Any]) -> str:
+    """A second AAAA nothing listens on (fault stale_aaaa: an old allocation left in DNS)."""
+    net = ipaddress.IPv6Network(site["ipv6_prefix"])
+    return str(net.network_address + 0x57A1E0000 + host["index"])
+
+
 def published_aaaa(site: dict[str, Any], host: dict[str, Any]) -> str | None:
     """The AAAA the DNS publishes for the host, after faults (None: no AAAA)."""
     if not host["has_ipv6"] or faults.has(host, "no_aaaa"):
@@ -72,6 +78,10 @@ def config(site: dict[str, Any], pidfile: Path, logfile: Path) -> str:
             hexa = ipaddress.IPv6Address(aaaa).packed.hex()
             lines.append(f"dns-rr={h['fqdn']},28,{hexa}")
             lines.append(f"dns-rr={short}-v6.{d},28,{hexa}")
+        if aaaa and faults.has(h, "stale_aaaa"):  # the stale allocation kept its PTR too
+            stale = ipaddress.IPv6Address(stale_v6(site, h))
+            lines += [f"dns-rr={h['fqdn']},28,{stale.packed.hex()}",
+                      f"ptr-record={stale.reverse_pointer},{h['fqdn']}"]
         if h["has_ipv6"] and not faults.has(h, "no_ipv6_ptr"):
             lines.append(f"ptr-record={ipaddress.IPv6Address(h['ipv6']).reverse_pointer},{h['fqdn']}")
         lines.append(f"dns-rr={short}-v4.{d},1,{ipaddress.IPv4Address(h['ipv4']).packed.hex()}")

@@ -10,6 +10,7 @@ at once: no sleeps.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from testbed import faults
 from testbed.site import members
 
 IP_TIMEOUT = 20.0
@@ -88,6 +90,20 @@ def configure_host(site: dict[str, Any], host: dict[str, Any]) -> None:
         lines += [f"addr add {host['ipv6']}/{site['ipv6_prefixlen']} dev eth0 nodad",
                   f"route add default via {site['dns']['ipv6']} dev eth0"]
     _ip_batch(lines, host["ns"])
+    if host["has_ipv6"] and faults.has(host, "temporary_source"):
+        add_second_source(host, site)
+
+
+def second_source(site: dict[str, Any], host: dict[str, Any]) -> str:
+    """The non-DNS address a host with fault temporary_source speaks from."""
+    return str(ipaddress.IPv6Network(site["ipv6_prefix"]).network_address + 0x5CE0000 + host["index"])
+
+
+def add_second_source(host: dict[str, Any], site: dict[str, Any]) -> None:
+    """Fault temporary_source: a second address on eth0, made the default route's source."""
+    src = second_source(site, host)
+    _ip_batch([f"addr add {src}/{site['ipv6_prefixlen']} dev eth0 nodad",
+               f"route replace default via {site['dns']['ipv6']} dev eth0 src {src}"], host["ns"])
 
 
 def remove_ipv6(host: dict[str, Any], site: dict[str, Any]) -> None:

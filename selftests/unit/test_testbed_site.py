@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+import ipaddress
 from pathlib import Path
 
 import pytest
 import yaml
 
-from testbed import dns, faults, firewall, osfiles
+from testbed import dns, faults, firewall, netns, osfiles
 from testbed.engine import inventory
 from testbed.site import SITES_DIR, SiteError, host_by_name, load_site, parse_site
 
@@ -220,3 +221,22 @@ def test_inventory_follows_the_contract() -> None:
         f"head se_transfer_dir: {head['se_transfer_dir']!r}")
     assert set(inv["children"]["disknodes"]["hosts"]) == {"disk01.example.test", "disk02.example.test"}, (
         f"disknodes in inventory: {sorted(inv['children']['disknodes']['hosts'])}")
+
+
+def test_stale_aaaa_adds_a_second_aaaa_and_its_ptr() -> None:
+    s, h = _site_with_faults("stale_aaaa")
+    stale = dns.stale_v6(s, h)
+    conf = dns.config(s, Path("/p"), Path("/l")).splitlines()
+    aaaa = [ln for ln in conf if ln.startswith("dns-rr=head.example.test,28,")]
+    assert len(aaaa) == 2, f"stale_aaaa: expected the real and the stale AAAA, got {aaaa}"
+    assert stale != h["ipv6"], f"the stale address {stale} is the host's own"
+    assert any(ln.startswith("ptr-record=") and ln.endswith(",head.example.test")
+               and ln.split("=")[1].startswith(ipaddress.IPv6Address(stale).reverse_pointer)
+               for ln in conf), f"no PTR for the stale address {stale}: {conf}"
+
+
+def test_temporary_source_address_is_not_the_dns_one() -> None:
+    s, h = _site_with_faults("temporary_source")
+    src = netns.second_source(s, h)
+    assert src != h["ipv6"], f"temporary_source speaks from the DNS address {src}"
+    assert ipaddress.IPv6Address(src) in ipaddress.IPv6Network(s["ipv6_prefix"]), src
