@@ -1,490 +1,460 @@
-"""Ansible inventory (YAML or INI) -> :class:`~se_dualstack.model.Site`.
+"""A site's Ansible inventory -> :class:`~se_dualstack.model.Site`, read by ansible-core itself.
 
-A site's existing Ansible inventory must work as it is, without Ansible installed on the machine
-running the suite, so this is a small reader of the two formats Ansible itself reads: groups,
-nested ``children``, group and host variables, ``[a:b]`` host ranges.  Everything a site can get
-wrong is reported as one :class:`InventoryError` line naming the file, the key or host, and the
-fix, because that line is all a site admin sees (no traceback).
+Why Ansible and not a parser of our own: a site's inventory is whatever Ansible accepts (INI
+with or without a suffix, YAML, directories, ``group_vars/``/``host_vars/``, inventory plugins
+and scripts, vault), with Ansible's precedence. Only Ansible reads all of that the same way the
+site's own playbooks do, so Ansible's documentation applies unchanged. This module asks it for
+hosts, groups and merged variables, renders Jinja in the variables the suite uses (Templar),
+resolves the connection with Ansible's own option rules (``ansible_host``/``ansible_ssh_host``,
+ansible.cfg, ``ANSIBLE_*`` environment) and turns every failure into one
+:class:`InventoryError` line naming the file, the host or key, and the fix. Ansible's own
+warnings are captured, never printed.
 """
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import ipaddress
+import os
 import re
-import shlex
-import string
-from dataclasses import dataclass, field
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+# Imported once, with the suite: Ansible (and the cryptography it loads) must not be imported
+# anew per run in one process (pytester), which PyO3 modules refuse and Ansible warns about.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from ansible import constants as C
+    from ansible.errors import AnsibleError
+    from ansible.inventory.manager import InventoryManager
+    from ansible.module_utils.parsing.convert_bool import boolean
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.parsing.vault import get_file_vault_secret
+    from ansible.plugins.loader import become_loader, connection_loader
+    from ansible.template import Templar
+    from ansible.utils.collection_loader import AnsibleCollectionConfig
+    from ansible.utils.display import Display
+    from ansible.utils.vars import combine_vars
+    from ansible.vars.manager import VariableManager
+    from ansible.vars.plugins import get_vars_from_inventory_sources, get_vars_from_path
 
-from se_dualstack import knowledge
+from se_dualstack import knowledge, sitevars
 from se_dualstack.errors import InventoryError
-from se_dualstack.model import GROUP_ROLE, PortRange, SEHost, Service, Site
+from se_dualstack.model import GROUP_ROLE, Connection, SEHost, Site
 
-__all__ = ["DEFAULTS", "InventoryError", "host_from_spec", "load_site", "read_inventory"]
+__all__ = ["DEFAULTS", "InventoryError", "adhoc_site", "host_from_spec", "load_site", "read",
+           "site_view"]
 
-# Defaults under every inventory (see inventory/README.md; architecture.md is the contract).
-DEFAULTS: dict[str, Any] = {
-    "se_flavour": "dpm",
-    "se_external_interface": "eth0",
-    "se_ipv6_prefixes": ["2000::/3"],
-    "se_dns_timeout": 3.0,
-    "se_connect_timeout": 3.0,
-    "se_ssh_timeout": 10.0,
-    "se_transfer_protocols": ["gsiftp", "root", "davs"],
-    "ansible_user": "root",
-}
-
+DEFAULTS = sitevars.DEFAULTS
 SE_GROUPS = tuple(GROUP_ROLE)  # ("headnodes", "disknodes")
-_YAML_SUFFIXES = {".yml", ".yaml", ".json"}
-_INI_SUFFIXES = {".ini", ".cfg", ".hosts"}
-_LIST_VARS = ("se_ipv6_prefixes", "se_resolvers", "se_transfer_protocols", "se_services",
-              "se_transfer_via_head", "se_transfer_tpc_protocols")
-_FLOAT_VARS = ("se_dns_timeout", "se_connect_timeout", "se_ssh_timeout")
 
-
-# --------------------------------------------------------------------------- raw inventory
+# Connection variables Ansible templates before its connection plugin reads them (old names too).
+CONN_VARS = (
+    "ansible_host", "ansible_ssh_host", "ansible_user", "ansible_ssh_user", "ansible_port",
+    "ansible_ssh_port", "ansible_private_key_file", "ansible_ssh_private_key_file",
+    "ansible_ssh_common_args", "ansible_ssh_extra_args", "ansible_ssh_args", "ansible_connection",
+    "ansible_become", "ansible_become_user", "ansible_sudo_user", "ansible_become_method",
+)
+# Connection types testinfra can drive (as its own get_ansible_host accepts them).
+CONNECTIONS = ("ssh", "smart", "paramiko", "paramiko_ssh", "local", "docker",
+               "community.docker.docker", "lxc", "lxd")
+_DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 
 @dataclass
-class Group:
-    """One Ansible group as written: its own hosts, child groups and variables."""
+class InvHost:
+    """One host as Ansible sees it: all its groups (ancestors too) and rendered variables."""
 
     name: str
-    hosts: list[str] = field(default_factory=list)
-    children: list[str] = field(default_factory=list)
-    vars: dict[str, Any] = field(default_factory=dict)
+    groups: list[str]
+    vars: dict[str, Any]  # se_* variables after Ansible's precedence, Jinja rendered
+    conn: Connection
+    host_level_se: bool  # se_* variables set on the host line itself (not via a group)
 
 
 @dataclass
-class RawInventory:
-    """What the file says, before roles, precedence and site knowledge are applied."""
+class AnsibleView:
+    """What Ansible read: hosts in its order, the ``all`` group's ``se_*`` vars, group names."""
 
-    path: str
-    groups: dict[str, Group]
-    host_vars: dict[str, dict[str, Any]]  # per host, in first-seen order
-    where: dict[str, str] = field(default_factory=dict)  # host -> "line N" (INI) for messages
-
-    def group(self, name: str) -> Group:
-        if name not in self.groups:
-            self.groups[name] = Group(name)
-        return self.groups[name]
-
-    def add_host(self, group: str, host: str, hvars: dict[str, Any], where: str = "") -> None:
-        g = self.group(group)
-        if host in g.hosts:
-            at = f" ({where}, first at {self.where.get(host, '?')})" if where else ""
-            raise InventoryError(
-                f"{self.path}: host {host} is listed twice in group {group}{at}; "
-                "list each host once per group"
-            )
-        g.hosts.append(host)
-        self.host_vars.setdefault(host, {}).update(hvars)
-        if where:
-            self.where.setdefault(host, where)
+    hosts: list[InvHost]
+    all_vars: dict[str, Any]
+    groups: list[str]
+    warnings: list[str]  # Ansible's own warnings (unexpected keys...), for error messages
 
 
-_RANGE = re.compile(r"\[([0-9a-zA-Z]+):([0-9a-zA-Z]+)(?::(\d+))?\]")
+# --------------------------------------------------------------------------- Ansible, quietly
 
 
-def expand_hosts(pattern: str) -> list[str]:
-    """Expand Ansible host ranges: ``pool[01:03].example.org`` -> pool01, pool02, pool03.
+class _Quiet:
+    """Ansible's display singleton, muted while we read: warnings are kept for error messages.
 
-    Bracketed IPv6 literals (``[fd42::10]``) are not ranges and are returned unchanged.
+    Why: Ansible prints warnings (``Failed to parse ... with ini plugin``) straight to the
+    terminal; under pytest that would be noise, and the one useful line is in them.
     """
-    m = _RANGE.search(pattern)
-    if not m:
-        return [pattern]
-    first, last, step_s = m.group(1), m.group(2), m.group(3)
-    step = int(step_s) if step_s else 1
-    head, tail = pattern[: m.start()], pattern[m.end():]
-    if first.isdigit() and last.isdigit():
-        width = len(first) if first.startswith("0") else 0
-        items = [f"{i:0{width}d}" for i in range(int(first), int(last) + 1, step)]
-    elif len(first) == 1 and len(last) == 1 and first.isalpha() and last.isalpha():
-        letters = string.ascii_letters
-        items = list(letters[letters.index(first): letters.index(last) + 1: step])
-    else:
-        raise ValueError(f"bad host range [{first}:{last}]")
-    if not items:
-        raise ValueError(f"empty host range [{first}:{last}]")
-    return [x for item in items for x in expand_hosts(head + item + tail)]
 
+    NAMES = ("display", "warning", "deprecated", "error", "banner")
 
-def _expand(path: str, pattern: str, where: str) -> list[str]:
-    try:
-        return expand_hosts(pattern)
-    except ValueError as exc:
-        raise InventoryError(
-            f"{path}: {where}: {exc} in host {pattern!r}; write ranges as [01:10] or [a:f]"
-        ) from None
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
 
-
-# --------------------------------------------------------------------------- YAML
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys: YAML would silently keep the last host."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[_Quiet]:
+        disp = Display()
+        saved = {n: disp.__dict__.get(n) for n in self.NAMES}
+        disp.display = lambda *a, **k: None
+        disp.deprecated = lambda *a, **k: None
+        disp.banner = lambda *a, **k: None
+        disp.warning = lambda msg, *a, **k: self.warnings.append(str(msg))
+        disp.error = lambda msg, *a, **k: self.warnings.append(str(msg))
         try:
-            hash(key)
-        except TypeError:
-            continue
-        line = key_node.start_mark.line + 1
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first on line {seen[key]})", key_node.start_mark
-            )
-        seen[key] = line
-    return loader.construct_mapping(node, deep=deep)
+            yield self
+        finally:
+            for n, old in saved.items():
+                if old is None:
+                    disp.__dict__.pop(n, None)
+                else:
+                    disp.__dict__[n] = old
 
 
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+def _config(name: str, **kw: Any) -> Any:
+    """An Ansible setting as Ansible resolves it now (ansible.cfg < ANSIBLE_* env < variables)."""
+    return C.config.get_config_value(name, **kw)
 
 
-def _yaml_error(path: str, exc: yaml.YAMLError) -> InventoryError:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
-    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
-    if "duplicate key" in str(problem):
-        return InventoryError(f"{path}: {where}: {problem}; list each host or variable once")
-    return InventoryError(f"{path}: {where}: YAML syntax error: {problem}; fix the YAML at that line")
+def _vault_secrets(loader: Any, password_files: Sequence[str]) -> list[tuple[str, Any]]:
+    """Vault secrets from ``--vault-password-file`` and Ansible's own settings/environment.
+
+    ``ANSIBLE_VAULT_PASSWORD_FILE`` / ``ANSIBLE_VAULT_IDENTITY_LIST`` (or ansible.cfg) apply as
+    they do for ansible-playbook; files are read (or, if executable, run) by Ansible's code.
+    """
+    default_id = _config("DEFAULT_VAULT_IDENTITY") or "default"
+    slugs = [str(s) for s in _config("DEFAULT_VAULT_IDENTITY_LIST") or []]
+    slugs += [f"{default_id}@{f}" for f in password_files]
+    env_file = _config("DEFAULT_VAULT_PASSWORD_FILE")
+    if env_file:
+        slugs.append(f"{default_id}@{env_file}")
+    out: list[tuple[str, Any]] = []
+    for slug in slugs:
+        vid, _, path = slug.rpartition("@") if "@" in slug else (default_id, "", slug)
+        if path in ("prompt", "prompt_ask_vault_pass"):
+            raise InventoryError(f"vault id {slug}: the suite cannot prompt for a vault password; "
+                                 "give --vault-password-file FILE")
+        try:
+            secret = get_file_vault_secret(filename=path, vault_id=vid or default_id, loader=loader)
+            secret.load()
+        except Exception as exc:
+            raise InventoryError(f"{path}: cannot read the vault password ({_first_line(exc)}); "
+                                 "check the file given as vault password file") from None
+        out.append((vid or default_id, secret))
+    return out
 
 
-def _read_yaml(path: str, text: str) -> RawInventory:
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise _yaml_error(path, exc) from None
-    if data is None:
-        raise InventoryError(f"{path}: the inventory is empty; define the headnodes and disknodes groups")
-    if not isinstance(data, dict):
-        raise InventoryError(
-            f"{path}: top level is a {type(data).__name__}, not a mapping of groups; "
-            "start with 'all:' and put headnodes/disknodes under its 'children:'"
-        )
-    inv = RawInventory(path, {"all": Group("all")}, {})
-    for name, body in data.items():
-        _yaml_group(inv, str(name), body, parent=None, trail=str(name))
-    return inv
+def _first_line(exc: BaseException | str) -> str:
+    """The useful line of an Ansible message (they carry snippets and blank lines)."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
-def _yaml_group(inv: RawInventory, name: str, body: Any, parent: str | None, trail: str) -> None:
-    """Read one group mapping (``hosts``, ``vars``, ``children``), recursively."""
-    path = inv.path
-    group = inv.group(name)
-    if parent is not None and name not in inv.groups[parent].children:
-        inv.groups[parent].children.append(name)
-    elif parent is None and name != "all" and name not in inv.groups["all"].children:
-        inv.groups["all"].children.append(name)
-    if body is None:
-        return
-    if not isinstance(body, dict):
-        raise InventoryError(
-            f"{path}: group {trail} is a {type(body).__name__}, not a mapping; "
-            "give it 'hosts:', 'vars:' or 'children:'"
-        )
-    unknown = set(body) - {"hosts", "vars", "children"}
-    if unknown:
-        bad = sorted(str(k) for k in unknown)[0]
-        raise InventoryError(
-            f"{path}: group {trail}: unexpected key {bad!r}; a group holds only 'hosts:', 'vars:' "
-            f"and 'children:' (put variables under {trail}.vars or a host)"
-        )
-    gvars = body.get("vars")
-    if gvars is not None:
-        if not isinstance(gvars, dict):
-            raise InventoryError(f"{path}: {trail}.vars is not a mapping; write 'key: value' lines")
-        group.vars.update({str(k): v for k, v in gvars.items()})
-    hosts = body.get("hosts")
-    if hosts is not None:
-        if not isinstance(hosts, dict):
-            raise InventoryError(
-                f"{path}: {trail}.hosts is a {type(hosts).__name__}, not a mapping; "
-                "write each host as 'name:' (with its variables below it, or nothing)"
-            )
-        for hname, hvars in hosts.items():
-            if hvars is not None and not isinstance(hvars, dict):
-                raise InventoryError(
-                    f"{path}: host {hname} in {trail}.hosts: its variables are not a mapping; "
-                    "write 'key: value' lines under the host"
-                )
-            for h in _expand(path, str(hname), f"{trail}.hosts"):
-                inv.add_host(name, h, {str(k): v for k, v in (hvars or {}).items()})
-    children = body.get("children")
-    if children is not None:
-        if not isinstance(children, dict):
-            raise InventoryError(
-                f"{path}: {trail}.children is a {type(children).__name__}, not a mapping; "
-                "write each child group as 'name:'"
-            )
-        for cname, cbody in children.items():
-            _yaml_group(inv, str(cname), cbody, parent=name, trail=f"{trail}.children.{cname}")
+_FAILED = re.compile(r"Failed to parse (?P<src>.+?) with (?P<plugin>\S+) plugin: (?P<msg>.*)", re.S)
 
 
-# --------------------------------------------------------------------------- INI
+def _parse_failure(source: str, warnings: list[str]) -> InventoryError:
+    """The one line for an inventory source no plugin could read, from Ansible's warnings."""
+    fails = [m.groupdict() for w in warnings if (m := _FAILED.search(w))]
+    yaml_like = source.endswith((".yml", ".yaml", ".json"))
+    order = ("yaml", "auto", "ini", "script", "toml") if yaml_like else ("ini", "script", "yaml")
+    fails.sort(key=lambda f: order.index(f["plugin"]) if f["plugin"] in order else len(order))
+    fails = [f for f in fails if "no root 'plugin' key" not in f["msg"]
+             and "Plugin configuration YAML file" not in f["msg"]] or fails
+    if not fails:
+        return InventoryError(f"{source}: Ansible cannot read this inventory; check it with "
+                              f"ansible-inventory -i {source} --list")
+    f = fails[0]
+    problem = _problem(f["msg"]).replace(f"{source}:", "").strip(" :")
+    problem = re.sub(r"^(\d+): ", r"line \1: ", problem)  # the INI plugin's "LINE: message"
+    return InventoryError(f"{source}: {f['plugin']} inventory: {problem}; fix it there "
+                          f"(ansible-inventory -i {source} --list shows what Ansible reads)")
 
-_SECTION = re.compile(r"^\[([^\]:\s]+)(?::([^\]\s]+))?\]\s*$")
+
+def _problem(msg: str) -> str:
+    """The line of an Ansible parse message that says what is wrong, with its position."""
+    text = " ".join(msg.split())
+    where = re.search(r"line (\d+), column (\d+)", text)
+    m = re.search(r"Syntax Error while loading YAML\.\s+(.+?)(?:\. while |\s+in \"|$)", text)
+    problem = f"YAML syntax error: {m.group(1)}" if m else _first_line(msg)
+    if "tab character at the start of the line" in text:
+        problem += " (a tab: YAML indents with spaces)"
+    if where and f"line {where.group(1)}" not in problem:
+        problem = f"line {where.group(1)}, column {where.group(2)}: {problem}"
+    return problem
 
 
-def _ini_value(raw: str) -> Any:
-    """Ansible reads INI values as Python literals where they parse (``2811``, ``['a']``)."""
-    try:
-        return ast.literal_eval(raw)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return raw
+def read(sources: Sequence[str], playbook_dir: str | None = None,
+         vault_password_files: Sequence[str] = ()) -> AnsibleView:
+    """Every host of the inventory, in Ansible's order, with groups and rendered variables.
+
+    Also the ``all`` group's own ``se_*`` variables (inventory, group_vars/all), the site-wide
+    settings.
+    """
+    for s in sources:
+        if "," not in s and not Path(s).exists():
+            raise InventoryError(f"{s}: inventory not found; give the path of your site's inventory "
+                                 "(a file or a directory, see inventory/README.md)")
+    quiet = _Quiet()
+    # Python warnings too: re-importing Ansible (pytester, a second run) warns about its patches.
+    with warnings.catch_warnings(), quiet():
+        warnings.simplefilter("ignore")
+        try:
+            return _read(list(sources), playbook_dir, vault_password_files, quiet)
+        except InventoryError as exc:
+            if str(exc).startswith("host "):  # raised per host: name the inventory too
+                raise InventoryError(f"{', '.join(sources)}: {exc}") from None
+            raise
+        except Exception as exc:
+
+            if not isinstance(exc, AnsibleError):
+                raise
+            raise _ansible_error(sources, exc) from None
 
 
-def _ini_pairs(path: str, lineno: int, tokens: list[str]) -> dict[str, Any]:
+def _ansible_error(sources: Sequence[str], exc: Exception) -> InventoryError:
+    text = " ".join(str(exc).split())
+    src = ", ".join(sources)
+    if "no vault secrets" in text or "Decryption failed" in text:
+        return InventoryError(f"{src}: {_first_line(exc)}; give the vault password with "
+                              "--vault-password-file FILE or ANSIBLE_VAULT_PASSWORD_FILE")
+    where = re.search(r"The error appears to be in '([^']+)': line (\d+), column (\d+)", text)
+    at = f"{where.group(1)}: line {where.group(2)}, column {where.group(3)}" if where else src
+    return InventoryError(f"{at}: {_first_line(exc)}; fix it there (ansible-inventory -i {src} "
+                          "--list shows what Ansible reads)")
+
+
+def _init_plugin_loader() -> None:
+    """ansible-core >= 2.15 wants its collection finder set up (2.14 has none); again is harmless."""
+    with contextlib.suppress(ImportError):
+        from ansible.plugins.loader import init_plugin_loader
+
+        init_plugin_loader()
+
+
+def _read(sources: list[str], playbook_dir: str | None, vault_password_files: Sequence[str],
+          quiet: _Quiet) -> AnsibleView:
+
+    _init_plugin_loader()
+    loader = DataLoader()
+    if playbook_dir:  # group_vars/ and host_vars/ next to the playbook, as ansible-playbook reads
+        if not Path(playbook_dir).is_dir():
+            raise InventoryError(f"{playbook_dir}: playbook directory not found; give the directory "
+                                 "holding your playbooks' group_vars/ and host_vars/")
+        loader.set_basedir(playbook_dir)
+        AnsibleCollectionConfig.playbook_paths = [str(Path(playbook_dir).resolve())]
+    loader.set_vault_secrets(_vault_secrets(loader, vault_password_files))
+    inv = InventoryManager(loader=loader, sources=sources)
+    for src in sources:
+        if any(f"Unable to parse {src} as an inventory source" in w for w in quiet.warnings):
+            raise _parse_failure(src, quiet.warnings)
+    vm = VariableManager(loader=loader, inventory=inv)
+
+    connection_loader.get("ssh", class_only=True)  # registers the options we resolve below
+    become_loader.get("sudo", class_only=True)
+    out = []
+    for host in inv.get_hosts():
+        hv = vm.get_vars(host=host, include_hostvars=False, stage="all")
+        rendered = _render(loader, host.name, hv)
+        out.append(InvHost(
+            name=str(host.name),
+            groups=[str(g.name) for g in host.get_groups()],
+            vars={k: v for k, v in rendered.items() if k.startswith("se_")},
+            conn=_connection(host.name, {**hv, **rendered}),
+            host_level_se=any(k.startswith("se_") for k in host.vars),
+        ))
+    return AnsibleView(out, _all_vars(loader, inv, sources, playbook_dir), [str(g) for g in inv.groups],
+                       [w for w in quiet.warnings if "implicit localhost" not in w])
+
+
+def _all_vars(loader: Any, inv: Any, sources: list[str], playbook_dir: str | None) -> dict[str, Any]:
+    """The ``all`` group's ``se_*`` vars, merged as ``ansible-inventory --list`` shows them."""
+    group = inv.groups["all"]
+    gv = combine_vars(group.get_vars(), get_vars_from_inventory_sources(loader, sources, [group], "all"))
+    if playbook_dir:
+        gv = combine_vars(gv, get_vars_from_path(loader, playbook_dir, [group], "all"))
+    gv = {k: v for k, v in gv.items() if k.startswith("se_")}
+    return {k: v for k, v in _render(loader, "group all", gv).items()}
+
+
+def _render(loader: Any, host: str, hv: dict[str, Any]) -> dict[str, Any]:
+    """The suite's variables as Ansible would hand them to a task: Jinja rendered, vault opened."""
+    if not any(k.startswith("se_") or k in CONN_VARS for k in hv):
+        return {}
+    templar = Templar(loader=loader, variables=hv)
     out: dict[str, Any] = {}
-    for tok in tokens:
-        key, sep, value = tok.partition("=")
-        if not sep or not key or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
-            raise InventoryError(
-                f"{path}: line {lineno}: expected key=value, got {tok!r}; "
-                "write variables as key=value (quote values with spaces)"
-            )
-        out[key] = _ini_value(value)
-    return out
-
-
-def _read_ini(path: str, text: str) -> RawInventory:
-    inv = RawInventory(path, {"all": Group("all"), "ungrouped": Group("ungrouped")}, {})
-    inv.groups["all"].children.append("ungrouped")
-    section, kind = "ungrouped", "hosts"
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith(("#", ";")):
-            continue
-        if stripped.startswith("["):
-            m = _SECTION.match(stripped)
-            if not m or (m.group(2) not in (None, "vars", "children")):
-                raise InventoryError(
-                    f"{path}: line {lineno}: bad section header {stripped!r}; "
-                    "use [group], [group:vars] or [group:children]"
-                )
-            section, kind = m.group(1), m.group(2) or "hosts"
-            inv.group(section)
-            if section != "all" and section not in inv.groups["all"].children:
-                inv.groups["all"].children.append(section)
-            continue
-        if kind == "vars":
-            key, sep, value = stripped.partition("=")
-            key, value = key.strip(), value.strip()
-            if not sep or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
-                raise InventoryError(
-                    f"{path}: line {lineno}: expected key=value in [{section}:vars], got {stripped!r}; "
-                    "write one variable per line as key=value"
-                )
-            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-                value = value[1:-1]
-            inv.group(section).vars[key] = _ini_value(value)
+    for key, value in hv.items():
+        if not (key.startswith("se_") or key in CONN_VARS):
             continue
         try:
-            tokens = shlex.split(stripped, comments=True)
-        except ValueError as exc:
-            raise InventoryError(
-                f"{path}: line {lineno}: {exc} in {stripped!r}; close the quote"
-            ) from None
-        if not tokens:
-            continue
-        if kind == "children":
-            if len(tokens) != 1:
+            out[key] = _plain(templar.template(value))
+        except AnsibleError as exc:
+            text = _first_line(exc)
+            if "vault" in text.lower():
                 raise InventoryError(
-                    f"{path}: line {lineno}: [{section}:children] lists group names only, got "
-                    f"{stripped!r}; put one group name per line"
-                )
-            child = tokens[0]
-            inv.group(child)
-            if child not in inv.groups[section].children:
-                inv.groups[section].children.append(child)
-            continue
-        name, hvars = tokens[0], _ini_pairs(path, lineno, tokens[1:])
-        if "=" in name:
+                    f"host {host}: {key} is vault-encrypted and {text[:1].lower()}{text[1:]}; give "
+                    "the vault password with --vault-password-file FILE or ANSIBLE_VAULT_PASSWORD_FILE"
+                ) from None
             raise InventoryError(
-                f"{path}: line {lineno}: host line starts with a variable ({name!r}); "
-                "put the host name first, then key=value pairs"
-            )
-        for h in _expand(path, name, f"line {lineno}"):
-            inv.add_host(section, h, hvars, where=f"line {lineno}")
-    return inv
-
-
-# --------------------------------------------------------------------------- reading
-
-
-def read_inventory(path: str | Path) -> RawInventory:
-    """Parse a YAML or INI inventory file into groups and variables (no site knowledge yet)."""
-    p = Path(path)
-    shown = str(path)
-    if not p.exists():
-        raise InventoryError(
-            f"{shown}: inventory file not found; give the path of your site's inventory "
-            "(see inventory/README.md for examples)"
-        )
-    if p.is_dir():
-        raise InventoryError(
-            f"{shown}: is a directory; give the inventory file itself (e.g. {shown}/hosts.yml)"
-        )
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InventoryError(
-            f"{shown}: cannot read the inventory ({exc}); check the file's permissions"
-        ) from None
-    if not text.strip() or all(
-        not ln.strip() or ln.strip().startswith(("#", ";")) for ln in text.splitlines()
-    ):
-        raise InventoryError(f"{shown}: the inventory is empty; define the headnodes and disknodes groups")
-    suffix = p.suffix.lower()
-    if suffix in _YAML_SUFFIXES:
-        return _read_yaml(shown, text)
-    if suffix in _INI_SUFFIXES:
-        return _read_ini(shown, text)
-    meaningful = (ln.strip() for ln in text.splitlines())
-    first = next(ln for ln in meaningful if ln and not ln.startswith(("#", ";")))
-    if first.startswith("[") and not first.startswith("[{"):
-        return _read_ini(shown, text)
-    return _read_yaml(shown, text)
-
-
-def _ancestry(inv: RawInventory) -> dict[str, dict[str, int]]:
-    """For each group, its ancestors with their depth from ``all`` (for precedence and roles)."""
-    parents: dict[str, list[str]] = {g: [] for g in inv.groups}
-    for g in inv.groups.values():
-        for c in g.children:
-            parents.setdefault(c, []).append(g.name)
-
-    depth: dict[str, int] = {}
-
-    def depth_of(name: str, stack: tuple[str, ...]) -> int:
-        if name in stack:
-            cycle = " -> ".join((*stack[stack.index(name):], name))
-            raise InventoryError(f"{inv.path}: group cycle {cycle}; a group cannot contain itself")
-        if name not in depth:
-            ps = [p for p in parents.get(name, []) if p != name]
-            depth[name] = 0 if name == "all" else 1 + max(
-                (depth_of(p, (*stack, name)) for p in ps), default=0
-            )
-        return depth[name]
-
-    out: dict[str, dict[str, int]] = {}
-    for g in inv.groups:
-        seen: dict[str, int] = {}
-        todo = [g]
-        while todo:
-            cur = todo.pop()
-            if cur in seen:
-                continue
-            seen[cur] = depth_of(cur, ())
-            todo.extend(parents.get(cur, []))
-        seen.setdefault("all", 0)
-        out[g] = seen
+                f"host {host}: {key} {str(value)!r} cannot be rendered as Ansible would ({text}); "
+                "define the variables it uses or write the value itself"
+            ) from None
     return out
+
+
+def _plain(value: Any) -> Any:
+    """Ansible's string/vault/unsafe wrappers -> plain Python (for JSON and comparisons)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (bool, int, float)) or value is None:
+        return value
+    return str(value)
+
+
+def _connection(name: str, hv: dict[str, Any]) -> Connection:
+    """Where and how Ansible would connect: its ssh plugin's own option rules, old names too."""
+    def ssh(option: str) -> tuple[Any, str]:
+        try:
+            value, origin = C.config.get_config_value_and_origin(
+                option, plugin_type="connection", plugin_name="ssh", variables=hv)
+        except AnsibleError as exc:
+            m = re.search(r"\(from (?:var: )?([^)]+)\)", str(exc))
+            key = m.group(1) if m else option
+            fix = ("is not a TCP port; use a number 1-65535" if option == "port" else
+                   f"is not valid for Ansible's ssh connection ({_first_line(exc)}); fix it")
+            raise InventoryError(f"host {name}: {key} {hv.get(key, '')!r} {fix}") from None
+        return value, str(origin)
+
+    kind = str(hv.get("ansible_connection") or _config("DEFAULT_TRANSPORT") or "ssh")
+    if kind not in CONNECTIONS:
+        raise InventoryError(
+            f"host {name}: ansible_connection {kind!r} cannot be used by testinfra; use ssh "
+            "(or local) for the SE hosts"
+        )
+    address = str(ssh("host")[0] or name)
+    user = ssh("remote_user")[0]
+    port = ssh("port")[0]
+    key_file = ssh("private_key_file")[0]
+    args = [str(ssh(o)[0] or "") for o in ("ssh_common_args", "ssh_extra_args")]
+    base, origin = ssh("ssh_args")
+    if origin != "default":  # Ansible's own default ssh_args are its ControlMaster settings
+        args.insert(0, str(base or ""))
+    become = boolean(hv.get("ansible_become", _config("DEFAULT_BECOME")), strict=False)
+    method = str(hv.get("ansible_become_method") or _config("DEFAULT_BECOME_METHOD") or "sudo")
+    if become and method != "sudo":
+        raise InventoryError(f"host {name}: ansible_become_method {method!r} is not supported "
+                             "(testinfra becomes root with sudo); use sudo")
+    become_user, _ = C.config.get_config_value_and_origin(
+        "become_user", plugin_type="become", plugin_name="sudo", variables=hv)
+    return Connection(
+        address=address.strip("[]"),
+        user=str(user) if user else None,
+        port=sitevars.port(f"host {name}", "ansible_port", port) if port not in (None, "") else None,
+        kind={"smart": "ssh", "paramiko_ssh": "paramiko", "community.docker.docker": "docker",
+              "lxd": "lxc"}.get(kind, kind),
+        private_key_file=os.path.expanduser(str(key_file)) if key_file else None,
+        ssh_args=" ".join(a.strip() for a in args if a.strip()),
+        become=bool(become),
+        become_user=str(become_user) if become else None,
+    )
+
+
+# --------------------------------------------------------------------------- the site
+
+
+def check_dns_name(at: str, name: str) -> None:
+    """A host name the DNS checks can query, refused here rather than at ssh time."""
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        pass
+    else:
+        raise InventoryError(
+            f"{at}: host {name} is an address, not a DNS name; the suite checks the host's DNS "
+            f"records, so name it by its DNS name and give the address as ansible_host={name}"
+        )
+    labels = name.rstrip(".").split(".")
+    if len(name) > 253 or not all(_DNS_LABEL.match(x) for x in labels):
+        raise InventoryError(
+            f"{at}: host {name!r} is not a valid DNS name (letters, digits and '-' per label, "
+            "labels up to 63 characters); name the host by its DNS name"
+        )
+
+
+def load_site(path: str | Path | Sequence[str | Path], limit: list[str] | None = None,
+              playbook_dir: str | None = None, vault_password_files: Sequence[str] = (),
+              overrides: dict[str, Any] | None = None) -> Site:
+    """Read an inventory and resolve each SE host's role, variables, connection and services.
+
+    ``limit`` holds ``--hosts`` entries (names, addresses or testinfra URLs); only those hosts
+    are kept. ``overrides`` (``--se-var``) beat every inventory value.
+    """
+    sources = [str(path)] if isinstance(path, (str, Path)) else [str(p) for p in path]
+    shown = ", ".join(sources)
+    view = read(sources, playbook_dir, vault_password_files)
+    hosts_raw, all_vars = view.hosts, view.all_vars
+    said = f" (Ansible: {_first_line(view.warnings[0])})" if view.warnings else ""
+    if not set(view.groups) & set(SE_GROUPS):
+        raise InventoryError(
+            f"{shown}: no headnodes or disknodes group{said}; put the SE head node(s) in a group "
+            "named headnodes and the disk servers in disknodes (nested groups are fine)"
+        )
+    hosts: list[SEHost] = []
+    ignored: list[tuple[str, str]] = []
+    for ih in hosts_raw:
+        roles = [GROUP_ROLE[g] for g in SE_GROUPS if g in ih.groups]
+        if len(roles) > 1:
+            raise InventoryError(
+                f"{shown}: host {ih.name} is in both headnodes and disknodes; "
+                "a host has one role: keep it in one of the two groups"
+            )
+        if not roles:
+            if ih.host_level_se or all(g in ("all", "ungrouped") for g in ih.groups):
+                raise InventoryError(
+                    f"{shown}: host {ih.name} is in no SE group (headnodes or disknodes); "
+                    "add it to one of them or remove it"
+                )
+            ignored.append((ih.name, f"in no SE group (groups: {', '.join(sorted(ih.groups))})"))
+            continue
+        check_dns_name(shown, ih.name)
+        merged = {**DEFAULTS, "se_site": Path(sources[0]).stem, **ih.vars, **(overrides or {})}
+        merged.setdefault("se_gridftp_data_range", knowledge.default_data_range())
+        group = next(g for g in SE_GROUPS if GROUP_ROLE[g] == roles[0])
+        hosts.append(sitevars.build_host(f"{shown}: host {ih.name}", ih.name, roles[0], merged,
+                                         ih.conn, f"inventory group {group}"))
+    if not hosts:
+        raise InventoryError(
+            f"{shown}: the headnodes and disknodes groups have no hosts{said}; add the SE's hosts "
+            "to them"
+        )
+    _check_unique_connections(shown, hosts)
+    if limit:
+        hosts = _limit(shown, hosts, limit)
+    site_vars = sitevars.validate(f"{shown}: group all", {
+        **DEFAULTS, "se_site": Path(sources[0]).stem,
+        "se_gridftp_data_range": knowledge.default_data_range(), **all_vars, **(overrides or {})})
+    return Site(name=str(site_vars.get("se_site") or Path(sources[0]).stem),
+                flavour=site_vars["se_flavour"], inventory_path=shown, hosts=hosts, vars=site_vars,
+                ignored=ignored)
 
 
 def host_from_spec(spec: str) -> str:
     """The host part of a testinfra ``--hosts`` entry: ``ssh://root@[fd42::10]:22`` -> ``fd42::10``."""
-    s = spec.strip()
-    if "://" in s:
-        s = s.split("://", 1)[1]
-    s = s.split("?", 1)[0].split("/", 1)[0].rsplit("@", 1)[-1]
-    if s.startswith("["):
-        return s[1:].split("]", 1)[0]
-    if s.count(":") == 1:
-        s = s.split(":", 1)[0]
-    return s
+    from testinfra.backend import parse_hostspec
+    from testinfra.backend.base import BaseBackend
 
-
-def load_site(path: str | Path, limit: list[str] | None = None) -> Site:
-    """Read an inventory and resolve each SE host's role, variables and services.
-
-    ``limit`` holds ``--hosts`` entries (names, addresses or testinfra URLs); only those hosts
-    are kept, each matched by inventory name or ``ansible_host``.
-    """
-    inv = read_inventory(path)
-    shown = inv.path
-    missing = [g for g in SE_GROUPS if g not in inv.groups]
-    if len(missing) == len(SE_GROUPS):
-        raise InventoryError(
-            f"{shown}: no headnodes or disknodes group; put the SE head node(s) in a group named "
-            "headnodes and the disk servers in disknodes (nested groups are fine)"
-        )
-    ancestry = _ancestry(inv)
-    host_groups: dict[str, list[str]] = {h: [] for h in inv.host_vars}
-    for g in inv.groups.values():
-        for h in g.hosts:
-            host_groups[h].append(g.name)
-
-    all_vars = _merge(DEFAULTS, {"se_site": Path(shown).stem}, inv.groups["all"].vars)
-    all_vars.setdefault("se_gridftp_data_range", knowledge.default_data_range())
-
-    hosts: list[SEHost] = []
-    for hname, direct in host_groups.items():
-        member: dict[str, int] = {}
-        for g in direct:
-            member.update(ancestry[g])
-        roles = [GROUP_ROLE[g] for g in SE_GROUPS if g in member]
-        where = f" ({inv.where[hname]})" if hname in inv.where else ""
-        if len(roles) > 1:
-            raise InventoryError(
-                f"{shown}: host {hname}{where} is in both headnodes and disknodes; "
-                "a host has one role: keep it in one of the two groups"
-            )
-        if not roles:
-            if _looks_like_se_host(inv, hname, direct):
-                raise InventoryError(
-                    f"{shown}: host {hname}{where} is in no SE group (headnodes or disknodes); "
-                    "add it to one of them or remove it"
-                )
-            continue  # another kind of host in a site-wide inventory: not ours
-        ordered = sorted((g for g in member if g != "all"), key=lambda g: (member[g], g))
-        merged = _merge(all_vars, *(inv.groups[g].vars for g in ordered), inv.host_vars[hname])
-        hosts.append(_build_host(shown, hname, roles[0], merged))
-
-    if not hosts:
-        raise InventoryError(
-            f"{shown}: the headnodes and disknodes groups have no hosts; add the SE's hosts to them"
-        )
-    _check_unique_connections(shown, hosts)
-    site_vars = _validate_vars(shown, "all", dict(all_vars))
-    flavour = str(site_vars.get("se_flavour", "dpm")).lower()
-    if limit:
-        hosts = _limit(shown, hosts, limit)
-    return Site(
-        name=str(site_vars.get("se_site") or Path(shown).stem),
-        flavour=flavour,
-        inventory_path=shown,
-        hosts=hosts,
-        vars=site_vars,
-    )
-
-
-def _looks_like_se_host(inv: RawInventory, host: str, direct: list[str]) -> bool:
-    """A host outside the SE groups is an error only where it looks meant for the suite.
-
-    A site's inventory may also hold CEs or worker nodes; those are skipped silently.  A host
-    left ungrouped, or carrying ``se_*`` variables, was most likely meant to be an SE host.
-    """
-    if any(k.startswith("se_") for k in inv.host_vars.get(host, {})):
-        return True
-    return all(g in ("all", "ungrouped") for g in direct)
-
-
-def _merge(*layers: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for layer in layers:
-        out.update(layer)
-    return out
+    host, _ = parse_hostspec(spec.strip())
+    return BaseBackend.parse_hostspec(host).name if host else ""
 
 
 def _limit(shown: str, hosts: list[SEHost], limit: list[str]) -> list[SEHost]:
@@ -497,12 +467,9 @@ def _limit(shown: str, hosts: list[SEHost], limit: list[str]) -> list[SEHost]:
         if not match:
             known = ", ".join(h.name for h in hosts)
             raise InventoryError(
-                f"{shown}: --hosts names {name}, which is not in the inventory; "
-                f"use one of: {known}"
+                f"{shown}: --hosts names {name}, which is not in the inventory; use one of: {known}"
             )
-        for h in match:
-            if h not in wanted:
-                wanted.append(h)
+        wanted.extend(h for h in match if h not in wanted)
     return [h for h in hosts if h in wanted]  # inventory order: deterministic for xdist
 
 
@@ -510,7 +477,7 @@ def _check_unique_connections(shown: str, hosts: list[SEHost]) -> None:
     by_conn: dict[tuple[str, int | None], str] = {}
     for h in hosts:
         key = (h.connection, h.port)
-        if key in by_conn and h.connection != h.name:
+        if key in by_conn and h.connection != h.name and h.access.kind != "local":
             raise InventoryError(
                 f"{shown}: hosts {by_conn[key]} and {h.name} have the same ansible_host "
                 f"{h.connection}; each SE host needs its own address"
@@ -518,168 +485,56 @@ def _check_unique_connections(shown: str, hosts: list[SEHost]) -> None:
         by_conn[key] = h.name
 
 
-# --------------------------------------------------------------------------- validation
+def adhoc_site(specs: list[str], roles: dict[str, str] | None = None, flavour: str | None = None,
+               overrides: dict[str, Any] | None = None) -> Site:
+    """A site from ``--hosts`` alone: roles from ``--se-role`` or, later, from detection.
 
-
-def _as_list(value: Any) -> list[Any]:
-    """Lists may be written as YAML lists or, in INI, as ``a,b`` strings."""
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple)):
-        return list(value)
-    return [x for x in re.split(r"[,\s]+", str(value)) if x]
-
-
-def _validate_vars(shown: str, who: str, v: dict[str, Any]) -> dict[str, Any]:
-    """Check and normalise the variables the suite reads; ``who`` is ``host X`` or ``all``."""
-    at = f"{shown}: {who}"
-    flavour = str(v.get("se_flavour", "dpm")).strip().lower()
-    if flavour not in knowledge.flavours():
-        raise InventoryError(
-            f"{at}: se_flavour {v.get('se_flavour')!r} is unknown; "
-            f"use one of: {', '.join(knowledge.flavours())}"
-        )
-    v["se_flavour"] = flavour
-    for key in _LIST_VARS:
-        if key in v and v[key] is not None:
-            if isinstance(v[key], dict):
-                raise InventoryError(f"{at}: {key} must be a list, not a mapping; write it as [a, b]")
-            v[key] = [str(x) for x in _as_list(v[key])]
-    for key in _FLOAT_VARS:
-        if key in v:
-            try:
-                val = float(v[key])
-                if not 0 < val <= 600:
-                    raise ValueError
-            except (TypeError, ValueError):
-                raise InventoryError(
-                    f"{at}: {key} {v[key]!r} is not a number of seconds between 0 and 600; "
-                    "write e.g. 3"
-                ) from None
-            v[key] = val
-    prefixes = []
-    for p in v.get("se_ipv6_prefixes") or []:
-        try:
-            prefixes.append(str(ipaddress.IPv6Network(str(p))))
-        except ValueError:
-            hint = ""
-            with contextlib.suppress(ValueError):
-                hint = f" (did you mean {ipaddress.IPv6Network(str(p), strict=False)}?)"
-            raise InventoryError(
-                f"{at}: se_ipv6_prefixes entry {p!r} is not an IPv6 network in CIDR form{hint}; "
-                "write e.g. 2001:db8:1::/48"
-            ) from None
-    if "se_ipv6_prefixes" in v:
-        v["se_ipv6_prefixes"] = prefixes
-    for r in v.get("se_resolvers") or []:
-        try:
-            ipaddress.ip_address(r)
-        except ValueError:
-            raise InventoryError(
-                f"{at}: se_resolvers entry {r!r} is not an IP address; list the DNS servers' "
-                "addresses (e.g. [192.0.2.53, 2001:db8::53])"
-            ) from None
-    if v.get("se_os") not in (None, ""):
-        norm = knowledge.normalise_os(str(v["se_os"]))
-        if norm is None:
-            raise InventoryError(
-                f"{at}: se_os {v['se_os']!r} is not an OS family; use el6, el7, el8, el9 "
-                "(sl6/sl7/centos7 are accepted aliases) or e.g. debian12, or remove it to detect the OS"
-            )
-        v["se_os"] = norm
-    if "ansible_port" in v and v["ansible_port"] is not None:
-        v["ansible_port"] = _port(at, "ansible_port", v["ansible_port"])
-    iface = v.get("se_external_interface")
-    if iface is not None and not re.match(r"^[A-Za-z0-9_.:@-]{1,15}$", str(iface)):
-        raise InventoryError(
-            f"{at}: se_external_interface {iface!r} is not an interface name; write e.g. eth0"
-        )
-    return v
-
-
-def _port(at: str, key: str, value: Any) -> int:
-    try:
-        port = int(str(value).strip())
-        if not 0 < port < 65536:
-            raise ValueError
-    except (TypeError, ValueError):
-        raise InventoryError(f"{at}: {key} {value!r} is not a TCP port; use a number 1-65535") from None
-    return port
-
-
-def _build_host(shown: str, name: str, role: str, merged: dict[str, Any]) -> SEHost:
-    """Validate one host's merged variables and resolve its services from site knowledge."""
-    who = f"host {name}"
-    v = _validate_vars(shown, who, merged)
-    at = f"{shown}: {who}"
-    known = knowledge.service_names()
-
-    ports_raw = v.get("se_service_ports") or {}
-    if not isinstance(ports_raw, dict):
-        raise InventoryError(f"{at}: se_service_ports must be a mapping service: port, e.g. {{srm: 8446}}")
-    ports = {str(k): _port(at, f"se_service_ports.{k}", p) for k, p in ports_raw.items()}
-
-    procs_raw = v.get("se_service_processes") or {}
-    if not isinstance(procs_raw, dict):
-        raise InventoryError(
-            f"{at}: se_service_processes must be a mapping service: [process, ...], "
-            "e.g. {gsiftp: [globus-gridftp-server]}"
-        )
-    procs = {str(k): [str(x) for x in _as_list(p)] for k, p in procs_raw.items()}
-
-    names = v.get("se_services")
-    if names is None:
-        names = knowledge.services_for(v["se_flavour"], role)
-    custom = set(ports)  # a site may add a service of its own by giving its port
-    for n in [*names, *ports, *procs]:
-        if n not in known and n not in custom:
-            raise InventoryError(
-                f"{at}: unknown service {n!r}; use one of: {', '.join(known)} "
-                "(or give a site-specific service its port in se_service_ports)"
-            )
-    services: list[Service] = []
-    for n in names:
-        if n in known:
-            services.append(knowledge.service(n, ports.get(n), procs.get(n)))
-        else:
-            services.append(Service(n, ports[n], tuple(procs.get(n, [])), False, n))
-    v["se_services"] = [s.name for s in services]
-
-    raw_range = v.get("se_gridftp_data_range", knowledge.default_data_range())
-    try:
-        data_range = PortRange.parse(str(raw_range).strip())
-    except ValueError:
-        raise InventoryError(
-            f"{at}: se_gridftp_data_range {raw_range!r} is not a port range; write it as "
-            "FIRST-LAST within 1-65535, e.g. 20000-25000"
-        ) from None
-    v["se_gridftp_data_range"] = str(data_range)
-    return SEHost(name=name, role=role, vars=v, services=services, data_range=data_range)
-
-
-def adhoc_site(specs: list[str]) -> Site:
-    """A site from ``--hosts`` alone (no inventory): each host a DPM head node with defaults.
-
-    For a quick look at a few hosts; a certification run uses the site's inventory.
+    A host without a given role starts with none (``role`` None, no services); the plugin
+    detects it on the host (:mod:`se_dualstack.detect`) and rebuilds it with
+    :func:`se_dualstack.sitevars.with_role`.
     """
+    from testinfra.backend import parse_hostspec
+    from testinfra.backend.base import BaseBackend
+
+    roles = dict(roles or {})
+    base = {**DEFAULTS, "se_site": "adhoc", "se_gridftp_data_range": knowledge.default_data_range(),
+            **({"se_flavour": flavour} if flavour else {}), **(overrides or {})}
     hosts: list[SEHost] = []
     for spec in specs:
-        name = host_from_spec(spec)
-        if not name:
+        if not spec.strip():
             continue
-        merged = _merge(DEFAULTS, {"se_site": "adhoc",
-                                   "se_gridftp_data_range": knowledge.default_data_range()})
-        netloc = spec.split("://", 1)[-1].split("?", 1)[0]
-        if "@" in netloc:
-            merged["ansible_user"] = netloc.rsplit("@", 1)[0].split(":", 1)[0]
-        tail = netloc.rsplit("]", 1)[-1] if netloc.rsplit("@", 1)[-1].startswith("[") else (
-            netloc.rsplit("@", 1)[-1])
-        if tail.count(":") == 1 and tail.rsplit(":", 1)[1].isdigit():
-            merged["ansible_port"] = int(tail.rsplit(":", 1)[1])
+        hostpart, kw = parse_hostspec(spec.strip())
+        hs = BaseBackend.parse_hostspec(hostpart)
+        name = hs.name
+        check_dns_name("--hosts", name)
         if any(h.name == name for h in hosts):
             raise InventoryError(f"--hosts: host {name} is given twice; list each host once")
-        hosts.append(_build_host("--hosts", name, "headnode", merged))
+        role = roles.pop(name, None)
+        conn = Connection(address=name, user=hs.user, port=int(hs.port) if hs.port else None,
+                          kind=spec.split("://", 1)[0] if "://" in spec else "ssh",
+                          private_key_file=kw.get("ssh_identity_file"))
+        hosts.append(sitevars.build_host(f"--hosts: host {name}", name, role, dict(base), conn,
+                                         "--se-role" if role else ""))
     if not hosts:
         raise InventoryError("--hosts: no host given; write --hosts=ssh://root@host1,host2")
-    return Site(name="adhoc", flavour="dpm", inventory_path="(none: --hosts)", hosts=hosts,
-                vars=_validate_vars("--hosts", "all", _merge(DEFAULTS, {"se_site": "adhoc"})))
+    if roles:
+        raise InventoryError(f"--se-role names {', '.join(roles)}, which is not in --hosts; "
+                             f"use one of: {', '.join(h.name for h in hosts)}")
+    site_vars = sitevars.validate("--hosts", dict(base))
+    return Site(name=str(site_vars.get("se_site", "adhoc")), flavour=site_vars["se_flavour"],
+                inventory_path="(none: --hosts)", hosts=hosts, vars=site_vars)
+
+
+def site_view(site: Site) -> dict[str, Any]:
+    """The site as the suite sees it: what ``se-dualstack site`` prints and the report shows."""
+    return {
+        "site": site.name,
+        "flavour": site.flavour,
+        "inventory": site.inventory_path,
+        "hosts": [{"name": h.name, "role": h.role, "role_source": h.role_source,
+                   "connection": h.access.as_dict(),
+                   "services": [s.name for s in h.services],
+                   "vars": {k: v for k, v in sorted(h.vars.items()) if k.startswith("se_")}}
+                  for h in site.hosts],
+        "ignored": [{"name": n, "reason": r} for n, r in site.ignored],
+    }

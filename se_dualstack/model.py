@@ -17,6 +17,46 @@ GROUP_ROLE = {"headnodes": "headnode", "disknodes": "disknode"}
 
 
 @dataclass(frozen=True)
+class Connection:
+    """How to reach a host, resolved as Ansible resolves it (``ansible_host``, ``ansible_user``...).
+
+    Why a separate record: the suite connects exactly where the site's own Ansible runs connect,
+    and ``se-dualstack site`` and the report show it. No password is ever kept here.
+    """
+
+    address: str  # ansible_host (or ansible_ssh_host), else the inventory name
+    user: str | None = None  # None: ssh picks (its config, else the local user), as Ansible does
+    port: int | None = None
+    kind: str = "ssh"  # ansible_connection: ssh, local, paramiko, docker...
+    private_key_file: str | None = None
+    ssh_args: str = ""  # ssh_common_args + ssh_extra_args (+ ansible.cfg ssh_args if set there)
+    become: bool = False
+    become_user: str | None = None
+
+    def hostvars(self) -> dict[str, Any]:
+        """The canonical ``ansible_*`` names, the input of testinfra's ``get_ansible_host``."""
+        out: dict[str, Any] = {"ansible_host": self.address, "ansible_connection": self.kind}
+        if self.user:
+            out["ansible_user"] = self.user
+        if self.port:
+            out["ansible_port"] = self.port
+        if self.private_key_file:
+            out["ansible_ssh_private_key_file"] = self.private_key_file
+        if self.ssh_args:
+            out["ansible_ssh_extra_args"] = self.ssh_args
+        if self.become:
+            out["ansible_become"] = True
+            out["ansible_become_user"] = self.become_user or "root"
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain view for ``se-dualstack site`` and the report."""
+        return {"host": self.address, "user": self.user, "port": self.port, "connection": self.kind,
+                "key_file": self.private_key_file, "ssh_args": self.ssh_args,
+                "become": self.become, "become_user": self.become_user if self.become else None}
+
+
+@dataclass(frozen=True)
 class Service:
     """A TCP service an SE host must offer on both address families."""
 
@@ -64,10 +104,12 @@ class SEHost:
     """One storage-element host of the inventory."""
 
     name: str  # the FQDN the DNS checks query and test ids show
-    role: str  # "headnode" | "disknode"
-    vars: dict[str, Any]  # merged variables (defaults < all < groups < host)
+    role: str | None  # "headnode" | "disknode"; None: not known (--hosts, nothing detected)
+    vars: dict[str, Any]  # merged variables (defaults < Ansible's precedence < --se-var)
     services: list[Service]
     data_range: PortRange
+    conn: Connection | None = None  # None: the name itself, ssh's defaults
+    role_source: str = ""  # where the role came from: "inventory group disknodes", evidence...
     host: Any = field(default=None, repr=False, compare=False)  # testinfra Host, set by the plugin
     detected_os: str | None = field(default=None, compare=False)  # filled lazily by the plugin
     # Set by the plugin: asks the host for its OS (over ssh) the first time `.os` needs it.
@@ -79,18 +121,23 @@ class SEHost:
         return str(self.vars.get("se_external_interface", "eth0"))
 
     @property
-    def connection(self) -> str:
-        """Address testinfra connects to (``ansible_host`` else the name)."""
-        return str(self.vars.get("ansible_host", self.name))
+    def access(self) -> Connection:
+        """The connection record (the name with ssh's defaults when none was resolved)."""
+        return self.conn or Connection(self.name)
 
     @property
-    def user(self) -> str:
-        return str(self.vars.get("ansible_user", "root"))
+    def connection(self) -> str:
+        """Address testinfra connects to (``ansible_host`` else the name)."""
+        return self.access.address
+
+    @property
+    def user(self) -> str | None:
+        """Login user; None when the site sets none (ssh picks, as it does for Ansible)."""
+        return self.access.user
 
     @property
     def port(self) -> int | None:
-        p = self.vars.get("ansible_port")
-        return int(p) if p is not None else None
+        return self.access.port
 
     @property
     def declared_os(self) -> str | None:
@@ -139,6 +186,7 @@ class Site:
     inventory_path: str
     hosts: list[SEHost]
     vars: dict[str, Any]  # the `all` group's vars merged over defaults
+    ignored: list[tuple[str, str]] = field(default_factory=list)  # (host, why it is not checked)
 
     @property
     def headnodes(self) -> list[SEHost]:

@@ -147,7 +147,10 @@ BAD = {
     "port.ini": "[headnodes]\nh.example.org se_service_ports=\"{'srm': 0}\"\n",
     "range.ini": "[headnodes]\nh.example.org se_gridftp_data_range=a-b\n",
     "both.ini": "[headnodes]\nh.example.org\n[disknodes]\nh.example.org\n",
-    "twice.ini": "[disknodes]\nd.example.org\nd.example.org\n",
+    "ipname.ini": "[disknodes]\n[2001:db8::10]:2222\n",
+    "vault.yml": "all:\n  children:\n    headnodes:\n      hosts:\n        h.example.org:\n"
+                 "          se_os: !vault |\n            $ANSIBLE_VAULT;1.1;AES256\n"
+                 "            3132\n",
     "cidr.ini": "[headnodes]\nh.example.org\n[all:vars]\nse_ipv6_prefixes=fd42::1/64\n",
     "os.ini": "[headnodes]\nh.example.org se_os=solaris\n",
 }
@@ -169,15 +172,15 @@ def test_missing_inventory_file_in_a_real_process(suite: pytest.Pytester) -> Non
     suite.makepyfile(test_checks=CHECKS)
     result = suite.runpytest_subprocess("--inventory", "inventory/nope.yml")
     line = usage_error_line(result)
-    assert line == ("inventory/nope.yml: inventory file not found; give the path of your site's "
-                    "inventory (see inventory/README.md for examples)"), line
+    assert line == ("inventory/nope.yml: inventory not found; give the path of your site's "
+                    "inventory (a file or a directory, see inventory/README.md)"), line
 
 
 def test_inventory_from_environment(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SE_INVENTORY", "elsewhere.yml")
     suite.makepyfile(test_checks=CHECKS)
     line = usage_error_line(suite.runpytest("--connection=local"))
-    assert line.startswith("elsewhere.yml: inventory file not found"), line
+    assert line.startswith("elsewhere.yml: inventory not found"), line
 
 
 def test_no_inventory_one_line(suite: pytest.Pytester) -> None:

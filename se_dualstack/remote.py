@@ -1,0 +1,84 @@
+"""A testinfra Host for an SE host, built the way testinfra builds one from Ansible's variables.
+
+Why here and not in the plugin: ``se-dualstack site`` (role detection without an inventory) and
+the pytest plugin reach hosts the same way, and testinfra's own ``get_ansible_host`` already
+turns ``ansible_host``/``ansible_user``/``ansible_port``/key/ssh args/become into a Host.
+"""
+
+from __future__ import annotations
+
+import configparser
+from collections.abc import Callable
+from typing import Any
+
+from se_dualstack import detect, sitevars
+from se_dualstack.errors import InventoryError
+from se_dualstack.model import Connection, SEHost, Site
+
+
+def host_for(name: str, conn: Connection, ssh_config: str | None = None,
+             ssh_identity_file: str | None = None, timeout: float = 10) -> Any:
+    """testinfra's Host for ``conn``; ssh never prompts (BatchMode) and gives up after ``timeout``."""
+    from testinfra.utils.ansible_runner import get_ansible_host
+
+    hv = conn.hostvars()
+    if conn.kind in ("ssh", "paramiko"):
+        hv["ansible_ssh_extra_args"] = " ".join(
+            x for x in ("-o BatchMode=yes", f"-o ConnectTimeout={int(timeout)}", conn.ssh_args) if x)
+    inventory = {"_meta": {"hostvars": {name: hv}}, "all": {"hosts": [name]}}
+    # An empty config: the Connection already holds what ansible.cfg says (resolved by Ansible).
+    host = get_ansible_host(configparser.ConfigParser(), inventory, name,
+                            ssh_config=ssh_config, ssh_identity_file=ssh_identity_file)
+    if host is None:
+        raise InventoryError(f"host {name}: connection {conn.kind!r} cannot be used by testinfra; "
+                             "use ssh or local")
+    return host
+
+
+def gather(host: Any) -> detect.Verdict:
+    """Run ``ps`` and ``ss`` on the host (read only) and decide its role and flavour."""
+    ps = host.run(detect.PS_COMMAND)
+    if ps.rc != 0:
+        raise RuntimeError((ps.stderr or f"exit status {ps.rc}").strip().splitlines()[-1])
+    ss = host.run(detect.SS_COMMAND)
+    return detect.detect_text(ps.stdout, ss.stdout if ss.rc == 0 else "")
+
+
+def _reason(exc: BaseException) -> str:
+    """One short line from a failed command (testinfra wraps ssh's result in the exception)."""
+    arg = exc.args[0] if exc.args else None
+    text = str(getattr(arg, "stderr", "") or "") if arg is not None else ""
+    text = text or str(exc) or type(exc).__name__
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("Warning:")]
+    return (lines[-1] if lines else type(exc).__name__)[:160]
+
+
+def detect_roles(site: Site, host_of: Callable[[SEHost], Any], flavour: str | None) -> Site:
+    """Hosts of a ``--hosts`` run with roles and flavour from their evidence (given ones kept).
+
+    A host that cannot be reached or shows nothing decisive keeps no role; its ``role_source``
+    says why, in one line.
+    """
+    verdicts: dict[str, detect.Verdict] = {}
+    for h in site.hosts:
+        if h.role is not None and flavour:
+            continue
+        try:
+            verdicts[h.name] = gather(host_of(h))
+        except Exception as exc:  # an unreachable host: its checks report it, one line each
+            reason = _reason(exc)
+            verdicts[h.name] = detect.Verdict(None, None, [], f"could not look at the host ({reason})")
+    chosen, why = detect.site_flavour(list(verdicts.values()), flavour, str(site.vars["se_flavour"]))
+    hosts = []
+    for h in site.hosts:
+        v = verdicts.get(h.name)
+        if h.role is not None:
+            hosts.append(sitevars.with_role(h, h.role, h.role_source or "--se-role", chosen))
+        elif v is None or v.role is None:
+            why_not = v.reason if v else "no evidence"
+            hosts.append(sitevars.with_role(h, None, f"not detected: {why_not}", chosen))
+        else:
+            hosts.append(sitevars.with_role(h, v.role, f"detected: {v.reason}", v.flavour or chosen))
+    site_vars = {**site.vars, "se_flavour": chosen}
+    return Site(name=site.name, flavour=chosen, inventory_path=f"{site.inventory_path}; flavour {why}",
+                hosts=hosts, vars=site_vars, ignored=site.ignored)

@@ -1,0 +1,205 @@
+"""The site variables the suite reads (``se_*``): defaults, validation, services per host.
+
+Why apart from the inventory reader: Ansible decides *which* value a host gets (precedence);
+this module decides whether that value makes sense to the suite (a port, an IPv6 prefix, a
+known flavour) and says so in one line naming the host, the key and the fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import re
+from typing import Any
+
+import yaml
+
+from se_dualstack import knowledge
+from se_dualstack.errors import InventoryError
+from se_dualstack.model import Connection, PortRange, SEHost, Service
+
+# Defaults under every inventory (see inventory/README.md): knowledge.yml ``defaults:`` is the one
+# place for them, the transfer runner's included. No login user: ssh picks it, as it does for
+# Ansible, unless the site sets ansible_user.
+DEFAULTS: dict[str, Any] = knowledge.defaults()
+
+LIST_VARS = ("se_ipv6_prefixes", "se_resolvers", "se_transfer_protocols", "se_services",
+             "se_transfer_via_head", "se_transfer_tpc_protocols")
+FLOAT_VARS = ("se_dns_timeout", "se_connect_timeout", "se_ssh_timeout")
+
+
+def as_list(value: Any) -> list[Any]:
+    """Lists may be written as YAML lists or, in INI or on the command line, as ``a,b``."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [x for x in re.split(r"[,\s]+", str(value)) if x]
+
+
+def port(at: str, key: str, value: Any) -> int:
+    """A TCP port, or one line saying what is wrong with it."""
+    try:
+        p = int(str(value).strip())
+        if not 0 < p < 65536:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise InventoryError(f"{at}: {key} {value!r} is not a TCP port; use a number 1-65535") from None
+    return p
+
+
+def flavour_of(at: str, value: Any) -> str:
+    """A known SE flavour (lower case), else one line listing the known ones."""
+    flavour = str(value).strip().lower()
+    if flavour not in knowledge.flavours():
+        raise InventoryError(
+            f"{at}: se_flavour {value!r} is unknown; use one of: {', '.join(knowledge.flavours())}"
+        )
+    return flavour
+
+
+def validate(at: str, v: dict[str, Any]) -> dict[str, Any]:
+    """Check and normalise the variables the suite reads; ``at`` is ``FILE: host X``."""
+    v["se_flavour"] = flavour_of(at, v.get("se_flavour", "dpm"))
+    for key in LIST_VARS:
+        if key in v and v[key] is not None:
+            if isinstance(v[key], dict):
+                raise InventoryError(f"{at}: {key} must be a list, not a mapping; write it as [a, b]")
+            v[key] = [str(x) for x in as_list(v[key])]
+    for key in FLOAT_VARS:
+        if key in v:
+            try:
+                val = float(v[key])
+                if not 0 < val <= 600:
+                    raise ValueError
+            except (TypeError, ValueError):
+                raise InventoryError(
+                    f"{at}: {key} {v[key]!r} is not a number of seconds between 0 and 600; "
+                    "write e.g. 3"
+                ) from None
+            v[key] = val
+    prefixes = []
+    for p in v.get("se_ipv6_prefixes") or []:
+        try:
+            prefixes.append(str(ipaddress.IPv6Network(str(p))))
+        except ValueError:
+            hint = ""
+            with contextlib.suppress(ValueError):
+                hint = f" (did you mean {ipaddress.IPv6Network(str(p), strict=False)}?)"
+            raise InventoryError(
+                f"{at}: se_ipv6_prefixes entry {p!r} is not an IPv6 network in CIDR form{hint}; "
+                "write e.g. 2001:db8:1::/48"
+            ) from None
+    if "se_ipv6_prefixes" in v:
+        v["se_ipv6_prefixes"] = prefixes
+    for r in v.get("se_resolvers") or []:
+        try:
+            ipaddress.ip_address(r)
+        except ValueError:
+            raise InventoryError(
+                f"{at}: se_resolvers entry {r!r} is not an IP address; list the DNS servers' "
+                "addresses (e.g. [192.0.2.53, 2001:db8::53])"
+            ) from None
+    if v.get("se_os") not in (None, ""):
+        norm = knowledge.normalise_os(str(v["se_os"]))
+        if norm is None:
+            raise InventoryError(
+                f"{at}: se_os {v['se_os']!r} is not an OS family; use el6, el7, el8, el9 "
+                "(sl6/sl7/centos7 are accepted aliases) or e.g. debian12, or remove it to detect the OS"
+            )
+        v["se_os"] = norm
+    iface = v.get("se_external_interface")
+    if iface is not None and not re.match(r"^[A-Za-z0-9_.:@-]{1,15}$", str(iface)):
+        raise InventoryError(
+            f"{at}: se_external_interface {iface!r} is not an interface name; write e.g. eth0"
+        )
+    return v
+
+
+def services(at: str, v: dict[str, Any], role: str | None) -> list[Service]:
+    """The host's services: ``se_services`` or the flavour's defaults for its role, with overrides.
+
+    A host whose role is not known gets none: only role-independent checks run on it.
+    """
+    known = knowledge.service_names()
+    ports_raw = v.get("se_service_ports") or {}
+    if not isinstance(ports_raw, dict):
+        raise InventoryError(f"{at}: se_service_ports must be a mapping service: port, e.g. {{srm: 8446}}")
+    ports = {str(k): port(at, f"se_service_ports.{k}", p) for k, p in ports_raw.items()}
+    procs_raw = v.get("se_service_processes") or {}
+    if not isinstance(procs_raw, dict):
+        raise InventoryError(
+            f"{at}: se_service_processes must be a mapping service: [process, ...], "
+            "e.g. {gsiftp: [globus-gridftp-server]}"
+        )
+    procs = {str(k): [str(x) for x in as_list(p)] for k, p in procs_raw.items()}
+    names = v.get("se_services")
+    if names is None:
+        names = knowledge.services_for(v["se_flavour"], role) if role else []
+    custom = set(ports)  # a site may add a service of its own by giving its port
+    for n in [*names, *ports, *procs]:
+        if n not in known and n not in custom:
+            raise InventoryError(
+                f"{at}: unknown service {n!r}; use one of: {', '.join(known)} "
+                "(or give a site-specific service its port in se_service_ports)"
+            )
+    out: list[Service] = []
+    for n in names:
+        if n in known:
+            out.append(knowledge.service(n, ports.get(n), procs.get(n)))
+        else:
+            out.append(Service(n, ports[n], tuple(procs.get(n, [])), False, n))
+    return out
+
+
+def build_host(at: str, name: str, role: str | None, merged: dict[str, Any],
+               conn: Connection | None, role_source: str = "") -> SEHost:
+    """Validate one host's merged variables and resolve its services from site knowledge."""
+    v = validate(at, merged)
+    svcs = services(at, v, role)
+    raw_range = v.get("se_gridftp_data_range", knowledge.default_data_range())
+    try:
+        data_range = PortRange.parse(str(raw_range).strip())
+    except ValueError:
+        raise InventoryError(
+            f"{at}: se_gridftp_data_range {raw_range!r} is not a port range; write it as "
+            "FIRST-LAST within 1-65535, e.g. 20000-25000"
+        ) from None
+    v["se_gridftp_data_range"] = str(data_range)
+    return SEHost(name=name, role=role, vars=v, services=svcs, data_range=data_range, conn=conn,
+                  role_source=role_source)
+
+
+def with_role(h: SEHost, role: str | None, source: str, flavour: str | None = None) -> SEHost:
+    """The same host with its role (and flavour) decided later, e.g. by detection on the host."""
+    merged = dict(h.vars)
+    if flavour:
+        merged["se_flavour"] = flavour
+    return build_host(f"host {h.name}", h.name, role, merged, h.conn, source)
+
+
+def parse_assignments(items: list[str] | None, option: str, values: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``KEY=VALUE`` options (``--se-var``, ``--se-role``) -> a dict, values read as YAML.
+
+    ``--se-var se_resolvers=[fd42::1, 10.0.0.1]`` gives a list, ``se_ssh_timeout=5`` a number;
+    ``values`` limits what ``--se-role`` accepts.
+    """
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = str(item).partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InventoryError(f"{option} {item!r}: write it as KEY=VALUE")
+        if values:
+            if raw.strip() not in values:
+                raise InventoryError(f"{option} {item!r}: use {key}={'|'.join(values)}")
+            out[key] = raw.strip()
+            continue
+        if not key.startswith("se_"):
+            raise InventoryError(f"{option} {item!r}: only site variables (se_*) can be set this "
+                                 "way; set connection variables in an inventory")
+        try:
+            out[key] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            out[key] = raw
+    return out
