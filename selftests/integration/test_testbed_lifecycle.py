@@ -138,7 +138,7 @@ def test_dns_publishes_a_aaaa_ptr_and_aliases(site_up: subprocess.CompletedProce
 
 def test_faults_apply_by_hand(site_up: subprocess.CompletedProcess) -> None:
     tb("fault", "disk01", "no_aaaa")
-    tb("fault", "disk02", "ip6tables_close:443")
+    tb("fault", "head", "ip6tables_close:443")  # the default site's el7 host (iptables)
     code = ("import dns.resolver\n"
             "q = dns.resolver.Resolver(configure=False); q.nameservers = ['10.42.0.1']; q.lifetime = 3\n"
             "a = q.resolve('disk01.example.test', 'AAAA', raise_on_no_answer=False)\n"
@@ -146,7 +146,7 @@ def test_faults_apply_by_hand(site_up: subprocess.CompletedProcess) -> None:
     res = tb("run", "--", sys.executable, "-c", code)
     assert res.stdout.split() == ["0", "10.42.0.11"], (
         f"no_aaaa: expected 0 AAAA and A 10.42.0.11, got {res.stdout.split()}; stderr: {res.stderr}")
-    rules = tb("exec", "disk02", "--", "sh", "-c", "ip6tables -S INPUT; echo ==; iptables -S INPUT").stdout
+    rules = tb("exec", "head", "--", "sh", "-c", "ip6tables -S INPUT; echo ==; iptables -S INPUT").stdout
     v6, v4 = rules.split("==")
     assert "--dport 443 " not in v6, f"ip6tables_close:443 left 443 open on v6: {v6}"
     assert "--dport 443 " in v4, f"ip6tables_close:443 closed 443 on v4: {v4}"

@@ -143,8 +143,9 @@ def test_not_dual_stacked_disk_fails_only_its_ipv6(tmp_path: Path) -> None:
     site_file = tmp_path / "partial.yml"
     base = yaml.safe_load((ROOT / "testbed/sites/default.yml").read_text())
     base["site"] = "partial"
-    base["hosts"] = [*base["hosts"], {"short": "disk02", "role": "disknode", "os": "el7",
-                                      "faults": ["not_dual_stacked"]}]
+    base["hosts"] = [*(h for h in base["hosts"] if h["short"] != "disk02"),
+                     {"short": "disk02", "role": "disknode", "os": "el7",
+                      "faults": ["not_dual_stacked"]}]
     site_file.write_text(yaml.safe_dump(base))
     up = tb(name, "up", str(site_file))
     assert up.returncode == 0, f"testbed up failed: {up.stdout} {up.stderr}"
