@@ -80,5 +80,5 @@ def detect_roles(site: Site, host_of: Callable[[SEHost], Any], flavour: str | No
         else:
             hosts.append(sitevars.with_role(h, v.role, f"detected: {v.reason}", v.flavour or chosen))
     site_vars = {**site.vars, "se_flavour": chosen}
-    return Site(name=site.name, flavour=chosen, inventory_path=f"{site.inventory_path}; flavour {why}",
+    return Site(name=site.name, flavour=chosen, inventory_path=f"(none: --hosts; flavour {chosen}: {why})",
                 hosts=hosts, vars=site_vars, ignored=site.ignored)

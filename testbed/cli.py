@@ -75,6 +75,10 @@ def suite_env(state: dict[str, Any]) -> dict[str, str]:
     # --opt=value: pytest's early parse would otherwise take the path for a test path (rootdir)
     addopts = f"--inventory={sd / 'inventory.yml'} --ssh-config={sd / 'ssh_config'}"
     env["PYTEST_ADDOPTS"] = (addopts + " " + env.get("PYTEST_ADDOPTS", "")).strip()
+    # `run -- pytest` finds the venv's pytest (and se-dualstack): its bin directory comes first.
+    venv_bin = os.path.dirname(sys.executable)
+    env["PATH"] = os.pathsep.join([venv_bin, *(p for p in env.get("PATH", "").split(os.pathsep)
+                                               if p and p != venv_bin)])
     return env
 
 

@@ -105,7 +105,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if st.site is None:
         return []
     hosts = ", ".join(f"{h.name} ({h.role or 'role unknown'})" for h in st.site.hosts)
-    src = f"--hosts (no inventory: {st.site.inventory_path})" if st.adhoc else st.inventory
+    src = st.site.inventory_path if st.adhoc else st.inventory
     lines = [f"se_dualstack: site {st.site.name}, flavour {st.site.flavour}, inventory {src}",
              f"se_dualstack: hosts {hosts}"]
     # How each role was found, so a detected (or undetectable) role is never a silent guess.

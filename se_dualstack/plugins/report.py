@@ -23,7 +23,7 @@ import se_dualstack
 from se_dualstack import checks
 from se_dualstack.plugins.state import State, is_worker, state_of
 from se_dualstack.redact import redact
-from se_dualstack.reporting import matrix, summary
+from se_dualstack.reporting import matrix, resultfile, summary
 from se_dualstack.reporting.causes import root_causes
 
 # Metadata keys that may carry secrets (CI tokens, proxies, keys) are never shown.
@@ -68,13 +68,14 @@ def pytest_se_dualstack_site(config: pytest.Config, state: State) -> None:
     if args and all("selftests" in Path(a.split("::")[0]).parts for a in args):
         return  # the project's own tests: no site report
     stamp = st.started.astimezone(UTC).strftime(STAMP_FORMAT)
-    base = config.rootpath / "reports" / f"{safe_name(st.site.name)}-{stamp}"
-    config.option.htmlpath = str(base.with_suffix(".html"))
+    reports = config.rootpath / "reports"
+    base = reports / resultfile.claim_stem(reports, f"{safe_name(st.site.name)}-{stamp}", ".html")
+    config.option.htmlpath = str(base.parent / f"{base.name}.html")
     config.option.self_contained_html = True
     if not getattr(config.option, "xmlpath", None):
-        config.option.xmlpath = str(base.with_suffix(".xml"))
+        config.option.xmlpath = str(base.parent / f"{base.name}.xml")
     st.report_base = base
-    st.report_html = base.with_suffix(".html")
+    st.report_html = base.parent / f"{base.name}.html"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -142,7 +143,12 @@ def _host_line(st: State, name: str) -> str:
     h = st.site.host(name)
     os_text = summary.host_os_text(h, st.hostinfo.get(name, {}).get("detected_os"),
                                    name in st.unreachable)
-    return f"{h.role}, {os_text}, ssh {h.user}@{h.connection}" + (f":{h.port}" if h.port else "")
+    c = h.access
+    via = "local" if c.kind == "local" else (
+        f"{c.kind} {c.user + '@' if c.user else ''}{c.address}{f':{c.port}' if c.port else ''}"
+        + (f", key {c.private_key_file}" if c.private_key_file else "")
+        + (f", become {c.become_user}" if c.become else ""))
+    return f"{h.role or 'role unknown'} ({h.role_source}), {os_text}, {via}"
 
 
 def fill_metadata(config: pytest.Config, st: State) -> None:
@@ -155,7 +161,7 @@ def fill_metadata(config: pytest.Config, st: State) -> None:
     md["Site"] = st.site.name
     md["SE flavour"] = st.site.flavour
     md["Suite version"] = f"se_dualstack {se_dualstack.__version__}"
-    md["Inventory"] = html.escape(st.inventory or "(none: hosts from --hosts, taken as DPM head nodes)")
+    md["Inventory"] = html.escape(st.inventory or st.site.inventory_path)
     digest = inventory_digest(st.inventory)
     if digest:
         md["Inventory sha256"] = digest

@@ -24,7 +24,7 @@ pytest_plugins = ["se_dualstack.plugins.state", "se_dualstack.plugins.tags"]
 
 
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
-STAMP_RE = re.compile(r"^(?P<site>.+)-(?P<stamp>\d{8}T\d{6}Z)$")
+STAMP_RE = re.compile(r"^(?P<site>.+)-(?P<stamp>\d{8}T\d{6}Z)(?:-\d+)?$")  # -2: same second
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -67,7 +67,8 @@ def _output_dir_and_stem(config: pytest.Config, site_name: str, st: State) -> tu
     if st.report_base is not None:
         stem = st.report_base.name
     if chosen:
-        return Path(chosen), stem
+        return Path(chosen), (stem if st.report_base is not None else
+                              resultfile.claim_stem(Path(chosen), stem, ".json"))
     if html:
         html_path = Path(html)
         if not html_path.is_absolute():
@@ -75,7 +76,7 @@ def _output_dir_and_stem(config: pytest.Config, site_name: str, st: State) -> tu
         if STAMP_RE.match(html_path.stem) or st.report_base is not None:
             stem = html_path.stem
         return html_path.parent, stem
-    return config.rootpath / "reports", stem
+    return config.rootpath / "reports", resultfile.claim_stem(config.rootpath / "reports", stem, ".json")
 
 
 def wants_results(config: pytest.Config, st: State) -> bool:

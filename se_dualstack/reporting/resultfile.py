@@ -92,6 +92,23 @@ def build_document(*, site: Any, inventory: str | None, started: datetime, finis
     return doc
 
 
+def claim_stem(directory: Path, stem: str, suffix: str) -> str:
+    """A file name no other run has: ``stem``, else ``stem-2``, ``stem-3``... created with O_EXCL.
+
+    Why: a nightly job and a person starting the same site in the same second must both keep
+    their report; creating the file exclusively is the only race-free way to take a name.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 10000):
+        name = stem if n == 1 else f"{stem}-{n}"
+        try:
+            os.close(os.open(directory / f"{name}{suffix}", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        except FileExistsError:
+            continue
+        return name
+    raise FileExistsError(f"{directory}: no free name for {stem}{suffix}")
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write via a temporary file and rename, so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -73,15 +73,19 @@ def summary_html(site: Site, records: list[Mapping[str, Any]], concern_of: Mappi
     kind, sentence = verdict(records, names)
     out = [css(), '<div class="se6">', f'<p class="se6-verdict {kind}">{html.escape(sentence)}</p>']
     if adhoc:
-        out.append('<p class="muted">No inventory was given: the hosts came from --hosts and were '
-                   "checked as DPM head nodes with default settings.</p>")
+        out.append('<p class="muted">No inventory was given: the hosts came from --hosts; each '
+                   "role below was detected from what the host runs (or given with --se-role). "
+                   "A host whose role is unknown got only the role-independent checks.</p><ul>")
+        out.extend(f"<li><code>{html.escape(h.name)}</code>: {html.escape(h.role or 'role unknown')}"
+                   f" ({html.escape(h.role_source)})</li>" for h in site.hosts)
+        out.append("</ul>")
     out.append('<h3>Hosts &times; concerns</h3><table class="se6-matrix"><tr><th>Host</th>'
                "<th>Role</th><th>OS</th>")
     out.extend(f"<th>{title(c)}</th>" for c in concerns)
     out.append("</tr>")
     for h in site.hosts:
         os_text = host_os_text(h, host_os.get(h.name), h.name in unreachable).removeprefix("OS ")
-        out.append(f'<tr><td class="host">{html.escape(h.name)}</td><td>{h.role}</td>'
+        out.append(f'<tr><td class="host">{html.escape(h.name)}</td><td>{h.role or "unknown"}</td>'
                    f"<td>{html.escape(os_text)}</td>")
         out.extend(cell_html(cells.get((h.name, c))) for c in concerns)
         out.append("</tr>")
