@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from se_dualstack.concerns import firewall, firewalld, fwkind, nft
+from se_dualstack.concerns import firewall, firewalld, fwkind, iptables, nft
 from se_dualstack.facts import nft_saved_json, read_file
 
 pytestmark = pytest.mark.firewall
@@ -105,7 +105,7 @@ def test_saved_firewall_matches_live(se_host, host, facts, check):
     saved_text = read_file(host, path)
     if saved_text is None:
         check.not_applicable(f"{path} does not exist (no iptables-services; rules saved elsewhere)")
-    diff = firewall.compare_saved(saved_text, fw.iptables.get(6, []), family=6)
+    diff = iptables.compare_saved(saved_text, fw.iptables.get(6, []), family=6)
     check.expect(diff.same, f"{path} equal to the live ip6tables rules", f"{fw.label()}: {diff.describe()}",
                  advice="Decide which set is right: `service ip6tables save` (keep live) or "
                         "`service ip6tables restart` (load saved).", diff=diff.describe())

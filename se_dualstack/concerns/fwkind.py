@@ -16,15 +16,8 @@ import re
 from dataclasses import dataclass, field
 
 from se_dualstack.concerns import firewalld, nft
-from se_dualstack.concerns.firewall import (
-    Acceptance,
-    PortSet,
-    acceptance,
-    combine,
-    ip6tables_line,
-    iptables_line,
-    parse_iptables,
-)
+from se_dualstack.concerns.firewall import Acceptance, PortSet, acceptance, combine
+from se_dualstack.concerns.iptables import ip6tables_line, iptables_line, parse_iptables
 
 KINDS = ("firewalld", "nftables", "iptables-nft", "iptables-legacy", "none")
 NFT_CONF = "/etc/sysconfig/nftables.conf"

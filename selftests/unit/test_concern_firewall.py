@@ -1,4 +1,4 @@
-"""firewall.py on real ip(6)tables dumps (iptables 1.8.9 nf_tables, captured in a namespace)
+"""firewall.py and iptables.py on real ip(6)tables dumps (iptables 1.8.9 nf_tables, captured in a namespace)
 and a real ``nft -j list ruleset``; the sysconfig-* files are the saved files they were loaded
 from (the EL7 stock ip6tables file, a DPM head node set, a hand-written disk node file)."""
 
@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from se_dualstack.concerns import firewall as fw
+from se_dualstack.concerns import iptables as ipt
 from se_dualstack.concerns import nft
 
 DATA = Path(__file__).parent / "data"
 
 
 def view(name: str) -> fw.Acceptance:
-    return fw.acceptance(fw.parse_iptables((DATA / name).read_text()))
+    return fw.acceptance(ipt.parse_iptables((DATA / name).read_text()))
 
 
 @pytest.mark.parametrize("fmt", ["save", "S"])
@@ -65,7 +66,7 @@ def test_first_match_wins_drop_before_accept_and_negated_reject():
 
 
 def test_partial_range():
-    rs = fw.parse_iptables(["-P INPUT DROP", "-A INPUT -p tcp -m tcp --dport 20000:22000 -j ACCEPT"])
+    rs = ipt.parse_iptables(["-P INPUT DROP", "-A INPUT -p tcp -m tcp --dport 20000:22000 -j ACCEPT"])
     state, detail = fw.acceptance(rs).status(20000, 25000)
     assert state == 'partial', detail
     assert '22001:25000' in detail, detail
@@ -79,7 +80,7 @@ def test_parity_lists_what_ipv6_lacks_story_headnode():
     assert '2811' not in gaps, sorted(gaps)
     assert '20000:25000' not in gaps, sorted(gaps)
     assert gaps["5010"].ipv4_rule.startswith("-A DPM -s 10.42.0.0/24"), gaps["5010"]
-    line = fw.ip6tables_line(gaps["8446"].ports)
+    line = ipt.ip6tables_line(gaps["8446"].ports)
     assert line == "ip6tables -I INPUT -p tcp -m conntrack --ctstate NEW -m tcp --dport 8446 -j ACCEPT", line
 
 
@@ -90,13 +91,13 @@ def test_parity_ok_when_ipv6_in_line_with_ipv4():
 
 def test_saved_equals_live_despite_rewrites():
     # iptables rewrote the hand-written file: option order, --syn, icmpv6, /128, REJECT default
-    d = fw.compare_saved((DATA / "sysconfig-handwritten-ip6tables").read_text(),
+    d = ipt.compare_saved((DATA / "sysconfig-handwritten-ip6tables").read_text(),
                          (DATA / "ip6tables-S-handwritten.txt").read_text())
     assert d.same, d.describe()
-    d = fw.compare_saved((DATA / "sysconfig-handwritten-ip6tables").read_text(),
+    d = ipt.compare_saved((DATA / "sysconfig-handwritten-ip6tables").read_text(),
                          (DATA / "ip6tables-save-c-handwritten.txt").read_text())
     assert d.same, "counters [p:b] ignored: " + d.describe()
-    d = fw.compare_saved((DATA / "sysconfig-dpm-transfer-only-ip6tables").read_text(),
+    d = ipt.compare_saved((DATA / "sysconfig-dpm-transfer-only-ip6tables").read_text(),
                          (DATA / "ip6tables-S-dpm-transfer-only.txt").read_text().splitlines())
     assert d.same, d.describe()
 
@@ -105,12 +106,12 @@ def test_saved_differs_reports_rules_and_policies():
     saved = (DATA / "sysconfig-dpm-transfer-only-ip6tables").read_text()
     live = (DATA / "ip6tables-S-dpm-transfer-only.txt").read_text().splitlines()
     live = [x for x in live if "--dport 443" not in x]  # the https rule removed live
-    d = fw.compare_saved(saved, live)
+    d = ipt.compare_saved(saved, live)
     assert not d.same, d.describe()
     assert d.only_saved, d.describe()
     assert not d.only_live, d.describe()
     assert "--dport 443" in d.only_saved[0], d.only_saved
-    d = fw.compare_saved(saved, (DATA / "ip6tables-S-dpm-headnode.txt").read_text())
+    d = ipt.compare_saved(saved, (DATA / "ip6tables-S-dpm-headnode.txt").read_text())
     text = d.describe()
     assert 'chain INPUT: saved ACCEPT, live DROP' in text, text
     assert 'live but not saved' in text, text
@@ -130,7 +131,7 @@ def test_nft_inet_table_per_family():
 
 
 def test_combine_intersects_chains():
-    a = fw.acceptance(fw.parse_iptables(["-P INPUT ACCEPT"]))
+    a = fw.acceptance(ipt.parse_iptables(["-P INPUT ACCEPT"]))
     b = view("ip6tables-save-el7-stock.txt")
     assert str(fw.combine([a, b]).open) == "22", "a packet must pass every input chain"
     assert fw.combine([]).open == fw.PortSet.all(), "no firewall at all"
