@@ -183,7 +183,8 @@ def _problem(msg: str) -> str:
     """The line of an Ansible parse message that says what is wrong, with its position."""
     text = " ".join(msg.split())
     where = re.search(r"line (\d+), column (\d+)", text)
-    m = re.search(r"Syntax Error while loading YAML\.\s+(.+?)(?:\. while |\s+in \"|$)", text)
+    m = re.search(r"Syntax Error while loading YAML\.\s+(.+?)(?:\. while |\s+in \"|\s+The error appears|$)",
+                  text)
     problem = f"YAML syntax error: {m.group(1)}" if m else _first_line(msg)
     if "tab character at the start of the line" in text:
         problem += " (a tab: YAML indents with spaces)"
@@ -297,7 +298,7 @@ def _render(loader: Any, host: str, hv: dict[str, Any]) -> dict[str, Any]:
         try:
             out[key] = _plain(templar.template(value))
         except AnsibleError as exc:
-            text = _first_line(exc)
+            text = re.sub(r"^(.+?)\.? \1$", r"\1", _first_line(exc))  # 2.14 says it twice
             if "vault" in text.lower():
                 raise InventoryError(
                     f"host {host}: {key} is vault-encrypted and {text[:1].lower()}{text[1:]}; give "
