@@ -115,6 +115,13 @@ class Facts:
         return self._cached(("fwview", se_host.name, str(family)),
                             lambda: self.firewall(se_host, host).view(family))
 
+    def known_firewall(self, host_name: str) -> str | None:
+        """The firewall label (``firewalld (zone public)``, ``nftables``, ``iptables-nft``, ...) of
+        a host whose firewall a check already read, else None: for the report, at no extra cost."""
+        with self._lock:
+            fw = self._cache.get(("fw", host_name))
+        return fw.label() if fw is not None else None
+
     # ----------------------------------------------------------------------- services
 
     def listeners(self, se_host: SEHost, host: Any) -> tuple[list[listening.Listener], int]:
