@@ -511,9 +511,13 @@ def adhoc_site(specs: list[str], roles: dict[str, str] | None = None, flavour: s
         if any(h.name == name for h in hosts):
             raise InventoryError(f"--hosts: host {name} is given twice; list each host once")
         role = roles.pop(name, None)
+        kind = {"safe-ssh": "ssh"}.get(spec.split("://", 1)[0], spec.split("://", 1)[0]) \
+            if "://" in spec else "ssh"
+        if kind not in CONNECTIONS:
+            raise InventoryError(f"--hosts: {spec}: connection {kind!r} cannot be used here; "
+                                 "write ssh://user@host (or paramiko://, local://)")
         conn = Connection(address=name, user=hs.user, port=int(hs.port) if hs.port else None,
-                          kind=spec.split("://", 1)[0] if "://" in spec else "ssh",
-                          private_key_file=kw.get("ssh_identity_file"))
+                          kind=kind, private_key_file=kw.get("ssh_identity_file"))
         hosts.append(sitevars.build_host(f"--hosts: host {name}", name, role, dict(base), conn,
                                          "--se-role" if role else ""))
     if not hosts:

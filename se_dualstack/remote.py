@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import configparser
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from se_dualstack import detect, sitevars
@@ -59,15 +60,16 @@ def detect_roles(site: Site, host_of: Callable[[SEHost], Any], flavour: str | No
     A host that cannot be reached or shows nothing decisive keeps no role; its ``role_source``
     says why, in one line.
     """
-    verdicts: dict[str, detect.Verdict] = {}
-    for h in site.hosts:
-        if h.role is not None and flavour:
-            continue
+    def look(h: SEHost) -> detect.Verdict:
         try:
-            verdicts[h.name] = gather(host_of(h))
+            return gather(host_of(h))
         except Exception as exc:  # an unreachable host: its checks report it, one line each
-            reason = _reason(exc)
-            verdicts[h.name] = detect.Verdict(None, None, [], f"could not look at the host ({reason})")
+            return detect.Verdict(None, None, [], f"could not look at the host ({_reason(exc)})")
+
+    todo = [h for h in site.hosts if h.role is None or not flavour]
+    # In parallel: a dead host costs its ssh ConnectTimeout once, not once per host in a row.
+    with ThreadPoolExecutor(max_workers=min(16, len(todo) or 1)) as pool:
+        verdicts = dict(zip([h.name for h in todo], pool.map(look, todo), strict=True))
     chosen, why = detect.site_flavour(list(verdicts.values()), flavour, str(site.vars["se_flavour"]))
     hosts = []
     for h in site.hosts:

@@ -147,3 +147,18 @@ def test_python_m_se_dualstack_site_detects_over_ssh(testbed: Testbed) -> None:
     assert [(h["name"], h["role"]) for h in doc["hosts"]] == [
         ("head.example.test", "headnode"), ("disk02.example.test", "disknode")], "roles detected"
     assert doc["flavour"] == "dpm", "flavour from the head node's DPM daemons"
+
+
+def test_host_whose_role_cannot_be_told_gets_role_independent_checks(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest('pytest_plugins = ["se_dualstack.plugins"]\n')
+    pytester.makepyfile(test_roles=(
+        "import pytest\n\n\n@pytest.mark.check('SE6-DNS-01')\ndef test_any(se_host):\n    pass\n\n\n"
+        "@pytest.mark.check('SE6-SVC-01')\ndef test_head(se_headnode):\n    pass\n"))
+    result = pytester.runpytest_subprocess("--hosts=ssh://root@nosuch.invalid", "--collect-only",
+                                           "-p", "no:cacheprovider")
+    out = "\n".join(result.outlines)
+    assert "se_dualstack: hosts nosuch.invalid (role unknown)" in out, out[-1500:]
+    assert "se_dualstack: nosuch.invalid: not detected: could not look at the host (ssh: " in out, \
+        "one line saying why"
+    assert "test_any[nosuch.invalid]" in out, "role-independent checks run"
+    assert "test_head[nosuch.invalid]" not in out, "no head-node check on a host of unknown role"
