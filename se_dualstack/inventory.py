@@ -18,7 +18,7 @@ import ipaddress
 import os
 import re
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,12 +36,12 @@ with warnings.catch_warnings():
     from ansible.plugins.loader import become_loader, connection_loader
     from ansible.template import Templar
     from ansible.utils.collection_loader import AnsibleCollectionConfig
-    from ansible.utils.display import Display
     from ansible.utils.vars import combine_vars
     from ansible.vars.manager import VariableManager
     from ansible.vars.plugins import get_vars_from_inventory_sources, get_vars_from_path
 
 from se_dualstack import knowledge, sitevars
+from se_dualstack.ansible_errors import Quiet, ansible_error, first_line, parse_failure
 from se_dualstack.errors import InventoryError
 from se_dualstack.model import GROUP_ROLE, Connection, SEHost, Site
 
@@ -88,37 +88,6 @@ class AnsibleView:
 # --------------------------------------------------------------------------- Ansible, quietly
 
 
-class _Quiet:
-    """Ansible's display singleton, muted while we read: warnings are kept for error messages.
-
-    Why: Ansible prints warnings (``Failed to parse ... with ini plugin``) straight to the
-    terminal; under pytest that would be noise, and the one useful line is in them.
-    """
-
-    NAMES = ("display", "warning", "deprecated", "error", "banner")
-
-    def __init__(self) -> None:
-        self.warnings: list[str] = []
-
-    @contextlib.contextmanager
-    def __call__(self) -> Iterator[_Quiet]:
-        disp = Display()
-        saved = {n: disp.__dict__.get(n) for n in self.NAMES}
-        disp.display = lambda *a, **k: None
-        disp.deprecated = lambda *a, **k: None
-        disp.banner = lambda *a, **k: None
-        disp.warning = lambda msg, *a, **k: self.warnings.append(str(msg))
-        disp.error = lambda msg, *a, **k: self.warnings.append(str(msg))
-        try:
-            yield self
-        finally:
-            for n, old in saved.items():
-                if old is None:
-                    disp.__dict__.pop(n, None)
-                else:
-                    disp.__dict__[n] = old
-
-
 def _config(name: str, **kw: Any) -> Any:
     """An Ansible setting as Ansible resolves it now (ansible.cfg < ANSIBLE_* env < variables)."""
     return C.config.get_config_value(name, **kw)
@@ -146,51 +115,10 @@ def _vault_secrets(loader: Any, password_files: Sequence[str]) -> list[tuple[str
             secret = get_file_vault_secret(filename=path, vault_id=vid or default_id, loader=loader)
             secret.load()
         except Exception as exc:
-            raise InventoryError(f"{path}: cannot read the vault password ({_first_line(exc)}); "
+            raise InventoryError(f"{path}: cannot read the vault password ({first_line(exc)}); "
                                  "check the file given as vault password file") from None
         out.append((vid or default_id, secret))
     return out
-
-
-def _first_line(exc: BaseException | str) -> str:
-    """The useful line of an Ansible message (they carry snippets and blank lines)."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    return lines[0] if lines else type(exc).__name__
-
-
-_FAILED = re.compile(r"Failed to parse (?P<src>.+?) with (?P<plugin>\S+) plugin: (?P<msg>.*)", re.S)
-
-
-def _parse_failure(source: str, warnings: list[str]) -> InventoryError:
-    """The one line for an inventory source no plugin could read, from Ansible's warnings."""
-    fails = [m.groupdict() for w in warnings if (m := _FAILED.search(w))]
-    yaml_like = source.endswith((".yml", ".yaml", ".json"))
-    order = ("yaml", "auto", "ini", "script", "toml") if yaml_like else ("ini", "script", "yaml")
-    fails.sort(key=lambda f: order.index(f["plugin"]) if f["plugin"] in order else len(order))
-    fails = [f for f in fails if "no root 'plugin' key" not in f["msg"]
-             and "Plugin configuration YAML file" not in f["msg"]] or fails
-    if not fails:
-        return InventoryError(f"{source}: Ansible cannot read this inventory; check it with "
-                              f"ansible-inventory -i {source} --list")
-    f = fails[0]
-    problem = _problem(f["msg"]).replace(f"{source}:", "").strip(" :")
-    problem = re.sub(r"^(\d+): ", r"line \1: ", problem)  # the INI plugin's "LINE: message"
-    return InventoryError(f"{source}: {f['plugin']} inventory: {problem}; fix it there "
-                          f"(ansible-inventory -i {source} --list shows what Ansible reads)")
-
-
-def _problem(msg: str) -> str:
-    """The line of an Ansible parse message that says what is wrong, with its position."""
-    text = " ".join(msg.split())
-    where = re.search(r"line (\d+), column (\d+)", text)
-    m = re.search(r"Syntax Error while loading YAML\.\s+(.+?)(?:\. while |\s+in \"|\s+The error appears|$)",
-                  text)
-    problem = f"YAML syntax error: {m.group(1)}" if m else _first_line(msg)
-    if "tab character at the start of the line" in text:
-        problem += " (a tab: YAML indents with spaces)"
-    if where and f"line {where.group(1)}" not in problem:
-        problem = f"line {where.group(1)}, column {where.group(2)}: {problem}"
-    return problem
 
 
 def read(sources: Sequence[str], playbook_dir: str | None = None,
@@ -204,7 +132,7 @@ def read(sources: Sequence[str], playbook_dir: str | None = None,
         if "," not in s and not Path(s).exists():
             raise InventoryError(f"{s}: inventory not found; give the path of your site's inventory "
                                  "(a file or a directory, see inventory/README.md)")
-    quiet = _Quiet()
+    quiet = Quiet()
     # Python warnings too: re-importing Ansible (pytester, a second run) warns about its patches.
     with warnings.catch_warnings(), quiet():
         warnings.simplefilter("ignore")
@@ -218,19 +146,7 @@ def read(sources: Sequence[str], playbook_dir: str | None = None,
 
             if not isinstance(exc, AnsibleError):
                 raise
-            raise _ansible_error(sources, exc) from None
-
-
-def _ansible_error(sources: Sequence[str], exc: Exception) -> InventoryError:
-    text = " ".join(str(exc).split())
-    src = ", ".join(sources)
-    if "no vault secrets" in text or "Decryption failed" in text:
-        return InventoryError(f"{src}: {_first_line(exc)}; give the vault password with "
-                              "--vault-password-file FILE or ANSIBLE_VAULT_PASSWORD_FILE")
-    where = re.search(r"The error appears to be in '([^']+)': line (\d+), column (\d+)", text)
-    at = f"{where.group(1)}: line {where.group(2)}, column {where.group(3)}" if where else src
-    return InventoryError(f"{at}: {_first_line(exc)}; fix it there (ansible-inventory -i {src} "
-                          "--list shows what Ansible reads)")
+            raise ansible_error(sources, exc) from None
 
 
 def _init_plugin_loader() -> None:
@@ -242,7 +158,7 @@ def _init_plugin_loader() -> None:
 
 
 def _read(sources: list[str], playbook_dir: str | None, vault_password_files: Sequence[str],
-          quiet: _Quiet) -> AnsibleView:
+          quiet: Quiet) -> AnsibleView:
 
     _init_plugin_loader()
     loader = DataLoader()
@@ -256,7 +172,7 @@ def _read(sources: list[str], playbook_dir: str | None, vault_password_files: Se
     inv = InventoryManager(loader=loader, sources=sources)
     for src in sources:
         if any(f"Unable to parse {src} as an inventory source" in w for w in quiet.warnings):
-            raise _parse_failure(src, quiet.warnings)
+            raise parse_failure(src, quiet.warnings)
     vm = VariableManager(loader=loader, inventory=inv)
 
     connection_loader.get("ssh", class_only=True)  # registers the options we resolve below
@@ -298,7 +214,7 @@ def _render(loader: Any, host: str, hv: dict[str, Any]) -> dict[str, Any]:
         try:
             out[key] = _plain(templar.template(value))
         except AnsibleError as exc:
-            text = re.sub(r"^(.+?)\.? \1$", r"\1", _first_line(exc))  # 2.14 says it twice
+            text = re.sub(r"^(.+?)\.? \1$", r"\1", first_line(exc))  # 2.14 says it twice
             if "vault" in text.lower():
                 raise InventoryError(
                     f"host {host}: {key} is vault-encrypted and {text[:1].lower()}{text[1:]}; give "
@@ -332,7 +248,7 @@ def _connection(name: str, hv: dict[str, Any]) -> Connection:
             m = re.search(r"\(from (?:var: )?([^)]+)\)", str(exc))
             key = m.group(1) if m else option
             fix = ("is not a TCP port; use a number 1-65535" if option == "port" else
-                   f"is not valid for Ansible's ssh connection ({_first_line(exc)}); fix it")
+                   f"is not valid for Ansible's ssh connection ({first_line(exc)}); fix it")
             raise InventoryError(f"host {name}: {key} {hv.get(key, '')!r} {fix}") from None
         return value, str(origin)
 
@@ -404,7 +320,7 @@ def load_site(path: str | Path | Sequence[str | Path], limit: list[str] | None =
     shown = ", ".join(sources)
     view = read(sources, playbook_dir, vault_password_files)
     hosts_raw, all_vars = view.hosts, view.all_vars
-    said = f" (Ansible: {_first_line(view.warnings[0])})" if view.warnings else ""
+    said = f" (Ansible: {first_line(view.warnings[0])})" if view.warnings else ""
     if not set(view.groups) & set(SE_GROUPS):
         raise InventoryError(
             f"{shown}: no headnodes or disknodes group{said}; put the SE head node(s) in a group "
