@@ -88,12 +88,14 @@ def _print_up(state: dict[str, Any]) -> None:
     print(f"testbed {state['name']!r} up in {state['up_seconds']:.2f} s: site {site['site']} "
           f"({site['source']}), domain {site['domain']}")
     print(f"  bridge + dnsmasq  netns {state['name']}-site  DNS {site['dns']['ipv6']} {site['dns']['ipv4']}")
+    personality = {h["short"]: h.get("personality", h["os"]) for h in site["hosts"]}
     for rec in state["hosts"]:
         svcs = ", ".join(f"{s['name']}:{'/'.join(map(str, s['ports'])) or '-'}" for s in rec["services"])
         extra = "" if rec["role"] == "client" else f"  sshd:22{', ' + svcs if svcs else ''}"
         fl = f"  faults: {', '.join(rec['faults'])}" if rec["faults"] else ""
         v6 = rec["ipv6"] or "(no IPv6)"
-        print(f"  {rec['fqdn']:<28} {rec['role']:<8} {rec['os']}  {rec['ipv4']:<13} {v6:<16}{extra}{fl}")
+        os_ = personality.get(rec["short"], rec["os"])
+        print(f"  {rec['fqdn']:<28} {rec['role']:<8} {os_:<7} {rec['ipv4']:<13} {v6:<16}{extra}{fl}")
     print(f"  inventory   {sd / 'inventory.yml'}")
     print(f"  ssh config  {sd / 'ssh_config'}")
     if state.get("x509"):
