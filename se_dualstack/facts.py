@@ -199,7 +199,7 @@ def _gather_firewall(host: Any, iface: str) -> fwkind.HostFirewall:
     state = _out(host, "firewall-cmd --state") if host.exists("firewall-cmd") else ""
     nft_json = _out(host, "nft -j list ruleset") if host.exists("nft") else ""
     version = _out(host, "iptables -V") if host.exists("iptables") else ""
-    fw = fwkind.HostFirewall(fwkind.detect(state, nft_json, version), nft_json)
+    fw = fwkind.HostFirewall(fwkind.detect(state, nft_json, version), nft_json, iface=iface)
     if fw.kind.startswith("iptables"):
         fw.iptables = {f: host.iptables.rules(version=f) for f in (4, 6)
                        if host.exists("ip6tables" if f == 6 else "iptables")}

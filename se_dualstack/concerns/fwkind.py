@@ -49,6 +49,7 @@ class HostFirewall:
     nft_json: str = ""
     iptables: dict[int, list[str]] = field(default_factory=dict)  # family -> `-S` lines
     zone: str = ""  # firewalld: the zone of the external interface
+    iface: str = ""  # the external interface (peers arrive there)
     permanent: firewalld.Zones = field(default_factory=dict)
     runtime: firewalld.Zones = field(default_factory=dict)
 
@@ -64,7 +65,7 @@ class HostFirewall:
             views.append(acceptance(parse_iptables(self.iptables[family])))
             if self.kind == "iptables-nft":  # its tables are what iptables -S just showed
                 skip = [("ip6" if family == 6 else "ip", "filter")]
-        views += [acceptance(rs) for rs in nft.parse(self.nft_json, family, skip)]
+        views += [acceptance(rs) for rs in nft.parse(self.nft_json, family, skip, self.iface)]
         return combine(views)
 
 

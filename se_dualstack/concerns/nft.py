@@ -12,6 +12,7 @@ runtime state), so /etc/sysconfig/nftables.conf can be compared with the live ru
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -84,8 +85,10 @@ def _expand_vmaps(exprs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return [exprs]
 
 
-def _rule(chain: str, exprs: list[dict[str, Any]], family: int, sets: dict[str, list[Any]]) -> Rule:
-    """Reduce one nft rule (no vmap) to the port-acceptance view for one address family."""
+def _rule(chain: str, exprs: list[dict[str, Any]], family: int, sets: dict[str, list[Any]],
+          iface: str = "") -> Rule:
+    """Reduce one nft rule (no vmap) to the port-acceptance view for one address family, for
+    traffic arriving on ``iface`` (the external interface; empty: unknown)."""
     ports = PortSet.all()
     conds: list[str] = []
     irrelevant, verdict, target = "", "", ""
@@ -125,6 +128,12 @@ def _rule(chain: str, exprs: list[dict[str, Any]], family: int, sets: dict[str, 
             if key in ("iifname", "iif") and vals == ["lo"]:
                 if not neg:
                     irrelevant = irrelevant or "loopback only"
+            elif key in ("iifname", "iif") and iface:
+                # the external interface is where every peer comes from: matching it restricts
+                # nothing (firewalld's zone dispatch), another interface never sees those peers
+                hit = any(fnmatch.fnmatchcase(iface, str(v)) for v in vals)
+                if hit == neg:
+                    irrelevant = irrelevant or f"traffic arriving on {'/'.join(map(str, vals))} only"
             elif key == "nfproto":
                 if (("ipv6" if family == 6 else "ipv4") in vals) == neg:
                     irrelevant = irrelevant or f"{'/'.join(map(str, vals))} packets only"
@@ -154,10 +163,12 @@ def named_sets(objs: Iterable[dict[str, Any]]) -> dict[tuple[str, str], dict[str
     return out
 
 
-def parse(text: str, family: int, skip_tables: Iterable[tuple[str, str]] = ()) -> list[Ruleset]:
+def parse(text: str, family: int, skip_tables: Iterable[tuple[str, str]] = (),
+          iface: str = "") -> list[Ruleset]:
     """Parse ``nft -j list ruleset``: one Ruleset per base chain on the input hook that sees
     ``family`` packets. A packet must pass every such chain, so callers intersect the results.
-    ``skip_tables`` (family, name) leaves out tables already read through iptables."""
+    ``skip_tables`` (family, name) leaves out tables already read through iptables; ``iface``
+    is the interface peers arrive on (interface matches on it restrict nothing)."""
     objs = objects(text)
     fams = ("inet", "ip6") if family == 6 else ("inet", "ip")
     skip = set(skip_tables)
@@ -179,7 +190,7 @@ def parse(text: str, family: int, skip_tables: Iterable[tuple[str, str]] = ()) -
             if tkey in chains:
                 for exprs in _expand_vmaps(r["expr"]):
                     chains[tkey].setdefault(r["chain"], []).append(
-                        _rule(r["chain"], exprs, family, sets.get(tkey, {})))
+                        _rule(r["chain"], exprs, family, sets.get(tkey, {}), iface))
     out = []
     for fam, table, name, policy in bases:
         rs = Ruleset(policies={name: policy.upper(), "__base__": name}, chains=dict(chains[(fam, table)]),

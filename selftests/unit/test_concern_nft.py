@@ -125,3 +125,22 @@ def test_kind_detection():
     assert fwkind.detect("", "", "iptables v1.4.21") == "iptables-legacy", "EL7 prints no backend"
     assert fwkind.detect("", "", "iptables v1.8.9 (legacy)") == "iptables-legacy"
     assert fwkind.detect("", "", "") == "none"
+
+
+def test_zone_dispatch_by_interface_follows_the_external_interface():
+    text = (DATA / "nft-j-firewalld-eth0-in-work-zone.json").read_text()
+    rt, _ = firewalld.parse_zones((DATA / "firewall-cmd-list-all-zones-eth0-in-work-zone.txt").read_text())
+    perm, _ = firewalld.parse_zones(
+        (DATA / "firewall-cmd-permanent-list-all-zones-eth0-in-work-zone.txt").read_text())
+    zone = firewalld.zone_of(rt, "eth0", "public")
+    assert zone == "work", zone
+    h = fwkind.HostFirewall("firewalld", text, zone=zone, iface="eth0")
+    state, detail = h.view(6).status(1094, 1094)
+    assert state == "closed", "eth0 goes to zone work, which lacks 1094: " + detail
+    assert "filter_IN_work" in detail, detail
+    assert h.view(6).status(22, 22)[0] == "open", "zone work has ssh"
+    other = fwkind.HostFirewall("firewalld", text, zone="public", iface="eth1")
+    assert other.view(6).status(1094, 1094)[0] == "open", "eth1 falls to the default zone public"
+    assert firewalld.compare(perm, rt) == [], "interfaces are assigned at runtime: not a difference"
+    cmd = fwkind.open_command(h, fw.PortSet.of([(1094, 1094)]), 6)
+    assert "--zone=work --add-port=1094/tcp" in cmd, cmd
