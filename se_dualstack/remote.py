@@ -8,8 +8,10 @@ turns ``ansible_host``/``ansible_user``/``ansible_port``/key/ssh args/become int
 from __future__ import annotations
 
 import configparser
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from se_dualstack import detect, sitevars
@@ -45,13 +47,49 @@ def gather(host: Any) -> detect.Verdict:
     return detect.detect_text(ps.stdout, ss.stdout if ss.rc == 0 else "")
 
 
-def _reason(exc: BaseException) -> str:
-    """One short line from a failed command (testinfra wraps ssh's result in the exception)."""
+def short_reason(exc: BaseException) -> str:
+    """One short line from a failed command (testinfra wraps ssh's result in the exception):
+    ssh's own last stderr line, usually."""
     arg = exc.args[0] if exc.args else None
-    text = str(getattr(arg, "stderr", "") or "") if arg is not None else ""
-    text = text or str(exc) or type(exc).__name__
+    text = ""
+    if arg is not None and hasattr(arg, "stderr"):
+        try:
+            text = str(arg.stderr or "")
+        except Exception:
+            text = ""
+        if not text.strip():
+            text = f"exit status {getattr(arg, 'rc', '?')}"
+    text = text if text.strip() else (str(exc) or type(exc).__name__)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("Warning:")]
-    return (lines[-1] if lines else type(exc).__name__)[:160]
+    return (lines[-1] if lines else text.strip())[:160]
+
+
+@dataclass
+class Probe:
+    """Outcome of the one reachability probe of a host."""
+
+    ok: bool
+    reason: str = ""
+
+
+def probe(real: Any, timeout: float) -> Probe:
+    """Run ``true`` on the host once, bounded by ``timeout`` (a thread: testinfra has none)."""
+    result: list[Probe] = []
+
+    def run() -> None:
+        try:
+            out = real.run("true")
+            ok = out.rc == 0
+            result.append(Probe(ok, "" if ok else short_reason(RuntimeError(out))))
+        except Exception as exc:
+            result.append(Probe(False, short_reason(exc)))
+
+    t = threading.Thread(target=run, name="se-probe", daemon=True)
+    t.start()
+    t.join(timeout)
+    if not result:
+        return Probe(False, f"no answer within {timeout:g} s")
+    return result[0]
 
 
 def detect_roles(site: Site, host_of: Callable[[SEHost], Any], flavour: str | None) -> Site:
@@ -64,7 +102,7 @@ def detect_roles(site: Site, host_of: Callable[[SEHost], Any], flavour: str | No
         try:
             return gather(host_of(h))
         except Exception as exc:  # an unreachable host: its checks report it, one line each
-            return detect.Verdict(None, None, [], f"could not look at the host ({_reason(exc)})")
+            return detect.Verdict(None, None, [], f"could not look at the host ({short_reason(exc)})")
 
     todo = [h for h in site.hosts if h.role is None or not flavour]
     # In parallel: a dead host costs its ssh ConnectTimeout once, not once per host in a row.

@@ -21,7 +21,7 @@ from se_dualstack.facts import Facts
 from se_dualstack.inventory import adhoc_site, load_site
 from se_dualstack.model import ROLES, SEHost, Site
 from se_dualstack.plugins import tags
-from se_dualstack.plugins.state import Probe, state_of
+from se_dualstack.plugins.state import state_of
 
 # Fixtures that parametrize a test over inventory hosts, in the order the plugin prefers them.
 PAIR_FIXTURES = ("se_host_service", "se_host_transfer_port", "se_headnode")
@@ -300,51 +300,13 @@ def testinfra_host(config: pytest.Config, seh: SEHost) -> Any:
         return real
 
 
-def _short_reason(exc: BaseException) -> str:
-    """One short line from a failed probe (ssh's own last stderr line, usually)."""
-    arg = exc.args[0] if exc.args else None
-    text = ""
-    if arg is not None and hasattr(arg, "stderr"):
-        try:
-            text = str(arg.stderr)
-        except Exception:
-            text = ""
-        if not text.strip():
-            text = f"exit status {getattr(arg, 'rc', '?')}"
-    if not text.strip():
-        text = str(exc) or type(exc).__name__
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("Warning:")]
-    line = lines[-1] if lines else text.strip()
-    return line[:160]
-
-
-def probe_host(real: Any, timeout: float) -> Probe:
-    """Run ``true`` on the host once, bounded by ``timeout`` (a thread: testinfra has none)."""
-    result: list[Probe] = []
-
-    def run() -> None:
-        try:
-            out = real.run("true")
-            ok = out.rc == 0
-            result.append(Probe(ok, "" if ok else _short_reason(RuntimeError(out))))
-        except Exception as exc:
-            result.append(Probe(False, _short_reason(exc)))
-
-    t = threading.Thread(target=run, name="se-probe", daemon=True)
-    t.start()
-    t.join(timeout)
-    if not result:
-        return Probe(False, f"no answer within {timeout:g} s")
-    return result[0]
-
-
 def require_reachable(config: pytest.Config, seh: SEHost, check_id: str | None = None) -> Any:
     """The testinfra host, or fail the current check with one line if it cannot be reached."""
     st = state_of(config)
     real = testinfra_host(config, seh)
     probe = st.probes.get(seh.name)
     if probe is None:
-        probe = probe_host(real, float(seh.vars.get("se_ssh_timeout", 10)) * 2 + 5)
+        probe = remote.probe(real, float(seh.vars.get("se_ssh_timeout", 10)) * 2 + 5)
         st.probes[seh.name] = probe
     if not probe.ok:
         raise checks.CouldNotRun(check_id, seh.name, probe.reason, tags.UNREACHABLE_FIX)

@@ -17,15 +17,8 @@ import pytest
 
 from se_dualstack.facts import Facts
 from se_dualstack.model import Site
+from se_dualstack.remote import Probe
 from se_dualstack.waivers import Waiver
-
-
-@dataclass
-class Probe:
-    """Outcome of the one reachability probe of a host."""
-
-    ok: bool
-    reason: str = ""
 
 
 @dataclass
