@@ -62,7 +62,7 @@ class HostFirewall:
         views: list[Acceptance] = []
         skip: list[tuple[str, str]] = []
         if self.kind.startswith("iptables") and family in self.iptables:
-            views.append(acceptance(parse_iptables(self.iptables[family])))
+            views.append(acceptance(parse_iptables(self.iptables[family], self.iface)))
             if self.kind == "iptables-nft":  # its tables are what iptables -S just showed
                 skip = [("ip6" if family == 6 else "ip", "filter")]
         views += [acceptance(rs) for rs in nft.parse(self.nft_json, family, skip, self.iface)]

@@ -147,8 +147,14 @@ def _parse_append(tokens: list[str]) -> _Parsed:
     return p
 
 
-def _to_rule(p: _Parsed, text: str) -> Rule:
-    """Reduce a parsed line to the port-acceptance view."""
+def _iface_matches(pattern: str, iface: str) -> bool:
+    """iptables interface match: ``eth+`` is a prefix wildcard."""
+    return iface.startswith(pattern[:-1]) if pattern.endswith("+") else iface == pattern
+
+
+def _to_rule(p: _Parsed, text: str, iface: str = "") -> Rule:
+    """Reduce a parsed line to the port-acceptance view, for traffic arriving on ``iface`` (the
+    external interface; empty: unknown, an ``-i`` match is then a restriction)."""
     irrelevant = ""
     if p.proto and not p.proto_neg and p.proto != "tcp":
         irrelevant = f"protocol {p.proto}"
@@ -158,14 +164,17 @@ def _to_rule(p: _Parsed, text: str) -> Rule:
         irrelevant = "loopback only"
     elif p.states is not None and "NEW" not in p.states:
         irrelevant = "connection state " + ",".join(sorted(p.states))
+    elif iface and p.iface_in and p.iface_in != "lo" and \
+            _iface_matches(p.iface_in, iface) == bool(p.neg.get("i")):
+        irrelevant = f"traffic arriving on {'! ' if p.neg.get('i') else ''}{p.iface_in} only"
     ports = PortSet.parse(p.dports) if p.dports else PortSet.all()
     if p.dports_neg:
         ports = ports.invert()
     conds = []
     for flag, value in (("s", p.src), ("d", p.dst), ("i", p.iface_in), ("o", p.iface_out)):
         if value and value not in ("0.0.0.0/0", "::/0"):
-            if flag == "i" and value == "lo" and p.neg.get("i"):
-                continue
+            if flag == "i" and ((value == "lo" and p.neg.get("i")) or iface):
+                continue  # not loopback / the external interface itself: every peer
             conds.append(("! " if p.neg.get(flag) else "") + f"-{flag} {value}")
     conds.extend(p.other)
     verdict, target = "", ""
@@ -213,15 +222,16 @@ def _filter_lines(text: str) -> tuple[dict[str, str], list[str], list[str]]:
     return policies, user, appends
 
 
-def parse_iptables(text: str | Sequence[str]) -> Ruleset:
-    """Parse ``ip(6)tables-save`` output, a saved file, or ``-S`` lines (list or text)."""
+def parse_iptables(text: str | Sequence[str], iface: str = "") -> Ruleset:
+    """Parse ``ip(6)tables-save`` output, a saved file, or ``-S`` lines (list or text); ``iface``
+    is the interface peers arrive on (an ``-i`` match on it restricts nothing)."""
     if not isinstance(text, str):
         text = "\n".join(text)
     policies, user, appends = _filter_lines(text)
     rs = Ruleset(policies=policies, chains={c: [] for c in [*policies, *user]})
     for line in appends:
         p = _parse_append(_tokens(line))
-        rs.chains.setdefault(p.chain, []).append(_to_rule(p, "-A " + line))
+        rs.chains.setdefault(p.chain, []).append(_to_rule(p, "-A " + line, iface))
     return rs
 
 

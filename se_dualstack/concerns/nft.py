@@ -101,7 +101,9 @@ def _rule(chain: str, exprs: list[dict[str, Any]], family: int, sets: dict[str, 
         if "match" not in e:
             if "limit" in e or "quota" in e:
                 conds.append(next(iter(e)))
-            continue  # counter, log, meta set, ...: no effect on the decision
+            elif "xt" in e and e["xt"].get("type") == "match":  # iptables-nft's untranslated match
+                conds.append(f"xt match {e['xt'].get('name', '?')}")
+            continue  # counter, log, meta set, xt targets: no effect on the decision
         m = e["match"]
         left, right, op = m.get("left", {}), m.get("right"), m.get("op", "==")
         neg = op == "!="

@@ -143,3 +143,15 @@ def test_portset_algebra():
     assert str(p.invert().invert()) == str(p), "double inversion"
     assert p.covers(21000, 22000), 'covers'
     assert not p.covers(19999, 20001), 'covers'
+
+
+def test_input_interface_match_on_the_external_interface_is_no_restriction():
+    lines = ["-P INPUT DROP", "-A INPUT -i eth0 -p tcp -m tcp --dport 1094 -j ACCEPT",
+             "-A INPUT -i eth+ -p tcp -m tcp --dport 2811 -j ACCEPT",
+             "-A INPUT -i eth1 -p tcp -m tcp --dport 443 -j ACCEPT"]
+    v = fw.acceptance(ipt.parse_iptables(lines, iface="eth0"))
+    assert v.status(1094, 1094)[0] == "open", v.status(1094, 1094)
+    assert v.status(2811, 2811)[0] == "open", "eth+ matches eth0"
+    assert v.status(443, 443)[0] == "closed", "peers on eth0 never match -i eth1"
+    unknown = fw.acceptance(ipt.parse_iptables(lines))
+    assert unknown.status(1094, 1094)[0] == "restricted", "interface unknown: a restriction"
