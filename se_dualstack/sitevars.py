@@ -24,7 +24,7 @@ from se_dualstack.model import Connection, PortRange, SEHost, Service
 DEFAULTS: dict[str, Any] = knowledge.defaults()
 
 LIST_VARS = ("se_ipv6_prefixes", "se_resolvers", "se_transfer_protocols", "se_services",
-             "se_transfer_via_head", "se_transfer_tpc_protocols")
+             "se_transfer_via_head", "se_transfer_tpc_protocols", "se_transfer_direct")
 FLOAT_VARS = ("se_dns_timeout", "se_connect_timeout", "se_ssh_timeout")
 
 
@@ -113,7 +113,37 @@ def validate(at: str, v: dict[str, Any]) -> dict[str, Any]:
         raise InventoryError(
             f"{at}: se_external_interface {iface!r} is not an interface name; write e.g. eth0"
         )
+    if v.get("se_endpoints") is not None:
+        v["se_endpoints"] = endpoints(at, v["se_endpoints"])
     return v
+
+
+ENDPOINT_EXAMPLE = "[{name: xrootd.example.org, protocols: [root], ports: {root: 1094}}]"
+
+
+def endpoints(at: str, value: Any) -> list[dict[str, Any]]:
+    """``se_endpoints``: service aliases (door/redirector names that are not inventory hosts),
+    each tested per address like a host: name, protocols, optional ports and transfer_dir."""
+    if not isinstance(value, list):
+        raise InventoryError(f"{at}: se_endpoints must be a list of mappings, e.g. {ENDPOINT_EXAMPLE}")
+    out = []
+    for e in value:
+        if not isinstance(e, dict) or not str(e.get("name") or "").strip() or \
+                set(e) - {"name", "protocols", "ports", "transfer_dir"}:
+            raise InventoryError(f"{at}: se_endpoints entry {e!r} needs a name and may have protocols, "
+                                 f"ports and transfer_dir, e.g. {ENDPOINT_EXAMPLE}")
+        ports = e.get("ports") or {}
+        if not isinstance(ports, dict):
+            raise InventoryError(f"{at}: se_endpoints {e['name']}: ports must be a mapping protocol: port")
+        tdir = str(e.get("transfer_dir") or "")
+        if tdir and not tdir.startswith("/"):
+            raise InventoryError(f"{at}: se_endpoints {e['name']}: transfer_dir {tdir!r} must be absolute")
+        out.append({"name": str(e["name"]).strip(),
+                    "protocols": [str(p) for p in as_list(e.get("protocols"))],
+                    "ports": {str(k): port(at, f"se_endpoints {e['name']} port", p)
+                              for k, p in ports.items()},
+                    "transfer_dir": tdir})
+    return out
 
 
 def services(at: str, v: dict[str, Any], role: str | None) -> list[Service]:

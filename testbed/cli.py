@@ -135,9 +135,9 @@ def _fault(state: dict[str, Any], host_name: str, fault: str) -> None:
     if h["role"] == "client":
         raise engine.TestbedError("faults apply to SE hosts, not the client")
     name, _ = faults.split(fault)
-    if name == "service_ipv4_only":
-        raise engine.TestbedError("service_ipv4_only needs the service restarted: put it in the site "
-                                  "file's faults and run up")
+    if name in ("service_ipv4_only", "alias_one_dead"):
+        why = "the service restarted" if name == "service_ipv4_only" else "the inventory regenerated"
+        raise engine.TestbedError(f"{name} needs {why}: put it in the site file's faults and run up")
     new = [*h["faults"], fault] if fault not in h["faults"] else list(h["faults"])
     try:
         faults.validate(new, h)

@@ -85,6 +85,13 @@ def config(site: dict[str, Any], pidfile: Path, logfile: Path) -> str:
         if h["has_ipv6"] and not faults.has(h, "no_ipv6_ptr"):
             lines.append(f"ptr-record={ipaddress.IPv6Address(h['ipv6']).reverse_pointer},{h['fqdn']}")
         lines.append(f"dns-rr={short}-v4.{d},1,{ipaddress.IPv4Address(h['ipv4']).packed.hex()}")
+    alias = faults.endpoint_alias(site)
+    if alias:  # a door alias over every disk node (fault alias_one_dead)
+        for h in site["hosts"]:
+            if h["role"] == "disknode":
+                lines.append(f"dns-rr={alias},1,{ipaddress.IPv4Address(h['ipv4']).packed.hex()}")
+                if published_aaaa(site, h):
+                    lines.append(f"dns-rr={alias},28,{ipaddress.IPv6Address(h['ipv6']).packed.hex()}")
     return "\n".join(lines) + "\n"
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from testbed import dns, firewall, hostenv, netns, osfiles, sshd
+from testbed import dns, faults, firewall, hostenv, netns, osfiles, sshd
 from testbed.site import PRIV_ROOT, STATE_ROOT, members
 
 try:  # the services engineer's modules; the core works without them
@@ -338,9 +338,19 @@ def inventory(site: dict[str, Any]) -> dict[str, Any]:
         },
         "children": {
             "headnodes": {"hosts": {h["fqdn"]: hv(h) for h in site["hosts"] if h["role"] == "headnode"}},
-            "disknodes": {"hosts": {h["fqdn"]: hv(h) for h in site["hosts"] if h["role"] == "disknode"}},
+            "disknodes": {"hosts": {h["fqdn"]: hv(h) for h in site["hosts"] if h["role"] == "disknode"},
+                          **_alias_vars(site)},
         },
     }}
+
+
+def _alias_vars(site: dict[str, Any]) -> dict[str, Any]:
+    """Group vars declaring the door alias over the disk nodes (fault alias_one_dead)."""
+    alias = faults.endpoint_alias(site)
+    if not alias:
+        return {}
+    return {"vars": {"se_endpoints": [{"name": alias, "protocols": [faults.ALIAS_PROTOCOL],
+                                       "ports": {faults.ALIAS_PROTOCOL: faults.ALIAS_PORT}}]}}
 
 
 def inventory_yaml(site: dict[str, Any]) -> str:

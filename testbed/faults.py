@@ -109,6 +109,17 @@ def expected_failures(host: dict[str, Any]) -> frozenset[str]:
     return out
 
 
+ALIAS_SHORT = "disks"  # fault alias_one_dead: <ALIAS_SHORT>.<domain> over every disk node
+ALIAS_PROTOCOL, ALIAS_PORT = "root", 1094  # the alias's service, down over IPv6 on the faulty node
+
+
+def endpoint_alias(site: dict[str, Any]) -> str | None:
+    """The service alias the site publishes (fault alias_one_dead on some host), else None."""
+    if any(has(h, "alias_one_dead") for h in site["hosts"]):
+        return f"{ALIAS_SHORT}.{site['domain']}"
+    return None
+
+
 def has(host: dict[str, Any], name: str) -> bool:
     """True if the host carries fault ``name`` (with any parameter)."""
     return any(split(f)[0] == name for f in host.get("faults", []))

@@ -53,6 +53,8 @@ def ports(site: dict[str, Any], host: dict[str, Any], extra: list[int], family: 
         if faults.has(host, "ip6tables_transfer_only"):
             base = [*TRANSFER]
         closed = {int(p) for p in faults.params(host, "ip6tables_close")}
+        if faults.has(host, "alias_one_dead"):
+            closed.add(faults.ALIAS_PORT)
         base = [p for p in base if p not in closed]
         if saved and faults.has(host, "ip6tables_saved_differs"):
             base = [p for p in base if p != SAVED_DIFFERS_PORT]

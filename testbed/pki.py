@@ -33,6 +33,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from testbed.faults import ALIAS_SHORT
+
 # Distinguished names. The OU separates hosts from users; the signing policy allows O=SE-Testbed.
 ORG = "SE-Testbed"
 CA_CN = "SE Testbed CA"
@@ -145,6 +147,8 @@ def _host_dns_names(host: dict, domain: str) -> list[str]:
     short = host["short"]
     fqdn = host.get("fqdn") or f"{short}.{domain}"
     names = [fqdn, f"{short}.{domain}", f"{short}-v6.{domain}", f"{short}-v4.{domain}"]
+    if host.get("role") == "disknode":  # the door alias of fault alias_one_dead, when published
+        names.append(f"{ALIAS_SHORT}.{domain}")
     return list(dict.fromkeys(names))
 
 

@@ -17,24 +17,53 @@ pytestmark = pytest.mark.transfer
 def _observed(r: TransferResult, case_entry: str, target: str) -> str:
     via = f" via {case_entry}" if case_entry != target else ""
     used = ", ".join(str(c) for c in used_connections(r.connections)[:4]) or "no connection observed"
-    return f"{r.error_summary()} (target {target}{via}; connections: {used}; forced by: {r.forcing})"
+    fault = (f"address at fault {r.fault_address} ({r.fault_host or target}); "
+             if r.fault_address else "")
+    landed = f"redirect landed on {r.landed}; " if r.landed else ""
+    return (f"{r.error_summary()} ({fault}{landed}target {target}{via}; connections: {used}; "
+            f"forced by: {r.forcing})")
+
+
+def _expected(case: TransferCase, size: int) -> str:
+    """What the round trip should do, naming the pinned address(es) of a per-address run."""
+    at = f" at {case.address}" if case.address else ""
+    to = (f"to {case.target}{at}" if case.entry == case.target
+          else f"to {case.target} through {case.entry}{at}")
+    pinned = f" (redirect target pinned to {case.target_address})" if case.target_address else ""
+    return f"{case.protocol} round trip of {size} bytes over IPv{case.family} only {to}{pinned}"
+
+
+def _no_test_dir(case: TransferCase, check, expected: str) -> None:
+    """A service alias (se_endpoints) with no test directory for this address: say which and why."""
+    if case.endpoint.test_dir:
+        return
+    rec = "AAAA" if case.family == 6 else "A"
+    what = (f"address {case.address} of {case.entry}" if case.address else
+            f"{case.entry}: no {rec} record at the site's resolvers (or they did not answer), or its "
+            f"{rec} address")
+    check.at(case.target).fail(
+        expected, f"{what} belongs to no inventory host and its se_endpoints entry has no "
+                  "transfer_dir, so there is no test directory to use",
+        fix=f"Publish the {rec} record(s) of {case.entry} for every door behind it and list the "
+                   "hosts holding them in the inventory, or give its se_endpoints entry a transfer_dir.")
 
 
 @pytest.mark.check("SE6-XFER-01")
 def test_transfer(transfer_case: TransferCase, transfer_session, check, add_html, record) -> None:
     case = transfer_case
+    _no_test_dir(case, check, _expected(case, transfer_session.settings.size))
     results = transfer_session.run_case(case)
     stats = summarize(results)
     add_html(result_html(results, stats))
     record(results)
-    fam = f"IPv{case.family}"
-    expected = (f"{case.protocol} round trip of {transfer_session.settings.size} bytes over {fam} only "
-                f"to {case.target}" + (f" through {case.entry}" if case.entry != case.target else ""))
+    expected = _expected(case, transfer_session.settings.size)
     fmt = {"protocol": case.protocol}
     if len(results) == 1:
         r = results[0]
         if not r.ok:
-            check.at(case.target).fail(expected, _observed(r, case.entry, case.target), **fmt)
+            # The endpoint at fault (a redirect target, the address that did not answer).
+            check.at(r.fault_host or case.target).fail(
+                expected, _observed(r, case.entry, case.target), **fmt)
         if not r.forced:
             # Passed, but the family was only verified, not forced: say so rather than hide it.
             check.at(case.target).expect(set(r.families_used) == {case.family}, expected,

@@ -12,6 +12,10 @@
  * Every TCP connect and every refusal is appended to $SE6_CONNLOG as one line
  * "connect|refused <wire family> <address> <port> <rc> <errno>", the worker's record of the addresses
  * it used. SE6_FAMILY=4|6 selects the family; anything else makes the shim a pass-through.
+ *
+ * SE6_PIN=name=address[,name=address...] pins names to one address each: getaddrinfo() for a pinned
+ * name answers that address only (as if DNS published nothing else), so a transfer tests exactly one
+ * of a name's A/AAAA records while URLs and TLS/GSI name checks keep the name.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -23,11 +27,49 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 static int want;        /* 4, 6, or 0 = pass-through */
 static int logfd = -1;
+
+#define SE6_MAXPIN 16
+static char pin_name[SE6_MAXPIN][256];
+static char pin_addr[SE6_MAXPIN][INET6_ADDRSTRLEN];
+static int npins;
+
+static void parse_pins(const char *spec)
+{
+    char buf[4096];
+    if (!spec || !*spec || strlen(spec) >= sizeof buf)
+        return;
+    strcpy(buf, spec);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok && npins < SE6_MAXPIN; tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq || eq == tok || strlen(tok) >= sizeof pin_name[0] || strlen(eq + 1) >= sizeof pin_addr[0])
+            continue;
+        *eq = '\0';
+        if (eq - tok > 1 && eq[-1] == '.')
+            eq[-1] = '\0';
+        strcpy(pin_name[npins], tok);
+        strcpy(pin_addr[npins], eq + 1);
+        npins++;
+    }
+}
+
+/* The pinned address of a name (a trailing dot and letter case do not matter), or NULL. */
+static const char *pinned(const char *node)
+{
+    size_t n = strlen(node);
+    if (n && node[n - 1] == '.')
+        n--;
+    for (int i = 0; i < npins; i++)
+        if (strlen(pin_name[i]) == n && strncasecmp(pin_name[i], node, n) == 0)
+            return pin_addr[i];
+    return NULL;
+}
 
 __attribute__((constructor)) static void se6_init(void)
 {
@@ -38,6 +80,7 @@ __attribute__((constructor)) static void se6_init(void)
     const char *p = getenv("SE6_CONNLOG");
     if (p && *p)
         logfd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    parse_pins(getenv("SE6_PIN"));
 }
 
 /* 4 or 6 as seen on the wire, 0 for anything that is not IP. */
@@ -101,7 +144,7 @@ int getaddrinfo(const char *node, const char *service, const struct addrinfo *hi
     if (!real)
         real = (int (*)(const char *, const char *, const struct addrinfo *, struct addrinfo **))dlsym(
             RTLD_NEXT, "getaddrinfo");
-    if (!want || !node)  /* node == NULL: a local (bind) address, no traffic of its own */
+    if ((!want && !npins) || !node)  /* node == NULL: a local (bind) address, no traffic of its own */
         return real(node, service, hints, res);
     struct addrinfo h;
     if (hints) {
@@ -110,6 +153,13 @@ int getaddrinfo(const char *node, const char *service, const struct addrinfo *hi
         memset(&h, 0, sizeof h);
         h.ai_flags = AI_V4MAPPED | AI_ADDRCONFIG;  /* glibc's meaning of hints == NULL */
     }
+    const char *pin = pinned(node);
+    if (pin) {
+        node = pin;
+        h.ai_flags |= AI_NUMERICHOST;
+    }
+    if (!want)
+        return real(node, service, &h, res);
     if (h.ai_family == AF_UNSPEC)
         h.ai_family = want == 6 ? AF_INET6 : AF_INET;
     if (want == 6)

@@ -24,7 +24,9 @@ from typing import Any
 import pytest
 
 from se_dualstack import exitcodes
+from se_dualstack.concerns.dns import default_resolvers
 from se_dualstack.plugins.state import State, is_worker, state_of
+from se_dualstack.transfer.addresses import alias_cases, dns_resolve, per_address
 from se_dualstack.transfer.cases import (
     TpcCase,
     TransferCase,
@@ -35,7 +37,7 @@ from se_dualstack.transfer.cases import (
 )
 from se_dualstack.transfer.outcome import Step, TransferResult
 from se_dualstack.transfer.proxy import ProxyProblem, check_proxy
-from se_dualstack.transfer.render import stats_html, stats_lines
+from se_dualstack.transfer.render import addresses_html, stats_html, stats_lines
 from se_dualstack.transfer.shim import build_shim
 from se_dualstack.transfer.stats import RepeatStats, figures, group_stats
 from se_dualstack.transfer.steps import precondition_result, run_tpc, run_transfer
@@ -74,6 +76,19 @@ def _protocols(config: pytest.Config) -> list[str] | None:
     return [p.strip() for p in raw.split(",") if p.strip()] if raw else None
 
 
+def _per_address(config: pytest.Config, site: Any, cases: list[TransferCase]) -> list[TransferCase]:
+    """One case per address of a name with several A/AAAA, plus the ``se_endpoints`` aliases.
+
+    Needs the family shim (it pins the address); without it the cases stay as they are.
+    """
+    if build_shim()[0] is None:
+        return cases
+    v = getattr(site, "vars", {}) or {}
+    servers = [str(x) for x in (v.get("se_resolvers") or default_resolvers())]
+    resolve = dns_resolve(servers, float(v.get("se_dns_timeout", 3)), state_of(config).facts.dns_cache)
+    return [*per_address(cases, resolve), *alias_cases(site, resolve, _protocols(config))]
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     for name, make in (("transfer_case", transfer_cases), ("tpc_case", tpc_cases)):
         if name not in metafunc.fixturenames:
@@ -87,7 +102,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             if make is transfer_cases:
                 # Without the family shim (no cc), fall back to declared single-family aliases.
                 no_shim = build_shim()[0] is None
-                cases = transfer_cases(site, _protocols(metafunc.config), use_aliases=no_shim)
+                cases = _per_address(metafunc.config, site, transfer_cases(
+                    site, _protocols(metafunc.config), use_aliases=no_shim))
             else:
                 cases = make(site, _protocols(metafunc.config))
         except ValueError as exc:
@@ -203,6 +219,7 @@ def record(request: pytest.FixtureRequest) -> Callable[[list[TransferResult]], N
         for r in results:
             props.append((PROP, {
                 "case": r.case_id, "protocol": r.protocol, "family": r.family, "ok": r.ok,
+                "endpoint": r.endpoint, "address": r.address, "landed": r.landed,
                 "error": r.error_summary(), "upload": r.upload_rate, "download": r.download_rate,
             }))
         props.extend((FIGURE_PROP, fig) for fig in figures(results))
@@ -271,6 +288,7 @@ class TransferSummary:
         stats = self.stats()
         if stats:
             postfix.append(stats_html(stats))
+            postfix.append(addresses_html(self.state.transfer_rows))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -287,7 +305,7 @@ def pytest_se_dualstack_site(config: pytest.Config, state: State) -> None:
     not at parametrization, because the xdist controller collects nothing.
     """
     try:
-        cases = [*transfer_cases(state.site, _protocols(config)),
+        cases = [*_per_address(config, state.site, transfer_cases(state.site, _protocols(config))),
                  *tpc_cases(state.site, _protocols(config))]
     except ValueError:
         return  # bad protocols: pytest_generate_tests reports it as a usage error

@@ -168,11 +168,20 @@ class TransferCase:
     entry: str  # host name of the endpoint contacted first
     target: str  # host whose test directory is used (== entry unless reached through the head)
     endpoint: Endpoint
+    # Per-address runs (a name with several A or AAAA records, see transfer/addresses.py): ``pins``
+    # maps names to the one address the worker's shim resolves each to; ``address`` and
+    # ``target_address`` are the pinned entry and redirect-target addresses, named in the id.
+    pins: tuple[tuple[str, str], ...] = ()
+    address: str = ""
+    target_address: str = ""
+    alias: bool = False  # entry is a service alias (se_endpoints); target holds the address
 
     @property
     def id(self) -> str:
-        via = "" if self.entry == self.target else f"-via-{short(self.target)}"
-        return f"{self.entry}-{self.protocol}-{family_label(self.family)}{via}"
+        addr = f"-{self.address}" if self.address else ""
+        via = "" if self.entry == self.target or self.alias else f"-via-{short(self.target)}"
+        tgt = f"-{self.target_address}" if self.target_address else ""
+        return f"{self.entry}-{self.protocol}-{family_label(self.family)}{addr}{via}{tgt}"
 
     @property
     def group_host(self) -> str:
@@ -266,10 +275,15 @@ def transfer_cases(site: Any, protocols: Iterable[str] | None = None,
                 continue
             entry = head if (head is not None and target.role != "headnode"
                              and proto in via_head(target)) else target
-            for fam in families:
-                name = (alias_for(entry, fam) if use_aliases else None) or entry.name
-                ep = Endpoint(proto, name, protocol_port(entry, proto), tdir)
-                out.append(TransferCase(proto, fam, entry.name, target.name, ep))
+            # The redirect lands on the disk's xrootd port: its own port for ``proto`` (https
+            # 443) is tested only by a direct round trip, as a client given that URL does.
+            direct = entry is not target and proto in target.vars.get(
+                "se_transfer_direct", DEFAULTS["se_transfer_direct"])
+            for ent in (entry, target) if direct else (entry,):
+                for fam in families:
+                    name = (alias_for(ent, fam) if use_aliases else None) or ent.name
+                    ep = Endpoint(proto, name, protocol_port(ent, proto), tdir)
+                    out.append(TransferCase(proto, fam, ent.name, target.name, ep))
     return out
 
 
@@ -296,4 +310,3 @@ def tpc_cases(site: Any, protocols: Iterable[str] | None = None) -> list[TpcCase
                      str(dst.vars["se_transfer_dir"]).rstrip("/"))
         out.append(TpcCase(proto, 6, s, d, src.name, dst.name, forced))
     return out
-

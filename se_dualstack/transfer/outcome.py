@@ -55,6 +55,14 @@ class TransferResult:
     target: str = ""
     cleanup_note: str = ""
     precondition: str = ""  # e.g. expired proxy: no step ran
+    # Where it went and, on failure, who is at fault (transfer/addresses.py: attribute()): the
+    # endpoint name, the pinned entry address, the address a redirect landed on, the host and
+    # address at fault.
+    endpoint: str = ""
+    address: str = ""
+    landed: str = ""
+    fault_host: str = ""
+    fault_address: str = ""
 
     @property
     def failed_step(self) -> Step | None:

@@ -44,6 +44,10 @@ def result_html(results: list[TransferResult], stats: RepeatStats | None = None)
         f"<tr><th>family used</th><td>{_esc(fams)}</td></tr>",
         f"<tr><th>addresses</th><td>{_esc(addrs)}</td></tr>",
     ]
+    if r.landed:
+        parts.append(f"<tr><th>redirect landed on</th><td>{_esc(r.landed)}</td></tr>")
+    if r.fault_address and not r.ok:
+        parts.append(f"<tr><th>at fault</th><td>{_esc(r.fault_address)} ({_esc(r.fault_host)})</td></tr>")
     if refused:
         parts.append(f"<tr><th>refused (other family)</th><td>{_esc('; '.join(refused))}</td></tr>")
     parts.append(f"<tr><th>throughput</th><td>upload {_esc(mib_s(r.upload_rate))}, "
@@ -61,6 +65,33 @@ def result_html(results: list[TransferResult], stats: RepeatStats | None = None)
               "<th>detail / gfal2 error</th></tr>", rows, "</table>",
               "<p>Reproduce by hand:</p><pre>" + _esc("\n".join(r.commands)) + "</pre>", "</div>"]
     return redact("\n".join(parts))
+
+
+def addresses_html(rows: list[dict[str, Any]]) -> str:
+    """Per endpoint, a small table: each address the transfers used, its family and the result.
+
+    ``rows`` are the per-transfer summary records (``endpoint``, ``protocol``, ``address``,
+    ``family``, ``ok``, ``error``, ``landed``); a name with several addresses of a family shows
+    one line per address, so one dead address among good ones stands out.
+    """
+    by_ep: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        if r.get("endpoint"):
+            by_ep.setdefault(str(r["endpoint"]), []).append(r)
+    if not by_ep:
+        return ""
+    parts = ["<h3>Transfers per endpoint address</h3>"]
+    for ep, rs in sorted(by_ep.items()):
+        lines = "".join(
+            f"<tr><td>{_esc(r.get('address') or '-')}</td><td>IPv{_esc(r['family'])}</td>"
+            f"<td>{_esc(r['protocol'])}</td>"
+            f"<td class='se6-{'passed' if r['ok'] else 'failed'}'>"
+            f"{'passed' if r['ok'] else 'failed: ' + _esc(r.get('error') or '')}</td>"
+            f"<td>{_esc(r.get('landed') or '')}</td></tr>"
+            for r in sorted(rs, key=lambda r: (r["protocol"], -int(r["family"]), str(r.get("address")))))
+        parts.append(f"<p><b>{_esc(ep)}</b></p><table><tr><th>address</th><th>family</th>"
+                     f"<th>protocol</th><th>result</th><th>redirect landed on</th></tr>{lines}</table>")
+    return redact("".join(parts))
 
 
 def throughput_svg(stats: dict[tuple[str, int], RepeatStats], width: int = 520) -> str:

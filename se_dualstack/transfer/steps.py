@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from se_dualstack.redact import redact
+from se_dualstack.transfer.addresses import attribute
 from se_dualstack.transfer.cases import TpcCase, TransferCase, TransferSettings, guard_path, unique_name
 from se_dualstack.transfer.commands import gfal_copy_command, gfal_rm_command
 from se_dualstack.transfer.evidence import dedupe
@@ -108,7 +109,7 @@ class RoundTrip:
     def __init__(self, case: TransferCase, pool: WorkerPool, settings: TransferSettings,
                  workdir: str | Path, shim: str | None = None, alias: bool = False) -> None:
         self.case, self.pool, self.settings = case, pool, settings
-        self.worker = pool.get(case.family)
+        self.worker = pool.get(case.family, case.pins)
         self.t = settings.timeout
         name = unique_name(f"{case.protocol}-ipv{case.family}")
         self.dir_url, self.remote = case.endpoint.url(), case.endpoint.url(name)
@@ -215,7 +216,8 @@ class RoundTrip:
         upload = self.res.step("upload")
         uploaded = upload is not None and upload.ok
         try:  # a fresh worker if the last one was killed
-            self._call(step, {"op": "unlink", "url": self.remote}, self.pool.get(self.case.family))
+            self._call(step, {"op": "unlink", "url": self.remote},
+                       self.pool.get(self.case.family, self.case.pins))
         except StepFailed as exc:
             if uploaded:
                 raise
@@ -223,7 +225,8 @@ class RoundTrip:
             step.status = "passed"
 
     def gone(self, step: Step) -> None:
-        a = self._call(step, {"op": "gone", "url": self.remote}, self.pool.get(self.case.family))
+        a = self._call(step, {"op": "gone", "url": self.remote},
+                       self.pool.get(self.case.family, self.case.pins))
         if not a.get("gone"):
             raise StepFailed(f"{self.remote} still exists ({a.get('size')} bytes) after the delete")
         step.detail = a.get("note", "gone")
@@ -232,7 +235,7 @@ class RoundTrip:
 def run_transfer(case: TransferCase, pool: WorkerPool, settings: TransferSettings,
                  workdir: str | Path, shim: str | None = None, alias: bool = False) -> TransferResult:
     """The full round trip for one case. Cleanup (remote delete, local files) always runs."""
-    return RoundTrip(case, pool, settings, workdir, shim, alias).run()
+    return attribute(RoundTrip(case, pool, settings, workdir, shim, alias).run(), case)
 
 
 def precondition_result(case: TransferCase, settings: TransferSettings, why: str) -> TransferResult:

@@ -43,8 +43,10 @@ class WorkerDied(RuntimeError):
     """A worker exited (crashed) without answering."""
 
 
-def worker_env(family: int, settings: TransferSettings, shim: str | None, connlog: str) -> dict[str, str]:
-    """Environment of a family's worker: the forcing and XRootD's bounded retries."""
+def worker_env(family: int, settings: TransferSettings, shim: str | None, connlog: str,
+               pins: tuple[tuple[str, str], ...] = ()) -> dict[str, str]:
+    """Environment of a family's worker: the forcing, the pinned addresses (``pins``: name ->
+    the one address the shim resolves it to) and XRootD's bounded retries."""
     env = dict(os.environ)
     pkg_root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(x for x in (pkg_root, env.get("PYTHONPATH", "")) if x)
@@ -66,6 +68,10 @@ def worker_env(family: int, settings: TransferSettings, shim: str | None, connlo
         "SE6_FAMILY": str(family),
         "SE6_CONNLOG": connlog,
     })
+    if pins:
+        env["SE6_PIN"] = ",".join(f"{name}={addr}" for name, addr in pins)
+    else:
+        env.pop("SE6_PIN", None)
     if settings.proxy:
         env["X509_USER_PROXY"] = settings.proxy
     if settings.certdir:
@@ -125,8 +131,10 @@ class WorkerProcess:
     """A gfal2 worker for one family; :meth:`call` enforces the hard deadline of each request."""
 
     def __init__(self, family: int, settings: TransferSettings, shim: str | None,
-                 options: list[tuple[str, str, Any]] | None = None) -> None:
+                 options: list[tuple[str, str, Any]] | None = None,
+                 pins: tuple[tuple[str, str], ...] = ()) -> None:
         self.family = family
+        self.pins = pins
         self.settings = settings
         self.shim = shim
         self.options = options or []
@@ -146,7 +154,7 @@ class WorkerProcess:
 
     def start(self, timeout: float = 30.0) -> None:
         """Start the child and wait for its gfal2 context (bounded)."""
-        env = worker_env(self.family, self.settings, self.shim, self.connlog)
+        env = worker_env(self.family, self.settings, self.shim, self.connlog, self.pins)
         lazy_ca_bundle(env, self.tmpdir)
         with open(self.stderr_path, "ab") as err:
             self.proc = subprocess.Popen(
@@ -247,25 +255,35 @@ class WorkerProcess:
 
 
 class WorkerPool:
-    """One live worker per family (re-created after a kill); closed at the end of the session."""
+    """One live worker per family (re-created after a kill); closed at the end of the session.
+
+    A case pinned to addresses (a name with several A/AAAA records) gets its own worker, since the
+    pin, like the family, takes effect at process start; one pinned worker per family is kept.
+    """
 
     def __init__(self, settings: TransferSettings, shim: str | None,
                  options: list[tuple[str, str, Any]] | None = None) -> None:
         self.settings = settings
         self.shim = shim
         self.options = options
-        self.workers: dict[int, WorkerProcess] = {}
+        self.workers: dict[Any, WorkerProcess] = {}  # family, or (family, pins)
 
-    def get(self, family: int) -> WorkerProcess:
-        w = self.workers.get(family)
+    def get(self, family: int, pins: tuple[tuple[str, str], ...] = ()) -> WorkerProcess:
+        key: Any = (family, pins) if pins else family
+        w = self.workers.get(key)
         if w is None or not w.alive():
-            w = WorkerProcess(family, self.settings, self.shim, self.options)
-            self.workers[family] = w
+            if pins:  # the previous pinned worker of this family is done with
+                for old in [k for k in self.workers if isinstance(k, tuple) and k[0] == family]:
+                    self._drop(old)
+            w = WorkerProcess(family, self.settings, self.shim, self.options, pins)
+            self.workers[key] = w
         return w
 
-    def close(self) -> None:
-        for w in self.workers.values():
-            w.close()
-            shutil.rmtree(w.tmpdir, ignore_errors=True)
-        self.workers.clear()
+    def _drop(self, key: Any) -> None:
+        w = self.workers.pop(key)
+        w.close()
+        shutil.rmtree(w.tmpdir, ignore_errors=True)
 
+    def close(self) -> None:
+        for key in list(self.workers):
+            self._drop(key)

@@ -83,7 +83,8 @@ def transfers(outcomes: dict[str, str]) -> dict[str, str]:
 
 def test_default_site_every_transfer_passes(tb_site: dict[str, str], tmp_path: Path) -> None:
     out = transfers(suite(NAME, tmp_path))
-    assert len(out) == 14, f"expected 14 transfer tests on the default site, got {sorted(out)}"
+    # 14 + a direct davs round trip to each disk node's own https port (2 disks x 2 families)
+    assert len(out) == 18, f"expected 18 transfer tests on the default site, got {sorted(out)}"
     bad = {k: v for k, v in out.items() if v != "passed"}
     assert not bad, f"transfers failed on the default site: {bad}"
     html = (tmp_path / "r.html").read_text()
@@ -161,3 +162,45 @@ def test_not_dual_stacked_disk_fails_only_its_ipv6(tmp_path: Path) -> None:
             assert "disk02.example.test" in outcome, f"{test_id}: failure does not name disk02: {outcome}"
         else:
             assert outcome == "passed", f"{test_id} should pass (not IPv6 to disk02), got {outcome}"
+
+
+def test_one_bad_address_fails_only_its_per_address_tests(tmp_path: Path) -> None:
+    """stale_aaaa on disk01, alias_one_dead on disk02: only the dead addresses' root tests fail.
+
+    A 1+2 site and root only (the alias's protocol), to keep it short. disk01's stale AAAA is
+    tested as the head's redirect target pinned to it; the alias disks.<domain> is tested at each
+    disk's address, and disk02's IPv6 one (1094 rejected by ip6tables) fails, as does the head's
+    redirect to disk02 over IPv6. Every message names the address at fault.
+    """
+    from testbed import dns
+    from testbed.site import parse_site
+
+    name = "xfaddr"
+    raw = {"site": "peraddr", "domain": "example.test", "ipv4_prefix": "10.42.0.0/24",
+           "ipv6_prefix": "fd42:6::/64", "gridftp_data_range": "20000-25000",
+           "hosts": [{"short": "head", "role": "headnode", "os": "el7", "faults": []},
+                     {"short": "disk01", "role": "disknode", "os": "el7", "faults": ["stale_aaaa"]},
+                     {"short": "disk02", "role": "disknode", "os": "el7", "faults": ["alias_one_dead"]}]}
+    site_file = tmp_path / "peraddr.yml"
+    site_file.write_text(yaml.safe_dump(raw))
+    site = parse_site(raw, name=name)
+    disk01, disk02 = site["hosts"][1], site["hosts"][2]
+    stale = dns.stale_v6(site, disk01)
+    up = tb(name, "up", str(site_file))
+    assert up.returncode == 0, f"testbed up failed: {up.stdout} {up.stderr}"
+    try:
+        out = transfers(suite(name, tmp_path, "--transfer-timeout", "15", "--transfer-protocols", "root",
+                              "-k", "not third_party"))
+    finally:
+        tb(name, "down")
+    bad_addr = {f"test_transfer[head.example.test-root-ipv6-via-disk01-{stale}]": stale,
+                f"test_transfer[disks.example.test-root-ipv6-{disk02['ipv6']}]": disk02["ipv6"],
+                "test_transfer[head.example.test-root-ipv6-via-disk02]": "disk02.example.test"}
+    for want in (f"test_transfer[head.example.test-root-ipv6-via-disk01-{disk01['ipv6']}]",
+                 f"test_transfer[disks.example.test-root-ipv6-{disk01['ipv6']}]",
+                 f"test_transfer[disks.example.test-root-ipv4-{disk02['ipv4']}]", *bad_addr):
+        assert want in out, f"{want} not run; ran {sorted(out)}"
+    failed = {k for k, v in out.items() if v != "passed"}
+    assert failed == set(bad_addr), f"expected failing {sorted(bad_addr)}, got {sorted(failed)}"
+    for test_id, addr in bad_addr.items():
+        assert addr in out[test_id], f"{test_id}: the message does not name {addr}: {out[test_id]}"

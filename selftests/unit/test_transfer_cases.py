@@ -98,7 +98,9 @@ def test_cases_default_site_ids_and_entry_points() -> None:
     assert "disk01.example.test-gsiftp-ipv6" in ids, "gsiftp goes to the disk node directly"
     assert "head.example.test-gsiftp-ipv4" in ids, "the head's own directory over gsiftp"
     assert "head.example.test-root-ipv6" not in ids, "the redirector's own dir is covered via the disks"
-    assert len(ids) == len(set(ids)) == 14, ids
+    assert "disk01.example.test-davs-ipv6" in ids, "a disk's own https port gets a direct davs round trip"
+    assert "disk02.example.test-root-ipv6" not in ids, "root's redirect already lands on the disk's 1094"
+    assert len(ids) == len(set(ids)) == 18, ids
     c = next(c for c in transfer_cases(_site()) if c.id == "head.example.test-root-ipv6-via-disk02")
     assert c.endpoint.url("f") == "root://head.example.test:1094//store/disk02/se6test/f", "trailing / kept"
 
