@@ -87,5 +87,14 @@ def test_third_party_copy(tpc_case: TpcCase, transfer_session, check, add_html, 
     expected = (f"{case.protocol} third-party copy {case.source_host} -> {case.dest_host} over IPv6 "
                 "with ADLER32 verified")
     if not r.ok:
-        check.at(case.dest_host).fail(expected,
-                    f"{r.error_summary()} (forced by: {r.forcing})", protocol=case.protocol)
+        at = r.fault_host or case.dest_host
+        step = r.failed_step.name if r.failed_step else ""
+        # The client's own step on one end (listing, seeding the source) failed: that end is at
+        # fault, not the server-to-server copy.
+        own = step in ("list", "seed")
+        check.at(at).fail(expected, f"{r.error_summary()} (step {step or '-'} at {at}; forced by: "
+                                    f"{r.forcing})", protocol=case.protocol,
+                          fix=(f"The client could not reach {at} over {case.protocol} (step {step}): "
+                               f"check {at}'s {case.protocol} port over IPv6 (AAAA, firewall, the "
+                               "service listening on IPv6) with the command in the report."
+                               if own else None))

@@ -276,6 +276,12 @@ class ThirdPartyCopy:
             for name, fn in (("list", self.list), ("seed", self.seed), ("tpc", self.tpc),
                              ("checksum", self.checksum)):
                 self.runner.run(name, fn)
+            # The host at fault: the end the client itself failed on (list, seed), else the
+            # destination, which pulls the copy and is checked there.
+            if self.res.failed_step is not None and self.res.failed_step.name not in ("list", "seed"):
+                self.res.fault_host = self.case.dest_host
+            elif self.res.failed_step is None:
+                self.res.fault_host = ""
         finally:
             for url, ep, which in ((self.dst, self.case.dest, "dest"),
                                    (self.src, self.case.source, "source")):
@@ -292,10 +298,14 @@ class ThirdPartyCopy:
         return call(worker or self.worker, self.res, step, request, self.t)
 
     def list(self, step: Step) -> None:
-        for ep in (self.case.source, self.case.dest):
+        for ep, host in ((self.case.source, self.case.source_host), (self.case.dest, self.case.dest_host)):
+            # the client lists each end itself: a failure here is that end's, not the copy's
+            self.res.fault_host = host
             self._call(step, {"op": "listdir", "url": ep.url(), "create": True})
+        self.res.fault_host = ""
 
     def seed(self, step: Step) -> None:
+        self.res.fault_host = self.case.source_host  # the client uploads to the source
         self.created.append(self.src)
         self._call(step, {"op": "copy", "src": f"file://{self.local}", "dst": self.src,
                           "checksum": self.res.local_checksum, "timeout": int(self.t)})
