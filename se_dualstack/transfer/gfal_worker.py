@@ -165,7 +165,7 @@ class Worker:
     def handle(self, req: dict[str, Any]) -> dict[str, Any]:
         """Run one request; a gfal2 error becomes ``ok: false`` with its text and errno."""
         op = getattr(self, f"op_{req.get('op')}", None)
-        t0 = time.monotonic()
+        t0, c0 = time.monotonic(), time.process_time()
         out: dict[str, Any] = {"id": req.get("id"), "op": req.get("op")}
         if op is None:
             out.update(ok=False, error=f"unknown op {req.get('op')!r}", code=0)
@@ -177,6 +177,7 @@ class Worker:
             except (OSError, KeyError, ValueError, TypeError) as exc:
                 out.update(ok=False, error=f"{type(exc).__name__}: {exc}", code=0)
         out["elapsed"] = time.monotonic() - t0
+        out["cpu"] = time.process_time() - c0  # this worker's CPU (all threads): the cost accounting
         out["connections"] = self.connections()
         return out
 

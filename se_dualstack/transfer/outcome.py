@@ -25,6 +25,11 @@ class Step:
     detail: str = ""
     error: str = ""
     nbytes: int = 0
+    # Cost accounting (bench/bench_cost.py): the step's wall time seen by the parent, the gfal2
+    # worker's CPU and the parent thread's own CPU (request, /proc sampling, local files).
+    wall: float = 0.0
+    cpu_worker: float = 0.0
+    cpu_parent: float = 0.0
 
     @property
     def ok(self) -> bool:

@@ -59,7 +59,7 @@ class StepRunner:
             step.status = "skipped"
             step.detail = f"skipped: {self.blocker}"
             return step
-        t0 = time.monotonic()
+        t0, c0 = time.monotonic(), time.thread_time()
         try:
             fn(step)
             if step.status == "pending":
@@ -71,7 +71,8 @@ class StepRunner:
         except StepFailed as exc:
             step.status, step.error = "failed", str(exc)
         finally:
-            step.seconds = step.seconds or (time.monotonic() - t0)
+            step.wall, step.cpu_parent = time.monotonic() - t0, time.thread_time() - c0
+            step.seconds = step.seconds or step.wall
         if step.status in ("failed", "timeout") and not self.blocker:
             self.blocker = f"{name} {'timed out' if step.status == 'timeout' else 'failed'}"
         return step
@@ -94,6 +95,7 @@ def call(worker: WorkerProcess, result: TransferResult, step: Step, request: dic
     answer, conns = worker.call(request, timeout)
     result.connections = dedupe(result.connections + conns)
     step.seconds = float(answer.get("elapsed", 0.0))
+    step.cpu_worker += float(answer.get("cpu", 0.0))
     if not answer.get("ok"):
         raise StepFailed(_err_text(answer) or f"{request['op']} failed")
     return answer
