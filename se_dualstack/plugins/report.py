@@ -148,7 +148,9 @@ def _host_line(st: State, name: str) -> str:
         f"{c.kind} {c.user + '@' if c.user else ''}{c.address}{f':{c.port}' if c.port else ''}"
         + (f", key {c.private_key_file}" if c.private_key_file else "")
         + (f", become {c.become_user}" if c.become else ""))
-    return f"{h.role or 'role unknown'} ({h.role_source}), {os_text}, {via}"
+    firewall = st.hostinfo.get(name, {}).get("firewall")
+    fw_text = f", firewall {firewall}" if firewall else ""
+    return f"{h.role or 'role unknown'} ({h.role_source}), {os_text}{fw_text}, {via}"
 
 
 def fill_metadata(config: pytest.Config, st: State) -> None:
@@ -305,8 +307,9 @@ class SEReport:
 
 def _summary(st: State, host_os: dict[str, str]) -> str:
     assert st.site is not None, "only called with a site"
+    firewalls = {n: i["firewall"] for n, i in st.hostinfo.items() if i.get("firewall")}
     return summary.summary_html(st.site, list(st.records.values()), st.concerns, host_os,
-                                st.unreachable, st.adhoc)
+                                st.unreachable, st.adhoc, firewalls)
 
 
 

@@ -138,6 +138,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
     report.se_concern = concern(item, cid)
     report.se_os = (seh.detected_os or "") if seh is not None else ""
     report.se_declared_os = (seh.declared_os or "") if seh is not None else ""
+    # The firewall in use, once a check of this process has read it (travels like se_os).
+    report.se_firewall = (st.facts.known_firewall(name) or "") if name else ""
     probe = st.probes.get(name) if name else None
     report.se_unreachable = probe.reason if probe is not None and not probe.ok else ""
     report.se_fix = ""
@@ -258,7 +260,8 @@ def fold(state: State, report: pytest.TestReport) -> None:
     if host and getattr(report, "se_role", ""):
         info = state.hostinfo.setdefault(host, {})
         info["role"] = report.se_role
-        for key, attr in (("detected_os", "se_os"), ("declared_os", "se_declared_os")):
+        for key, attr in (("detected_os", "se_os"), ("declared_os", "se_declared_os"),
+                          ("firewall", "se_firewall")):
             if getattr(report, attr, ""):
                 info[key] = getattr(report, attr)
     if host and getattr(report, "se_unreachable", ""):

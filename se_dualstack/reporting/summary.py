@@ -65,7 +65,8 @@ def verdict(records: list[Mapping[str, Any]], names: list[str]) -> tuple[str, st
 
 
 def summary_html(site: Site, records: list[Mapping[str, Any]], concern_of: Mapping[str, str],
-                 host_os: Mapping[str, str], unreachable: Mapping[str, str], adhoc: bool) -> str:
+                 host_os: Mapping[str, str], unreachable: Mapping[str, str], adhoc: bool,
+                 firewalls: Mapping[str, str] | None = None) -> str:
     """Verdict, hosts x concerns matrix, unreachable hosts and the list of failures."""
     names = [h.name for h in site.hosts]
     concerns, cells = matrix(records, concern_of)
@@ -80,13 +81,14 @@ def summary_html(site: Site, records: list[Mapping[str, Any]], concern_of: Mappi
                    f" ({html.escape(h.role_source)})</li>" for h in site.hosts)
         out.append("</ul>")
     out.append('<h3>Hosts &times; concerns</h3><table class="se6-matrix"><tr><th>Host</th>'
-               "<th>Role</th><th>OS</th>")
+               "<th>Role</th><th>OS</th><th>Firewall in use</th>")
     out.extend(f"<th>{title(c)}</th>" for c in concerns)
     out.append("</tr>")
     for h in site.hosts:
         os_text = host_os_text(h, host_os.get(h.name), h.name in unreachable).removeprefix("OS ")
+        fw = (firewalls or {}).get(h.name) or "not read"
         out.append(f'<tr><td class="host">{html.escape(h.name)}</td><td>{h.role or "unknown"}</td>'
-                   f"<td>{html.escape(os_text)}</td>")
+                   f"<td>{html.escape(os_text)}</td><td>{html.escape(fw)}</td>")
         out.extend(cell_html(cells.get((h.name, c))) for c in concerns)
         out.append("</tr>")
     out.append("</table>")

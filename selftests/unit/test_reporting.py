@@ -74,7 +74,9 @@ def test_dead_resolver_is_one_site_wide_cause() -> None:
 
 def test_summary_lists_causes_then_other_failures() -> None:
     recs = [*disk02_down(), rec(f"t::ptr[{D1}]", D1, "failed", "SE6-DNS-04")]
-    page = summary.summary_html(SITE, recs, {}, {}, {D2: "Connection refused"}, adhoc=False)
+    page = summary.summary_html(SITE, recs, {}, {}, {D2: "Connection refused"}, adhoc=False,
+                                firewalls={D1: "firewalld (zone public)"})
+    assert "<td>firewalld (zone public)</td>" in page, "the firewall in use, per host"
     assert "<h3>Root causes</h3>" in page, page
     assert "<h3>Other failed checks</h3>" in page, "the unrelated PTR failure stays on its own"
     assert f"(through <code>{HEAD}</code>)" in page, "a transfer shows the host it ran through"
