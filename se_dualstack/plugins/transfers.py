@@ -15,10 +15,11 @@ run": every transfer test fails saying why, the other checks run on and the repo
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -26,8 +27,10 @@ import pytest
 from se_dualstack import exitcodes
 from se_dualstack.concerns.dns import default_resolvers
 from se_dualstack.plugins.state import State, is_worker, state_of
+from se_dualstack.transfer import tokens
 from se_dualstack.transfer.addresses import alias_cases, dns_resolve, per_address
 from se_dualstack.transfer.cases import (
+    AUTHS,
     TpcCase,
     TransferCase,
     TransferSettings,
@@ -66,6 +69,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="size of the random test file, e.g. 1M, 100MiB (default 1M)")
     g.addoption("--transfer-protocols", default=None, metavar="LIST",
                 help="comma-separated subset of gsiftp,root,davs,https")
+    g.addoption("--transfer-auth", default=None, metavar="LIST",
+                help="credentials to prove, comma-separated subset of x509,token (default: "
+                     "se_transfer_auth, else every credential present: a grid proxy file, a "
+                     "bearer token found by WLCG token discovery)")
+    g.addoption("--bearer-token-file", default=None, metavar="PATH",
+                help="the bearer token to use (default: WLCG discovery: BEARER_TOKEN, "
+                     "BEARER_TOKEN_FILE, $XDG_RUNTIME_DIR/bt_u$UID, /tmp/bt_u$UID)")
 
 
 # --------------------------------------------------------------------------- site and cases
@@ -89,6 +99,36 @@ def _per_address(config: pytest.Config, site: Any, cases: list[TransferCase]) ->
     return [*per_address(cases, resolve), *alias_cases(site, resolve, _protocols(config))]
 
 
+def _proxy_path() -> str:
+    return os.environ.get("X509_USER_PROXY") or f"/tmp/x509up_u{os.getuid()}"
+
+
+def _auths(config: pytest.Config, site: Any) -> list[str]:
+    """Credentials to prove: the option, the inventory's ``se_transfer_auth``, else every one
+    present (a proxy file; a discoverable token); none present: x509, whose tests then say how
+    to get a proxy (and the run "could not run")."""
+    raw = config.getoption("transfer_auth", None)
+    if raw is None:
+        raw = (getattr(site, "vars", {}) or {}).get("se_transfer_auth") or None
+    if raw:
+        wanted = [a.strip() for a in (raw.split(",") if isinstance(raw, str) else raw) if str(a).strip()]
+        bad = [a for a in wanted if a not in AUTHS]
+        if bad:
+            raise pytest.UsageError(
+                f"--transfer-auth / se_transfer_auth: unknown {bad}; known: {', '.join(AUTHS)}")
+        return [a for a in AUTHS if a in wanted]
+    present = [a for a, there in (
+        ("x509", os.path.exists(_proxy_path())),
+        ("token", tokens.discover(config.getoption("bearer_token_file", None))[0] is not None)) if there]
+    return present or ["x509"]
+
+
+def _tpc_param(case: TpcCase) -> Any:
+    """A TPC case, skipped with the server's own words when the servers cannot do it."""
+    marks = [pytest.mark.skip(reason=case.unsupported)] if case.unsupported else []
+    return pytest.param(case, marks=marks, id=case.id)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     for name, make in (("transfer_case", transfer_cases), ("tpc_case", tpc_cases)):
         if name not in metafunc.fixturenames:
@@ -98,14 +138,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             metafunc.parametrize(name, [pytest.param(None, marks=pytest.mark.skip(
                 reason="no inventory (run with --inventory)"))], ids=["no-inventory"])
             continue
+        auths = _auths(metafunc.config, site)
         try:
             if make is transfer_cases:
                 # Without the family shim (no cc), fall back to declared single-family aliases.
                 no_shim = build_shim()[0] is None
                 cases = _per_address(metafunc.config, site, transfer_cases(
-                    site, _protocols(metafunc.config), use_aliases=no_shim))
+                    site, _protocols(metafunc.config), use_aliases=no_shim, auths=auths))
             else:
-                cases = make(site, _protocols(metafunc.config))
+                cases = tpc_cases(site, _protocols(metafunc.config), auths=auths)
         except ValueError as exc:
             raise pytest.UsageError(str(exc)) from None
         if not cases:
@@ -114,7 +155,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             metafunc.parametrize(name, [pytest.param(None, marks=pytest.mark.skip(reason=why))],
                                  ids=["no-transfer-dir"])
             continue
-        metafunc.parametrize(name, cases, ids=[c.id for c in cases])
+        if name == "tpc_case":
+            metafunc.parametrize(name, [_tpc_param(c) for c in cases])
+        else:
+            metafunc.parametrize(name, cases, ids=[c.id for c in cases])
 
 
 # --------------------------------------------------------------------------- the session
@@ -122,41 +166,75 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @dataclass
 class TransferSession:
-    """Settings, the family shim, the gfal2 workers and a scratch dir, for the whole run."""
+    """Settings, the family shim, the gfal2 workers and a scratch dir, for the whole run.
+
+    One worker pool per credential (a worker holds one: XRootD would otherwise pick ztn over
+    gsi); the token's claims are read per case, since audience and scope depend on the hosts
+    and the directory."""
 
     settings: TransferSettings
     shim: str | None
     shim_note: str
     pool: WorkerPool
     workdir: str
-    proxy_problem: str | None  # the message every transfer test fails with
+    proxy_problem: str | None  # the message every X.509 transfer test fails with
     proxy: ProxyProblem | None = None
     results: list[TransferResult] = field(default_factory=list)
+    token: tokens.Token | None = None
+    token_note: str = ""  # where discovery looked, when it found nothing
+    token_pool: WorkerPool | None = None
+    no_credential: str | None = None  # the could-not-run line: no requested credential usable
+
+    def _pool(self, auth: str) -> tuple[WorkerPool, TransferSettings]:
+        if auth == "token" and self.token_pool is not None:
+            return self.token_pool, self.token_pool.settings
+        return self.pool, self.settings
+
+    def precondition(self, auth: str, ends: tuple[tuple[str, str], ...]) -> str | None:
+        """Why a transfer with ``auth`` cannot start; ``ends``: (host, test dir) it touches."""
+        if auth != "token":
+            return self.proxy_problem
+        if self.token is None:
+            return (f"{self.token_note}: put a WLCG token in a file named by BEARER_TOKEN_FILE "
+                    "(e.g. oidc-token <account>) or pass --bearer-token-file")
+        for host, test_dir in ends:
+            bad = tokens.problem(self.token, (host,), test_dir)
+            if bad:
+                return bad
+        return None
 
     def run_case(self, case: TransferCase) -> list[TransferResult]:
         """The case ``settings.repeat`` times (each with a fresh file); stops early on Ctrl-C."""
+        pool, settings = self._pool(case.auth)
+        tdir = case.endpoint.test_dir
+        why = self.precondition(case.auth, tuple(dict.fromkeys(((case.entry, tdir), (case.target, tdir)))))
         out = []
         for _ in range(self.settings.repeat):
-            if self.proxy_problem:
-                r = precondition_result(case, self.settings, self.proxy_problem)
+            if why:
+                r = precondition_result(case, settings, why)
             else:
-                r = run_transfer(case, self.pool, self.settings, self.workdir, self.shim,
-                                    alias=case.endpoint.host != case.entry)
+                r = run_transfer(case, pool, settings, self.workdir, self.shim,
+                                 alias=case.endpoint.host != case.entry)
             out.append(r)
         self.results += out
         return out
 
     def run_tpc(self, case: TpcCase) -> TransferResult:
-        if self.proxy_problem:
+        pool, settings = self._pool(case.auth)
+        why = self.precondition(case.auth, ((case.source_host, case.source.test_dir),
+                                            (case.dest_host, case.dest.test_dir)))
+        if why:
             r = TransferResult(case.id, case.protocol, case.family, self.settings.size,
-                                  precondition=self.proxy_problem)
+                               precondition=why, auth=case.auth)
         else:
-            r = run_tpc(case, self.pool, self.settings, self.workdir, self.shim)
+            r = run_tpc(case, pool, settings, self.workdir, self.shim)
         self.results.append(r)
         return r
 
     def close(self) -> None:
         self.pool.close()
+        if self.token_pool is not None:
+            self.token_pool.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
@@ -174,10 +252,34 @@ def make_session(config: pytest.Config, site: Any) -> TransferSession:
         raise pytest.UsageError(f"transfer options: {exc}") from None
     shim, why = build_shim()
     proxy = check_proxy(settings.proxy)
-    return TransferSession(
+    workdir = tempfile.mkdtemp(prefix="se6-transfers-")
+    sess = TransferSession(
         settings=settings, shim=shim, shim_note=why, pool=WorkerPool(settings, shim),
-        workdir=tempfile.mkdtemp(prefix="se6-transfers-"),
-        proxy_problem=proxy.message if proxy else None, proxy=proxy)
+        workdir=workdir, proxy_problem=proxy.message if proxy else None, proxy=proxy)
+    auths = _auths(config, site)
+    if "token" in auths:
+        sess.token, sess.token_note = tokens.discover(config.getoption("bearer_token_file", None),
+                                                      workdir=workdir)
+        if sess.token is not None:
+            sess.token_pool = WorkerPool(replace(settings, auth="token", token_file=sess.token.path), shim)
+    sess.no_credential = _no_credential_line(auths, sess)
+    return sess
+
+
+def _no_credential_line(auths: list[str], sess: TransferSession) -> str | None:
+    """None if some requested credential is usable; else the run's "could not run" line."""
+    lines = []
+    for auth in auths:
+        if auth == "x509":
+            if sess.proxy is None:
+                return None
+            lines.append(sess.proxy.could_not_run_line())
+        else:
+            bad = sess.token_note if sess.token is None else tokens.validity_problem(sess.token)
+            if not bad:
+                return None
+            lines.append(f"no usable WLCG token ({bad}): token transfer checks could not run")
+    return "; ".join(lines) or None
 
 
 @pytest.fixture(scope="session")
@@ -220,14 +322,18 @@ def record(request: pytest.FixtureRequest) -> Callable[[list[TransferResult]], N
             props.append((PROP, {
                 "case": r.case_id, "protocol": r.protocol, "family": r.family, "ok": r.ok,
                 "endpoint": r.endpoint, "address": r.address, "landed": r.landed,
-                "error": r.error_summary(), "upload": r.upload_rate, "download": r.download_rate,
+                "error": r.error_summary(), "auth": r.auth, "upload": r.upload_rate,
+                "download": r.download_rate,
+                # seconds and bytes of the data steps: the summary's latency and throughput
+                "steps": {st.name: [round(st.seconds, 6), st.nbytes] for st in r.steps
+                          if st.ok and st.name in ("upload", "download", "tpc")},
             }))
         props.extend((FIGURE_PROP, fig) for fig in figures(results))
         sess = (request.getfixturevalue("transfer_session")
                 if "transfer_session" in request.fixturenames else None)
-        proxy = getattr(sess, "proxy", None)
-        if proxy is not None and any(r.precondition == proxy.message for r in results):
-            props.append((NO_CREDENTIALS_PROP, proxy.could_not_run_line()))
+        line = getattr(sess, "no_credential", None)
+        if line and any(r.precondition for r in results):
+            props.append((NO_CREDENTIALS_PROP, line))
 
     return put
 
@@ -250,15 +356,16 @@ class TransferSummary:
             if key == PROP and isinstance(val, dict):
                 self.state.transfer_rows.append(val)
 
-    def stats(self) -> dict[tuple[str, int], RepeatStats]:
+    def stats(self) -> dict[tuple[str, int, str], RepeatStats]:
         results = []
         for r in self.state.transfer_rows:
-            res = TransferResult(str(r.get("case", "")), r["protocol"], int(r["family"]), 0)
+            res = TransferResult(str(r.get("case", "")), r["protocol"], int(r["family"]), 0,
+                                 auth=str(r.get("auth", "x509")))
             if not r["ok"]:
                 res.precondition = str(r.get("error", "")) or "failed"
-            else:  # one-second steps carrying the rate as bytes: the rate survives unchanged
-                res.steps = [Step("upload", "passed", 1.0, nbytes=int(r.get("upload") or 0)),
-                             Step("download", "passed", 1.0, nbytes=int(r.get("download") or 0))]
+            else:
+                res.steps = [Step(name, "passed", float(sec), nbytes=int(nb))
+                             for name, (sec, nb) in (r.get("steps") or {}).items()]
             results.append(res)
         return group_stats(results)
 
@@ -276,7 +383,7 @@ class TransferSummary:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         stats = self.stats()
         if stats:
-            terminalreporter.section("transfers per protocol and family")
+            terminalreporter.section("transfers per protocol, credential and family")
             for line in stats_lines(stats):
                 terminalreporter.write_line(line)
         if self.state.no_credentials:
@@ -305,8 +412,11 @@ def pytest_se_dualstack_site(config: pytest.Config, state: State) -> None:
     not at parametrization, because the xdist controller collects nothing.
     """
     try:
-        cases = [*_per_address(config, state.site, transfer_cases(state.site, _protocols(config))),
-                 *tpc_cases(state.site, _protocols(config))]
-    except ValueError:
-        return  # bad protocols: pytest_generate_tests reports it as a usage error
+        auths = _auths(config, state.site)
+        plain = transfer_cases(state.site, _protocols(config), auths=auths)
+        cases = [*_per_address(config, state.site, plain),
+                 *tpc_cases(state.site, _protocols(config), auths=auths)]
+    except (ValueError, pytest.UsageError):
+        return  # bad protocols or credentials: pytest_generate_tests reports it as a usage error
+
     state.group_hosts.update({c.id: c.group_host for c in cases})

@@ -18,8 +18,15 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from se_dualstack import knowledge
+from se_dualstack.transfer.tokens import TOKEN_PROTOCOLS
 
 FAMILIES = (6, 4)
+# Credentials a transfer can prove: the grid proxy, a WLCG bearer token (transfer/tokens.py).
+AUTHS = ("x509", "token")
+# A combination the servers of the field cannot do, as the server says it (README, skip reason).
+ROOT_TPC_TOKEN = ("root third-party copy with a WLCG token is not possible with XRootD 5.5 "
+                  "(Debian 12): the destination's pull has no credential for the source: "
+                  "\"[3030] [FATAL] Auth failed: No protocols left to try (source)\"")
 PROTOCOLS = ("gsiftp", "root", "davs", "https")
 DEFAULT_PORTS = {"gsiftp": 2811, "root": 1094, "davs": 443, "https": 443}
 # Service names (knowledge.yml) that carry each protocol, to find the host's port.
@@ -55,6 +62,8 @@ class TransferSettings:
     min_success: float = DEFAULTS["se_transfer_min_success"]
     proxy: str = ""
     certdir: str = ""
+    auth: str = "x509"  # the credential this run's workers use: "x509" or "token"
+    token_file: str = ""  # with auth "token": the file a worker reads it from (never the value)
 
     @classmethod
     def from_vars(cls, vars_: dict[str, Any], **overrides: Any) -> TransferSettings:
@@ -168,6 +177,7 @@ class TransferCase:
     entry: str  # host name of the endpoint contacted first
     target: str  # host whose test directory is used (== entry unless reached through the head)
     endpoint: Endpoint
+    auth: str = "x509"  # the credential proven; X.509 ids carry no suffix (as before tokens)
     # Per-address runs (a name with several A or AAAA records, see transfer/addresses.py): ``pins``
     # maps names to the one address the worker's shim resolves each to; ``address`` and
     # ``target_address`` are the pinned entry and redirect-target addresses, named in the id.
@@ -181,7 +191,8 @@ class TransferCase:
         addr = f"-{self.address}" if self.address else ""
         via = "" if self.entry == self.target or self.alias else f"-via-{short(self.target)}"
         tgt = f"-{self.target_address}" if self.target_address else ""
-        return f"{self.entry}-{self.protocol}-{family_label(self.family)}{addr}{via}{tgt}"
+        return (f"{self.entry}-{self.protocol}-{family_label(self.family)}{addr}{via}{tgt}"
+                f"{auth_suffix(self.auth)}")
 
     @property
     def group_host(self) -> str:
@@ -200,15 +211,24 @@ class TpcCase:
     source_host: str
     dest_host: str
     names_forced: bool  # URLs use single-family aliases, so server-to-server is forced too
+    auth: str = "x509"
+    unsupported: str = ""  # why the servers cannot do this combination (the test skips with it)
+    mode: str = ""  # HTTP-TPC "pull" | "push" ("": gfal2's default, pull)
 
     @property
     def id(self) -> str:
-        return f"{self.source_host}-to-{short(self.dest_host)}-{self.protocol}-{family_label(self.family)}"
+        mode = f"-{self.mode}" if self.mode else ""
+        return (f"{self.source_host}-to-{short(self.dest_host)}-{self.protocol}-{family_label(self.family)}"
+                f"{mode}{auth_suffix(self.auth)}")
 
     @property
     def group_host(self) -> str:
         """xdist group: the destination's (the copy is checked and cleaned there)."""
         return self.dest_host
+
+
+def auth_suffix(auth: str) -> str:
+    return "" if auth == "x509" else f"-{auth}"
 
 
 def short(name: str) -> str:
@@ -242,14 +262,17 @@ def alias_for(host: Any, family: int) -> str | None:
 
 
 def transfer_cases(site: Any, protocols: Iterable[str] | None = None,
-                   families: Iterable[int] = FAMILIES, use_aliases: bool = False) -> list[TransferCase]:
+                   families: Iterable[int] = FAMILIES, use_aliases: bool = False,
+                   auths: Iterable[str] = ("x509",)) -> list[TransferCase]:
     """Every protocol x family x entry point of the site.
 
     Targets are hosts with ``se_transfer_dir``. A disk node is reached through the (first) head
     node's endpoint for the protocols in ``se_transfer_via_head``, directly otherwise. The head
     node's own directory is used for the other protocols, and for the redirected ones only when
     no disk node's directory is reached through the head (a DPM head stores nothing itself). With
-    ``use_aliases`` (no family shim available) URLs use the declared single-family alias.
+    ``use_aliases`` (no family shim available) URLs use the declared single-family alias. Per
+    credential in ``auths`` (X.509 first, so its ids keep their order); tokens only for the
+    protocols whose servers take one (not gsiftp).
     """
     heads = [h for h in site.hosts if h.role == "headnode"]
     head = heads[0] if heads else None
@@ -263,31 +286,35 @@ def transfer_cases(site: Any, protocols: Iterable[str] | None = None,
     redirected = {p for h in site.hosts if h.role == "disknode" and h.vars.get("se_transfer_dir")
                   for p in host_protocols(h) if p in via_head(h)} if head is not None else set()
     out: list[TransferCase] = []
-    for target in site.hosts:
-        tdir = target.vars.get("se_transfer_dir")
-        if not tdir:
-            continue
-        tdir = str(tdir).rstrip("/")
-        for proto in host_protocols(target):
-            if wanted is not None and proto not in wanted:
+    for auth in auths:
+        for target in site.hosts:
+            tdir = target.vars.get("se_transfer_dir")
+            if not tdir:
                 continue
-            if target is head and proto in redirected:
-                continue
-            entry = head if (head is not None and target.role != "headnode"
-                             and proto in via_head(target)) else target
-            # The redirect lands on the disk's xrootd port: its own port for ``proto`` (https
-            # 443) is tested only by a direct round trip, as a client given that URL does.
-            direct = entry is not target and proto in target.vars.get(
-                "se_transfer_direct", DEFAULTS["se_transfer_direct"])
-            for ent in (entry, target) if direct else (entry,):
-                for fam in families:
-                    name = (alias_for(ent, fam) if use_aliases else None) or ent.name
-                    ep = Endpoint(proto, name, protocol_port(ent, proto), tdir)
-                    out.append(TransferCase(proto, fam, ent.name, target.name, ep))
+            tdir = str(tdir).rstrip("/")
+            for proto in host_protocols(target):
+                if wanted is not None and proto not in wanted:
+                    continue
+                if target is head and proto in redirected:
+                    continue
+                if auth == "token" and proto not in TOKEN_PROTOCOLS:
+                    continue
+                entry = head if (head is not None and target.role != "headnode"
+                                 and proto in via_head(target)) else target
+                # The redirect lands on the disk's xrootd port: its own port for ``proto`` (https
+                # 443) is tested only by a direct round trip, as a client given that URL does.
+                direct = entry is not target and proto in target.vars.get(
+                    "se_transfer_direct", DEFAULTS["se_transfer_direct"])
+                for ent in (entry, target) if direct else (entry,):
+                    for fam in families:
+                        name = (alias_for(ent, fam) if use_aliases else None) or ent.name
+                        ep = Endpoint(proto, name, protocol_port(ent, proto), tdir)
+                        out.append(TransferCase(proto, fam, ent.name, target.name, ep, auth))
     return out
 
 
-def tpc_cases(site: Any, protocols: Iterable[str] | None = None) -> list[TpcCase]:
+def tpc_cases(site: Any, protocols: Iterable[str] | None = None,
+              auths: Iterable[str] = ("x509",)) -> list[TpcCase]:
     """IPv6 third-party copies: first disk node -> second (or to itself under another name).
 
     Uses each disk node's own endpoint (server to server is the point) and the IPv6-only alias
@@ -300,13 +327,21 @@ def tpc_cases(site: Any, protocols: Iterable[str] | None = None) -> list[TpcCase
     protos = list(protocols) if protocols else list(
         src.vars.get("se_transfer_tpc_protocols", DEFAULTS["se_transfer_tpc_protocols"]))
     out: list[TpcCase] = []
-    for proto in protos:
-        if proto not in host_protocols(src) or proto not in host_protocols(dst):
-            continue
-        forced = bool(alias_for(src, 6) and alias_for(dst, 6))
-        s = Endpoint(proto, alias_for(src, 6) or src.name, protocol_port(src, proto),
-                     str(src.vars["se_transfer_dir"]).rstrip("/"))
-        d = Endpoint(proto, alias_for(dst, 6) or dst.name, protocol_port(dst, proto),
-                     str(dst.vars["se_transfer_dir"]).rstrip("/"))
-        out.append(TpcCase(proto, 6, s, d, src.name, dst.name, forced))
+    for auth in auths:
+        for proto in protos:
+            if proto not in host_protocols(src) or proto not in host_protocols(dst):
+                continue
+            if auth == "token" and proto not in TOKEN_PROTOCOLS:
+                continue
+            forced = bool(alias_for(src, 6) and alias_for(dst, 6))
+            s = Endpoint(proto, alias_for(src, 6) or src.name, protocol_port(src, proto),
+                         str(src.vars["se_transfer_dir"]).rstrip("/"))
+            d = Endpoint(proto, alias_for(dst, 6) or dst.name, protocol_port(dst, proto),
+                         str(dst.vars["se_transfer_dir"]).rstrip("/"))
+            why = ROOT_TPC_TOKEN if (auth == "token" and proto == "root") else ""
+            # With a token, HTTP-TPC both ways: pull (the destination fetches with the token the
+            # client passes along) and push (the source sends); X.509 keeps gfal2's default.
+            modes = ("pull", "push") if auth == "token" and proto in ("davs", "https") else ("",)
+            out += [TpcCase(proto, 6, s, d, src.name, dst.name, forced, auth, why, m) for m in modes]
     return out
+

@@ -6,7 +6,9 @@ exec time; both are per process. The parent (:mod:`se_dualstack.transfer.worker`
 family with that environment, sends one JSON request per line on stdin and reads one JSON answer
 per line on stdout, and kills the worker when an answer is late: that is the hard timeout.
 
-This module never prints credentials; it only sees the proxy through ``X509_USER_PROXY``.
+This module never prints credentials; it only sees the proxy through ``X509_USER_PROXY`` and a
+bearer token through the file ``BEARER_TOKEN_FILE`` names (read once, handed to gfal2's
+credentials API for https/davs; XRootD's ztn reads the same file itself).
 """
 
 from __future__ import annotations
@@ -69,6 +71,12 @@ class Worker:
                 pass  # an option this gfal2 build does not know: the hard timeout still holds
         self.connlog = os.environ.get("SE6_CONNLOG", "")
         self._log_pos = 0
+        token_file = os.environ.get("BEARER_TOKEN_FILE", "")
+        if os.environ.get("SE6_AUTH") == "token" and token_file:
+            with open(token_file) as f:
+                cred = gfal2.cred_new("BEARER", f.read().strip())
+            for prefix in ("davs://", "https://"):  # HTTP-TPC: gfal2 also passes it to the source
+                self.ctx.cred_set(prefix, cred)
 
     def connections(self) -> list[str]:
         """New lines of the shim's connect log since the last call."""

@@ -68,6 +68,7 @@ class TransferResult:
     landed: str = ""
     fault_host: str = ""
     fault_address: str = ""
+    auth: str = "x509"  # the credential used: "x509" (grid proxy) or "token" (WLCG bearer token)
 
     @property
     def failed_step(self) -> Step | None:

@@ -85,6 +85,11 @@ class StepRunner:
         return step
 
 
+def _token_file(settings: TransferSettings) -> str:
+    """The token's file for the pasted commands (X.509 runs: none)."""
+    return settings.token_file if settings.auth == "token" else ""
+
+
 def _err_text(answer: dict[str, Any]) -> str:
     return redact(" ".join(str(answer.get("error", "")).split()))
 
@@ -123,12 +128,13 @@ class RoundTrip:
             local_url=f"file://{self.local}", target=case.target,
             forcing=forcing_description(case.protocol, case.family, shim, alias),
             forced=is_forced(case.protocol, shim, alias))
-        fam, t, remote = case.family, self.t, self.remote
+        self.res.auth = settings.auth
+        fam, t, remote, tf = case.family, self.t, self.remote, _token_file(settings)
         self.res.commands = [
             f"dd if=/dev/urandom of={shlex.quote(str(self.local))} bs={settings.size} count=1",
-            gfal_copy_command(f"file://{self.local}", remote, case.protocol, fam, t, shim),
-            gfal_copy_command(remote, f"file://{self.back}", case.protocol, fam, t, shim),
-            gfal_rm_command(remote, case.protocol, fam, shim),
+            gfal_copy_command(f"file://{self.local}", remote, case.protocol, fam, t, shim, token_file=tf),
+            gfal_copy_command(remote, f"file://{self.back}", case.protocol, fam, t, shim, token_file=tf),
+            gfal_rm_command(remote, case.protocol, fam, shim, tf),
         ]
         self.runner = StepRunner(self.res)
         self.upload_tried = False
@@ -244,7 +250,7 @@ def precondition_result(case: TransferCase, settings: TransferSettings, why: str
     """A result for a transfer that could not start (expired proxy): every step skipped."""
     res = TransferResult(case.id, case.protocol, case.family, settings.size,
                          remote_url=case.endpoint.url("<unique name>"), target=case.target,
-                         precondition=why)
+                         precondition=why, auth=case.auth)
     res.steps = [Step(n, "skipped", detail=f"skipped: {why}") for n in STEPS]
     return res
 
@@ -268,7 +274,9 @@ class ThirdPartyCopy:
             forcing=forcing_description(case.protocol, case.family, shim, case.names_forced)
             + ("" if case.names_forced else "; server-to-server family NOT forced (declare se_ipv6_alias)"),
             forced=is_forced(case.protocol, shim, case.names_forced))
-        self.res.commands = [gfal_copy_command(self.src, self.dst, case.protocol, case.family, self.t, shim)]
+        self.res.auth = settings.auth
+        self.res.commands = [gfal_copy_command(self.src, self.dst, case.protocol, case.family, self.t, shim,
+                                               token_file=_token_file(settings))]
         self.runner = StepRunner(self.res)
         self.created: list[str] = []
 
@@ -315,9 +323,11 @@ class ThirdPartyCopy:
 
     def tpc(self, step: Step) -> None:
         self.created.append(self.dst)
-        a = self._call(step, {"op": "copy", "src": self.src, "dst": self.dst,
-                              "checksum": self.res.local_checksum, "checksum_mode": "both",
-                              "timeout": int(self.t)})
+        req = {"op": "copy", "src": self.src, "dst": self.dst, "checksum": self.res.local_checksum,
+               "checksum_mode": "both", "timeout": int(self.t)}
+        if self.case.mode:
+            req["copy_mode"] = f"3rd {self.case.mode}"
+        a = self._call(step, req)
         step.nbytes = self.settings.size
         evs = [e for e in a.get("events", []) if "TYPE" in e.upper() or "MODE" in e.upper()]
         step.detail = "ADLER32 verified at both ends" + (f"; {evs[0]}" if evs else "")

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,16 @@ def worker_env(family: int, settings: TransferSettings, shim: str | None, connlo
         env["SE6_PIN"] = ",".join(f"{name}={addr}" for name, addr in pins)
     else:
         env.pop("SE6_PIN", None)
+    # One credential per worker, never both: XRootD offers ztn before gsi, so a token found by
+    # discovery would otherwise stand in for the proxy under test (and the other way round).
+    for var in ("BEARER_TOKEN", "BEARER_TOKEN_FILE", "X509_USER_PROXY"):
+        env.pop(var, None)
+    env["SE6_AUTH"] = settings.auth
+    if settings.auth == "token":
+        env.update({"XrdSecPROTOCOL": "ztn", "BEARER_TOKEN_FILE": settings.token_file})
+        settings = replace(settings, proxy="")
+    else:
+        env["XrdSecPROTOCOL"] = "gsi"
     if settings.proxy:
         env["X509_USER_PROXY"] = settings.proxy
     if settings.certdir:
@@ -287,3 +298,4 @@ class WorkerPool:
     def close(self) -> None:
         for key in list(self.workers):
             self._drop(key)
+

@@ -10,8 +10,8 @@ from se_dualstack.transfer.commands import gfal_copy_command, gfal_rm_command
 from se_dualstack.transfer.files import adler32_file, adler32_hex, files_equal, make_random_file
 from se_dualstack.transfer.outcome import Step, TransferResult
 from se_dualstack.transfer.proxy import _openssl_date, check_proxy, proxy_problem
-from se_dualstack.transfer.render import result_html, throughput_svg
-from se_dualstack.transfer.stats import figures, group_stats, summarize
+from se_dualstack.transfer.render import result_html, stats_html, stats_lines, throughput_svg
+from se_dualstack.transfer.stats import THROUGHPUT_MIN_BYTES, figures, group_stats, summarize
 from se_dualstack.transfer.steps import StepFailed, StepRunner
 from se_dualstack.transfer.worker import lazy_ca_bundle
 
@@ -66,9 +66,10 @@ def _result(ok: bool, rate: float = 2**20) -> TransferResult:
 
 
 def test_stats_and_step_skipping() -> None:
-    s = summarize([_result(True, 2**20), _result(True, 3 * 2**20), _result(False)])
+    big = THROUGHPUT_MIN_BYTES
+    s = summarize([_result(True, big), _result(True, 3 * big), _result(False)])
     assert (s.runs, s.successes, round(s.rate, 3)) == (3, 2, 0.667), s
-    assert s.upload_mmm == (2 * 2**20, 2**20, 3 * 2**20), s.upload_mmm
+    assert s.upload_mmm == (2 * big, big, 3 * big), s.upload_mmm
     assert s.failures, s.failures
     assert "download failed" in s.failures[0], s.failures
     assert "boom" in s.failures[0], s.failures
@@ -85,6 +86,22 @@ def test_stats_and_step_skipping() -> None:
     assert runner.run("delete", lambda s: None, always=True).ok, "cleanup steps run anyway"
     assert "upload failed" in res.error_summary(), res.error_summary()
     assert "gfal2 said no" in res.error_summary(), res.error_summary()
+
+
+def test_small_transfers_are_latency_not_throughput() -> None:
+    """Issue 9.7: 1 MiB in 1 s is a redirector's lookup, not 1 MiB/s of bandwidth."""
+    small = [_result(True), _result(True)]
+    s = summarize(small)
+    assert s.upload_mmm is None, f"a 1 MiB upload got a throughput figure: {s.upload_mmm}"
+    assert s.upload_s == [1.0, 1.0], s.upload_s
+    stats = group_stats(small)
+    lines = list(stats_lines(stats))
+    assert "MiB/s" not in "".join(lines), lines
+    assert "latency-bound" in lines[-1], lines
+    assert "1.000 s" in lines[0], lines
+    html = stats_html(stats)
+    assert "throughput not measured" in html, html
+    assert "<svg" in html, "the latency chart is drawn"
 
 
 def test_gfal_copy_command_renders_forcing() -> None:
@@ -107,10 +124,11 @@ def test_report_html_escapes_and_redacts() -> None:
     assert "<script>" not in out, out
     assert "MIIsecret" not in out, out
     assert "[rsa private key redacted]" in out, out
-    svg = throughput_svg(group_stats([_result(True), _result(True)]))
+    assert throughput_svg(group_stats([_result(True)])) == "", "1 MiB transfers: no throughput chart"
+    svg = throughput_svg(group_stats([_result(True, THROUGHPUT_MIN_BYTES)]))
     assert svg.startswith("<svg"), svg
-    assert "root upload IPv6" in svg, svg
-    assert "n/a" in svg, svg
+    assert "root x509 upload IPv6" in svg, svg
+    assert "n/a" in svg, "IPv4 has no transfer: n/a"
 
 
 def test_proxy_problem_names_path_and_fix(tmp_path: Path) -> None:

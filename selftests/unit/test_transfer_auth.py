@@ -1,0 +1,82 @@
+"""The credential dimension of transfer cases, worker environments and pasted commands.
+
+X.509 ids must stay what they were before tokens (result files and waivers key on them); token
+cases exist only where servers take a token, and the combination XRootD 5.5 cannot do is a case
+that says why.
+"""
+
+from __future__ import annotations
+
+from se_dualstack.model import PortRange, SEHost, Service, Site
+from se_dualstack.transfer.cases import ROOT_TPC_TOKEN, TransferSettings, tpc_cases, transfer_cases
+from se_dualstack.transfer.commands import gfal_copy_command, gfal_rm_command
+from se_dualstack.transfer.worker import worker_env
+
+
+def _site() -> Site:
+    svcs = [Service("gsiftp", 2811, ("globus-gridftp-server",), True, "GridFTP"),
+            Service("xrootd", 1094, ("xrootd",), True, "XRootD"),
+            Service("https", 443, ("xrootd",), True, "HTTPS")]
+    hosts = [SEHost("head.example.test", "headnode", {"se_transfer_dir": "/store/head/se6test"}, svcs,
+                    PortRange(20000, 25000))]
+    hosts += [SEHost(f"disk0{i}.example.test", "disknode", {"se_transfer_dir": f"/store/disk0{i}/se6test",
+                                                             "se_ipv6_alias": f"disk0{i}-v6.example.test"},
+                     svcs, PortRange(20000, 25000)) for i in (1, 2)]
+    return Site("t", "dpm", "t.yml", hosts, {})
+
+
+def test_x509_ids_unchanged_and_token_ids_suffixed() -> None:
+    site = _site()
+    x509 = [c.id for c in transfer_cases(site)]
+    both = [c.id for c in transfer_cases(site, auths=("x509", "token"))]
+    assert both[:len(x509)] == x509, "X.509 ids (and their order) must not change"
+    tokens = both[len(x509):]
+    assert tokens, "no token cases"
+    assert all(i.endswith("-token") for i in tokens), tokens
+    assert "head.example.test-davs-ipv6-via-disk01-token" in tokens, tokens
+    assert not [i for i in tokens if "-gsiftp-" in i], f"GridFTP takes no token: {tokens}"
+
+
+def test_token_tpc_pull_push_and_root_says_why_not() -> None:
+    cases = tpc_cases(_site(), auths=("x509", "token"))
+    ids = [c.id for c in cases]
+    assert "disk01.example.test-to-disk02-davs-ipv6" in ids, "the X.509 id is unchanged"
+    assert "disk01.example.test-to-disk02-davs-ipv6-pull-token" in ids, ids
+    assert "disk01.example.test-to-disk02-davs-ipv6-push-token" in ids, ids
+    root_tok = next(c for c in cases if c.protocol == "root" and c.auth == "token")
+    assert root_tok.unsupported == ROOT_TPC_TOKEN, root_tok
+    assert "[3030] [FATAL] Auth failed: No protocols left to try (source)" in ROOT_TPC_TOKEN
+    assert all(not c.unsupported for c in cases if c is not root_tok), "only root+token is unsupported"
+
+
+def test_worker_env_holds_one_credential() -> None:
+    import os
+
+    os.environ["BEARER_TOKEN"] = "leaked-if-kept"
+    try:
+        s = TransferSettings(proxy="/p/proxy.pem", certdir="/c")
+        env = worker_env(6, s, None, "/tmp/log")
+        assert env["XrdSecPROTOCOL"] == "gsi", env.get("XrdSecPROTOCOL")
+        assert "BEARER_TOKEN" not in env, "an X.509 worker must not see a token"
+        assert env["X509_USER_PROXY"] == "/p/proxy.pem", env.get("X509_USER_PROXY")
+        t = TransferSettings(proxy="/p/proxy.pem", certdir="/c", auth="token", token_file="/t/bt")
+        env = worker_env(4, t, None, "/tmp/log")
+        assert env["XrdSecPROTOCOL"] == "ztn", env.get("XrdSecPROTOCOL")
+        assert env["BEARER_TOKEN_FILE"] == "/t/bt", env.get("BEARER_TOKEN_FILE")
+        assert "X509_USER_PROXY" not in env, "a token worker must not fall back to the proxy"
+        assert "BEARER_TOKEN" not in env, "the token goes by file only"
+        assert env["X509_CERT_DIR"] == "/c", "the CA directory still verifies the servers"
+    finally:
+        del os.environ["BEARER_TOKEN"]
+
+
+def test_pasted_commands_name_the_token_file_never_the_token() -> None:
+    cmd = gfal_copy_command("file:///tmp/a", "davs://h:443/s/d/a", "davs", 6, 60, None, token_file="/t/bt")
+    assert cmd.startswith("export BEARER_TOKEN_FILE=/t/bt XrdSecPROTOCOL=ztn; "), cmd
+    assert '-D "BEARER:TOKEN=$(cat "$BEARER_TOKEN_FILE")"' in cmd, cmd
+    root = gfal_copy_command("file:///tmp/a", "root://h:1094//s/d/a", "root", 4, 60, None, token_file="/t/bt")
+    assert "BEARER:TOKEN" not in root, "root:// reads BEARER_TOKEN_FILE itself (ztn)"
+    assert "XRD_NETWORKSTACK=IPv4" in root, root
+    assert "BEARER_TOKEN_FILE" in gfal_rm_command("davs://h/s/d/a", "davs", 6, None, "/t/bt")
+    x509 = gfal_copy_command("file:///tmp/a", "davs://h:443/s/d/a", "davs", 6, 60, None)
+    assert "BEARER" not in x509, x509
