@@ -52,7 +52,8 @@ demo: setup
 	@mkdir -p reports
 	$(TESTBED) --name $(DEMO_NAME) up $(SITE)
 	@trap '$(TESTBED) --name $(DEMO_NAME) down' EXIT; \
-	rc=0; $(TESTBED) --name $(DEMO_NAME) run -- $(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS) || rc=$$?; \
+	rc=0; $(TESTBED) --name $(DEMO_NAME) run -- $(PY) -m pytest -p no:cacheprovider \
+	  --bearer-token-file=/run/se-testbed/$(DEMO_NAME)/tokens/valid.jwt $(PYTEST_ARGS) || rc=$$?; \
 	echo; echo "report: $$(readlink -f "$$(ls -t reports/*.html | head -1)")"; \
 	exit $$rc
 
