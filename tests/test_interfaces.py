@@ -86,28 +86,28 @@ def test_saved_config_matches_live(se_host, host, facts, check):
 
 
 @pytest.mark.check("SE6-IF-07")
-def test_source_address_is_published(se_host, host, facts, check):
+def test_source_address_is_published(se_host, host, site, facts, check):
     iface = se_host.interface
     published = list(facts.addresses(se_host, 6, check).records)
     if not published:
         check.not_applicable(f"{se_host.name} has no AAAA record to speak from; SE6-DNS-02 reports it")
-    # a global destination first; the site's first IPv6 resolver when there is no default route
+    # A global destination, the site's first IPv6 resolver (when there is no default route), and
+    # the other SE hosts, which see this address when it is a third-party-copy client.
     v6_resolvers = [s for s in facts.dns_client(se_host, check).nameservers if ":" in s]
-    probes = [netconfig.GLOBAL_PROBE, *v6_resolvers[:1]]
-    source, probe, tried = None, probes[0], []
-    for probe in probes:
-        out = host.run("ip -6 route get %s", probe)
-        source = netconfig.parse_route_get_src(out.stdout) if out.rc == 0 else None
-        if source:
-            break
-        tried.append(f"{probe}: {(out.stderr or out.stdout).strip() or f'rc {out.rc}'}")
-    if source is None:
-        check.not_applicable(f"no IPv6 route from {se_host.name} ({'; '.join(tried)}); "
+    peers = {a: f"{o.name} ({a})" for o in site.hosts if o.name != se_host.name
+             for a in facts.addresses(o, 6, check).records[:1]}
+    labels = {netconfig.GLOBAL_PROBE: netconfig.GLOBAL_PROBE, **{r: r for r in v6_resolvers[:1]}, **peers}
+    out = host.run(netconfig.route_get_script(list(labels)))
+    found = netconfig.parse_route_get_many(out.stdout)
+    sources = {labels[d]: src for d, src in found.items() if src and d in labels}
+    if not sources:
+        why = (out.stdout or out.stderr).strip()[:200]
+        check.not_applicable(f"no IPv6 route from {se_host.name} to {', '.join(labels)} ({why}); "
                               "SE6-IF-04 reports the missing route")
     flags = netconfig.parse_addr_flags(host.run("ip -6 addr show dev %s", iface).stdout)
     tempaddr = read_file(host, f"/proc/sys/net/ipv6/conf/{iface}/use_tempaddr")
-    verdict = netconfig.source_address(source, published, netconfig.temporary_addresses(flags),
-                                       tempaddr.strip() if tempaddr is not None else None, iface, probe)
+    verdict = netconfig.source_address(sources, published, netconfig.temporary_addresses(flags),
+                                       tempaddr.strip() if tempaddr is not None else None, iface)
     check.expect(verdict.ok, f"IPv6 source address {', '.join(published)} (the published AAAA) and "
                               f"no temporary address on {iface}", verdict.observed,
                   published=published[0], iface=iface)

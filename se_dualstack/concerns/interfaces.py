@@ -209,6 +209,26 @@ def temporary_addresses(flags: dict[str, tuple[str, ...]]) -> list[str]:
     return [a for a, f in flags.items() if "temporary" in f]
 
 
+def route_get_script(destinations: list[str]) -> str:
+    """One shell command asking the kernel's source address toward each destination (one ssh
+    round trip for a whole site; the destinations are IP literals, checked here)."""
+    dests = " ".join(str(ipaddress.ip_address(d)) for d in destinations)
+    return f'for d in {dests}; do echo "== $d"; ip -6 route get "$d" 2>&1; done'
+
+
+def parse_route_get_many(text: str) -> dict[str, str | None]:
+    """Output of :func:`route_get_script` -> {destination: source address or None}."""
+    out: dict[str, str | None] = {}
+    dest = None
+    for line in (text or "").splitlines():
+        if line.startswith("== "):
+            dest = line[3:].strip()
+            out[dest] = None
+        elif dest is not None and out[dest] is None:
+            out[dest] = parse_route_get_src(line)
+    return out
+
+
 @dataclass(frozen=True)
 class SourceVerdict:
     """Is the kernel's IPv6 source address the published one, with no privacy address?"""
@@ -218,26 +238,33 @@ class SourceVerdict:
     fix_kind: str  # "privacy" (temporary addresses / use_tempaddr) or "src" (route source)
 
 
-def source_address(source: str | None, published: list[str], temporary: list[str],
-                   use_tempaddr: str | None, iface: str, probe: str) -> SourceVerdict:
-    """Why it matters: peers check the client's address (reverse DNS, ACLs, GSI), so a host that
-    speaks from an address not in DNS fails as a TPC client although every listener is right."""
+def source_address(sources: dict[str, str], published: list[str], temporary: list[str],
+                   use_tempaddr: str | None, iface: str) -> SourceVerdict:
+    """``sources``: destination label -> the source address the kernel picks toward it.
+
+    Why it matters: peers check the client's address (reverse DNS, ACLs, GSI), so a host that
+    speaks from an address not in DNS fails as a TPC client (the other SE hosts are among the
+    destinations: what they see) although every listener on the published address is right.
+    """
     problems = []
     same = {_norm(a) for a in published}
-    if source is None:
-        problems.append(f"`ip -6 route get {probe}` chose no source address")
-    elif _norm(source) not in same:
-        kind = "a temporary (privacy) address" if source in temporary else "an address not in DNS"
-        problems.append(f"the kernel speaks from {source} ({kind}) to {probe}, "
+    wrong: dict[str, list[str]] = {}
+    for dest, src in sources.items():
+        if _norm(src) not in same:
+            wrong.setdefault(src, []).append(dest)
+    for src, dests in wrong.items():
+        kind = "a temporary (privacy) address" if src in temporary else "an address not in DNS"
+        problems.append(f"the kernel speaks from {src} ({kind}) to {', '.join(dests)}, "
                         f"not from the published AAAA {', '.join(published)}")
     if temporary:
         problems.append(f"temporary address(es) {', '.join(temporary)} on {iface}")
     if use_tempaddr not in (None, "0"):
         problems.append(f"net.ipv6.conf.{iface}.use_tempaddr={use_tempaddr}")
-    privacy = bool(temporary) or use_tempaddr not in (None, "0") or (source in temporary)
     if not problems:
-        return SourceVerdict(True, f"source {source} to {probe} is the published AAAA; no temporary "
+        return SourceVerdict(True, f"source {', '.join(sorted(set(sources.values())))} toward "
+                                   f"{', '.join(sources)} is the published AAAA; no temporary "
                                    f"address; use_tempaddr={use_tempaddr}", "")
+    privacy = bool(temporary) or use_tempaddr not in (None, "0") or any(s in temporary for s in wrong)
     return SourceVerdict(False, "; ".join(problems), "privacy" if privacy else "src")
 
 

@@ -121,27 +121,46 @@ def test_addr_flags_find_the_temporary_address():
     assert nc.temporary_addresses(plain) == [], plain
 
 
+def test_route_get_many_parses_each_destination():
+    got = nc.parse_route_get_many(text("ip-6-route-get-many-no-default.txt"))
+    assert got == {"2001:db8::1": None, "fd42:6::1": "fd42:6::10", "fd42:6::10": "fd42:6::10",
+                   "fd42:6::5:7a1e:b": "fd42:6::10"}, got
+    script = nc.route_get_script(["2001:db8::1", "fd42:6::10"])
+    assert script.startswith("for d in 2001:db8::1 fd42:6::10; do"), script
+    with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6 address"):
+        nc.route_get_script(["2001:db8::1; rm -rf /"])
+
+
 def test_source_is_published_address_passes():
     flags = nc.parse_addr_flags(text("ip-6-addr-eth0-dns-address.txt"))
-    v = nc.source_address(nc.parse_route_get_src(text("ip-6-route-get-dns-address.txt")),
-                          ["fd42:6::10"], nc.temporary_addresses(flags), "0", "eth0", nc.GLOBAL_PROBE)
+    v = nc.source_address({nc.GLOBAL_PROBE: nc.parse_route_get_src(text("ip-6-route-get-dns-address.txt"))},
+                          ["fd42:6::10"], nc.temporary_addresses(flags), "0", "eth0")
     assert v.ok, v
 
 
 def test_second_address_as_route_src_names_both_addresses():
     flags = nc.parse_addr_flags(text("ip-6-addr-eth0-second-address.txt"))
-    v = nc.source_address(nc.parse_route_get_src(text("ip-6-route-get-route-src.txt")),
-                          ["fd42:6::11"], nc.temporary_addresses(flags), "0", "eth0", nc.GLOBAL_PROBE)
+    v = nc.source_address({nc.GLOBAL_PROBE: nc.parse_route_get_src(text("ip-6-route-get-route-src.txt"))},
+                          ["fd42:6::11"], nc.temporary_addresses(flags), "0", "eth0")
     assert not v.ok, v
     assert v.fix_kind == "src", v
     assert "fd42:6::5ce" in v.observed, v.observed
     assert "fd42:6::11" in v.observed, v.observed
 
 
+def test_peers_see_the_second_address_too():
+    found = nc.parse_route_get_many(text("ip-6-route-get-many-route-src.txt"))
+    sources = {d: s for d, s in found.items() if s}
+    v = nc.source_address(sources, ["fd42:6::12"], [], "0", "eth0")
+    assert not v.ok, v
+    assert "fd42:6::5ce:c" in v.observed, v.observed
+    assert "fd42:6::10" in v.observed, f"the head node (a peer) is named: {v.observed}"
+
+
 def test_temporary_address_and_use_tempaddr_fail():
     flags = nc.parse_addr_flags(text("ip-6-addr-eth0-temporary.txt"))
-    v = nc.source_address(nc.parse_route_get_src(text("ip-6-route-get-temporary.txt")),
-                          ["fd42:6::12"], nc.temporary_addresses(flags), "2", "eth0", nc.GLOBAL_PROBE)
+    v = nc.source_address({nc.GLOBAL_PROBE: nc.parse_route_get_src(text("ip-6-route-get-temporary.txt"))},
+                          ["fd42:6::12"], nc.temporary_addresses(flags), "2", "eth0")
     assert not v.ok, v
     assert v.fix_kind == "privacy", v
     for part in ("fd42:6::477d:ea27:b6f1:cdd4", "fd42:6::12", "temporary", "use_tempaddr=2"):
@@ -149,6 +168,6 @@ def test_temporary_address_and_use_tempaddr_fail():
 
 
 def test_privacy_enabled_without_address_yet_fails():
-    v = nc.source_address("fd42:6::10", ["fd42:6::10"], [], "1", "eth0", nc.GLOBAL_PROBE)
+    v = nc.source_address({nc.GLOBAL_PROBE: "fd42:6::10"}, ["fd42:6::10"], [], "1", "eth0")
     assert not v.ok, v
     assert "use_tempaddr=1" in v.observed, v
