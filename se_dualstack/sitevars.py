@@ -24,7 +24,7 @@ from se_dualstack.model import Connection, PortRange, SEHost, Service
 DEFAULTS: dict[str, Any] = knowledge.defaults()
 
 LIST_VARS = ("se_ipv6_prefixes", "se_resolvers", "se_transfer_protocols", "se_services",
-             "se_transfer_via_head", "se_transfer_tpc_protocols", "se_transfer_direct")
+             "se_transfer_via_head", "se_transfer_tpc_protocols", "se_transfer_direct", "se_transfer_auth")
 FLOAT_VARS = ("se_dns_timeout", "se_connect_timeout", "se_ssh_timeout")
 
 
