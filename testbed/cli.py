@@ -91,7 +91,8 @@ def _print_up(state: dict[str, Any]) -> None:
     personality = {h["short"]: h.get("personality", h["os"]) for h in site["hosts"]}
     for rec in state["hosts"]:
         svcs = ", ".join(f"{s['name']}:{'/'.join(map(str, s['ports'])) or '-'}" for s in rec["services"])
-        extra = "" if rec["role"] == "client" else f"  sshd:22{', ' + svcs if svcs else ''}"
+        extra = {"client": "", "issuer": f"  {svcs}"}.get(  # the issuer runs https only
+            rec["role"], f"  sshd:22{', ' + svcs if svcs else ''}")
         fl = f"  faults: {', '.join(rec['faults'])}" if rec["faults"] else ""
         v6 = rec["ipv6"] or "(no IPv6)"
         os_ = personality.get(rec["short"], rec["os"])
@@ -101,6 +102,10 @@ def _print_up(state: dict[str, Any]) -> None:
     if state.get("x509"):
         print(f"  proxy       {state['x509']['X509_USER_PROXY']}")
         print(f"  CA dir      {state['x509']['X509_CERT_DIR']}")
+    if state.get("tokens"):
+        print(f"  issuer      {state['tokens']['issuer']}")
+        print(f"  tokens      {sd / 'tokens'}/<kind>.jwt: {', '.join(state['tokens']['tokens'])} "
+              f"(suite: --bearer-token-file=... or BEARER_TOKEN_FILE)")
     print(f"  run the suite:  python -m testbed --name {state['name']} run -- .venv/bin/pytest")
     print(f"  tear down:      python -m testbed --name {state['name']} down")
 
