@@ -117,3 +117,24 @@ def test_untrusted_issuer_is_refused_by_the_servers_quickly(tb: Testbed, tmp_pat
     for r in records:
         assert float(r.get("duration") or 0) < 20, f"{r['nodeid']} took {r.get('duration')} s to be refused"
     assert not _left_on_se(tb), f"left on the SE: {_left_on_se(tb)}"
+
+
+def test_ipv4_rejected_at_the_client_only_ipv6_token_transfers_pass(tb: Testbed, tmp_path: Path) -> None:
+    """Forced means forced with a token too: IPv4 to the site rejected at the client, every
+    IPv6 token transfer passes and every IPv4 one fails."""
+    rule = ["OUTPUT", "-d", "10.42.0.0/24", "-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"]
+    add = tb._tb("exec", "client", "--", "iptables", "-A", *rule)
+    assert add.returncode == 0, f"iptables rule not added: {add.stderr}"
+    try:
+        run = _run(tb, tmp_path, "valid", "--transfer-timeout=20")
+    finally:
+        tb._tb("exec", "client", "--", "iptables", "-D", *rule)
+    got = {i: o for i, o in outcomes(run.result).items() if "test_transfer[" in i or "test_third_party" in i}
+    assert [i for i in got if "-ipv4" in i], f"no IPv4 token transfer ran: {sorted(got)}"
+    for test_id, outcome in got.items():
+        if "-ipv6" in test_id:  # root TPC with a token: skipped, XRootD 5.5 cannot
+            want = "skipped" if "-to-" in test_id and "-root-" in test_id else "passed"
+            assert outcome == want, f"IPv4 rejected: {test_id} should be {want}, got {outcome}"
+        elif "-ipv4" in test_id:
+            assert outcome == "failed", f"IPv4 rejected, yet {test_id} {outcome}: not forced"
+    assert not _left_on_se(tb), f"left on the SE: {_left_on_se(tb)}"
