@@ -161,6 +161,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             metafunc.parametrize(name, cases, ids=[c.id for c in cases])
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A service alias's address belongs to the inventory host holding it (else to the alias):
+    its test is about that host from setup on, as a transfer through the head is about its
+    target when it fails."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        case = callspec.params.get("transfer_case") if callspec is not None else None
+        if isinstance(case, TransferCase) and case.alias:
+            item.user_properties.append(("host", case.target))
+
+
 # --------------------------------------------------------------------------- the session
 
 
