@@ -240,3 +240,24 @@ def test_temporary_source_address_is_not_the_dns_one() -> None:
     src = netns.second_source(s, h)
     assert src != h["ipv6"], f"temporary_source speaks from the DNS address {src}"
     assert ipaddress.IPv6Address(src) in ipaddress.IPv6Network(s["ipv6_prefix"]), src
+
+
+def test_alias_one_dead_publishes_the_alias_and_rejects_its_port_on_one_node() -> None:
+    site = parse_site(site_with(hosts=[
+        {"short": "head", "role": "headnode", "os": "el7", "faults": []},
+        {"short": "disk01", "role": "disknode", "os": "el7", "faults": []},
+        {"short": "disk02", "role": "disknode", "os": "el7", "faults": ["alias_one_dead"]}]), name="tb1")
+    alias = faults.endpoint_alias(site)
+    assert alias == "disks.example.test", alias
+    conf = dns.config(site, Path("/p"), Path("/l")).splitlines()
+    rrs = [ln for ln in conf if ln.startswith(f"dns-rr={alias},")]
+    assert len(rrs) == 4, f"A and AAAA of both disk nodes behind {alias}: {rrs}"
+    disks = inventory(site)["all"]["children"]["disknodes"]
+    assert disks["vars"]["se_endpoints"][0]["name"] == alias, disks.get("vars")
+    d1, d2 = site["hosts"][1], site["hosts"][2]
+    assert faults.ALIAS_PORT not in firewall.ports(site, d2, [], 6), "the alias's port is open over IPv6"
+    assert faults.ALIAS_PORT in firewall.ports(site, d2, [], 4), "IPv4 stays open"
+    assert faults.ALIAS_PORT in firewall.ports(site, d1, [], 6), "the other node is healthy"
+    healthy = parse_site(site_with(), name="tb1")
+    assert faults.endpoint_alias(healthy) is None, "no alias without the fault"
+    assert "vars" not in inventory(healthy)["all"]["children"]["disknodes"], "no se_endpoints then"
