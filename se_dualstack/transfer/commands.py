@@ -23,7 +23,8 @@ def _token_args(token_file: str, urls: str) -> list[str]:
 
 
 def gfal_copy_command(src: str, dst: str, protocol: str, family: int, timeout: float,
-                      shim: str | None, checksum: str = "ADLER32", token_file: str = "") -> str:
+                      shim: str | None, checksum: str = "ADLER32", token_file: str = "",
+                      copy_mode: str = "") -> str:
     """The equivalent gfal-copy command line, with the same forcing, to paste in a shell."""
     env = []
     if shim:
@@ -35,6 +36,8 @@ def gfal_copy_command(src: str, dst: str, protocol: str, family: int, timeout: f
     args = ["gfal-copy", "-f", "-t", str(int(timeout)), "-K", checksum, "--checksum-mode", "both"]
     if "gsiftp://" in (src + dst):
         args += ["-D", f"GRIDFTP PLUGIN:IPV6={'true' if family == 6 else 'false'}"]
+    if copy_mode:  # HTTP-TPC pull or push, as the suite ran it
+        args += ["-D", f"HTTP PLUGIN:DEFAULT_COPY_MODE={copy_mode}"]
     line = " ".join([*env, *(shlex.quote(a) for a in args), *_token_args(token_file, src + dst),
                      shlex.quote(src), shlex.quote(dst)])
     return (token_prefix(token_file) if token_file else "") + line

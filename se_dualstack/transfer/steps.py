@@ -275,8 +275,9 @@ class ThirdPartyCopy:
             + ("" if case.names_forced else "; server-to-server family NOT forced (declare se_ipv6_alias)"),
             forced=is_forced(case.protocol, shim, case.names_forced))
         self.res.auth = settings.auth
+        self.copy_mode = f"3rd {case.mode}" if case.mode else ""
         self.res.commands = [gfal_copy_command(self.src, self.dst, case.protocol, case.family, self.t, shim,
-                                               token_file=_token_file(settings))]
+                                               token_file=_token_file(settings), copy_mode=self.copy_mode)]
         self.runner = StepRunner(self.res)
         self.created: list[str] = []
 
@@ -325,8 +326,8 @@ class ThirdPartyCopy:
         self.created.append(self.dst)
         req = {"op": "copy", "src": self.src, "dst": self.dst, "checksum": self.res.local_checksum,
                "checksum_mode": "both", "timeout": int(self.t)}
-        if self.case.mode:
-            req["copy_mode"] = f"3rd {self.case.mode}"
+        if self.copy_mode:
+            req["copy_mode"] = self.copy_mode
         a = self._call(step, req)
         step.nbytes = self.settings.size
         evs = [e for e in a.get("events", []) if "TYPE" in e.upper() or "MODE" in e.upper()]

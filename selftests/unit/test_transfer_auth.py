@@ -7,7 +7,13 @@ that says why.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import pytest
+
 from se_dualstack.model import PortRange, SEHost, Service, Site
+from se_dualstack.plugins.transfers import _auths
 from se_dualstack.transfer.cases import ROOT_TPC_TOKEN, TransferSettings, tpc_cases, transfer_cases
 from se_dualstack.transfer.commands import gfal_copy_command, gfal_rm_command
 from se_dualstack.transfer.worker import worker_env
@@ -50,8 +56,6 @@ def test_token_tpc_pull_push_and_root_says_why_not() -> None:
 
 
 def test_worker_env_holds_one_credential() -> None:
-    import os
-
     os.environ["BEARER_TOKEN"] = "leaked-if-kept"
     try:
         s = TransferSettings(proxy="/p/proxy.pem", certdir="/c")
@@ -80,3 +84,41 @@ def test_pasted_commands_name_the_token_file_never_the_token() -> None:
     assert "BEARER_TOKEN_FILE" in gfal_rm_command("davs://h/s/d/a", "davs", 6, None, "/t/bt")
     x509 = gfal_copy_command("file:///tmp/a", "davs://h:443/s/d/a", "davs", 6, 60, None)
     assert "BEARER" not in x509, x509
+
+
+def test_pasted_tpc_command_keeps_the_copy_mode() -> None:
+    cmd = gfal_copy_command("davs://a/s/d/x", "davs://b/s/d/y", "davs", 6, 60, None, token_file="/t/bt",
+                            copy_mode="3rd push")
+    assert "'HTTP PLUGIN:DEFAULT_COPY_MODE=3rd push'" in cmd, cmd
+
+
+class _Config:
+    def __init__(self, **opts: object) -> None:
+        self.opts = opts
+
+    def getoption(self, name: str, default: object = None) -> object:
+        return self.opts.get(name, default)
+
+
+def test_auth_choice_option_inventory_and_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--transfer-auth, else se_transfer_auth, else every credential present; X.509 first."""
+    site = _site()
+    assert _auths(_Config(transfer_auth="token,x509"), site) == ["x509", "token"], "X.509 first"
+    site.vars["se_transfer_auth"] = ["token"]
+    assert _auths(_Config(), site) == ["token"], "the inventory's choice"
+    assert _auths(_Config(transfer_auth="x509"), site) == ["x509"], "the option wins"
+    with pytest.raises(pytest.UsageError, match="unknown"):
+        _auths(_Config(transfer_auth="kerberos"), site)
+    del site.vars["se_transfer_auth"]
+    monkeypatch.setenv("X509_USER_PROXY", str(tmp_path / "no-proxy"))
+    monkeypatch.delenv("BEARER_TOKEN", raising=False)
+    monkeypatch.delenv("BEARER_TOKEN_FILE", raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    tok = tmp_path / "tok"
+    tok.write_text("aaa.bbb.ccc")
+    assert _auths(_Config(bearer_token_file=str(tok)), site) == ["token"], "only a token is present"
+    (tmp_path / "no-proxy").write_text("x")
+    assert _auths(_Config(bearer_token_file=str(tok)), site) == ["x509", "token"], "both present"
+    (tmp_path / "no-proxy").unlink()
+    if not Path(f"/tmp/bt_u{os.getuid()}").exists():
+        assert _auths(_Config(), site) == ["x509"], "nothing present: x509, whose tests say what to do"
