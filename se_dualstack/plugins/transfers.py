@@ -31,6 +31,7 @@ from se_dualstack.transfer import tokens
 from se_dualstack.transfer.addresses import alias_cases, dns_resolve, per_address
 from se_dualstack.transfer.cases import (
     AUTHS,
+    DEFAULTS,
     TpcCase,
     TransferCase,
     TransferSettings,
@@ -39,6 +40,7 @@ from se_dualstack.transfer.cases import (
     transfer_cases,
 )
 from se_dualstack.transfer.outcome import Step, TransferResult
+from se_dualstack.transfer.pool import Slot, TransferPool, case_hosts
 from se_dualstack.transfer.proxy import ProxyProblem, check_proxy
 from se_dualstack.transfer.render import addresses_html, stats_html, stats_lines
 from se_dualstack.transfer.shim import build_shim
@@ -69,6 +71,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="size of the random test file, e.g. 1M, 100MiB (default 1M)")
     g.addoption("--transfer-protocols", default=None, metavar="LIST",
                 help="comma-separated subset of gsiftp,root,davs,https")
+    g.addoption("--transfer-concurrency", type=int, default=None, metavar="N",
+                help="transfers run side by side, each still its own test; shared out over "
+                     "xdist workers (default: se_transfer_concurrency or 2; 1 = one after the other)")
+    g.addoption("--transfer-per-host", type=int, default=None, metavar="N",
+                help="at most N of those transfers load one host at a time "
+                     "(default: se_transfer_per_host or 2)")
     g.addoption("--transfer-auth", default=None, metavar="LIST",
                 help="credentials to prove, comma-separated subset of x509,token (default: "
                      "se_transfer_auth, else every credential present: a grid proxy file, a "
@@ -195,6 +203,28 @@ class TransferSession:
     token_note: str = ""  # where discovery looked, when it found nothing
     token_pool: WorkerPool | None = None
     no_credential: str | None = None  # the could-not-run line: no requested credential usable
+    tpool: TransferPool | None = None  # --transfer-concurrency > 1: transfers side by side
+    plan: list[Any] = field(default_factory=list)  # the cases this process will run, in order
+    plan_by_group: bool = False  # xdist --dist loadgroup: run ahead only in the asking case's group
+
+    def _through_pool(self, case: Any, fn: Callable[[Slot], Any]) -> Any:
+        """The case's result from the transfer pool, which runs the planned cases ahead.
+
+        Under xdist only the cases of the asking case's group are sure to be this process's
+        (``--dist loadgroup`` hands a group to one worker), so only those are run ahead."""
+        assert self.tpool is not None
+        if self.plan:
+            ahead = [c for c in self.plan if not self.plan_by_group or c.group_host == case.group_host]
+            taken = {c.id for c in ahead}
+            self.plan = [c for c in self.plan if c.id not in taken]
+            for c in ahead:
+                self.tpool.submit(c.id, case_hosts(c), self._job(c), affinity=_affinity(c))
+        return self.tpool.result(case.id, fallback=(case_hosts(case), fn, _affinity(case)))
+
+    def _job(self, case: Any) -> Callable[[Slot], Any]:
+        if isinstance(case, TpcCase):
+            return lambda slot: self._run_tpc(case, slot.workers(self._pool(case.auth)[1]))
+        return lambda slot: self._run_case(case, slot.workers(self._pool(case.auth)[1]))
 
     def _pool(self, auth: str) -> tuple[WorkerPool, TransferSettings]:
         if auth == "token" and self.token_pool is not None:
@@ -216,7 +246,13 @@ class TransferSession:
 
     def run_case(self, case: TransferCase) -> list[TransferResult]:
         """The case ``settings.repeat`` times (each with a fresh file); stops early on Ctrl-C."""
-        pool, settings = self._pool(case.auth)
+        out = (self._through_pool(case, self._job(case)) if self.tpool is not None
+               else self._run_case(case, self._pool(case.auth)[0]))
+        self.results += out
+        return out
+
+    def _run_case(self, case: TransferCase, pool: WorkerPool) -> list[TransferResult]:
+        settings = self._pool(case.auth)[1]
         tdir = case.endpoint.test_dir
         why = self.precondition(case.auth, tuple(dict.fromkeys(((case.entry, tdir), (case.target, tdir)))))
         out = []
@@ -227,11 +263,16 @@ class TransferSession:
                 r = run_transfer(case, pool, settings, self.workdir, self.shim,
                                  alias=case.endpoint.host != case.entry)
             out.append(r)
-        self.results += out
         return out
 
     def run_tpc(self, case: TpcCase) -> TransferResult:
-        pool, settings = self._pool(case.auth)
+        r = (self._through_pool(case, self._job(case)) if self.tpool is not None
+             else self._run_tpc(case, self._pool(case.auth)[0]))
+        self.results.append(r)
+        return r
+
+    def _run_tpc(self, case: TpcCase, pool: WorkerPool) -> TransferResult:
+        settings = self._pool(case.auth)[1]
         why = self.precondition(case.auth, ((case.source_host, case.source.test_dir),
                                             (case.dest_host, case.dest.test_dir)))
         if why:
@@ -239,10 +280,11 @@ class TransferSession:
                                precondition=why, auth=case.auth)
         else:
             r = run_tpc(case, pool, settings, self.workdir, self.shim)
-        self.results.append(r)
         return r
 
     def close(self) -> None:
+        if self.tpool is not None:
+            self.tpool.close()  # first: running transfers finish their cleanup
         self.pool.close()
         if self.token_pool is not None:
             self.token_pool.close()
@@ -274,7 +316,60 @@ def make_session(config: pytest.Config, site: Any) -> TransferSession:
         if sess.token is not None:
             sess.token_pool = WorkerPool(replace(settings, auth="token", token_file=sess.token.path), shim)
     sess.no_credential = _no_credential_line(auths, sess)
+    concurrency, per_host = _pool_limits(config, site)
+    if concurrency > 1:
+        sess.tpool = TransferPool(shim, concurrency, per_host)
     return sess
+
+
+def _affinity(case: Any) -> tuple[Any, ...]:
+    """What a pool slot keeps warm for this case: a worker (credential, family), then its
+    sessions with the entry and the hosts the data lands on."""
+    first = (case.auth, case.family)
+    entry = getattr(case, "entry", None) or getattr(case, "source_host", "")
+    return (first, (*first, entry), *((*first, h) for h in case_hosts(case)))
+
+
+def _pool_limits(config: pytest.Config, site: Any) -> tuple[int, int]:
+    """``--transfer-concurrency`` / ``--transfer-per-host``, else the site's vars, else defaults.
+
+    The concurrency is the whole run's: under xdist each worker gets its share (at least 1), so
+    ``-n auto`` beside the pool does not multiply the gfal2 workers on the client's CPUs."""
+    site_vars = dict(getattr(site, "vars", {}) or {})
+    out = []
+    for opt, var in (("transfer_concurrency", "se_transfer_concurrency"),
+                     ("transfer_per_host", "se_transfer_per_host")):
+        value = config.getoption(opt, None)
+        value = value if value is not None else site_vars.get(var, DEFAULTS[var])
+        try:
+            n = int(value)
+        except (TypeError, ValueError):
+            n = 0
+        if n < 1:
+            raise pytest.UsageError(f"--{opt.replace('_', '-')} / {var}: {value!r} is not a whole "
+                                    "number of at least 1; write e.g. 2")
+        out.append(n)
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1) if is_worker(config) else 1
+    return max(1, -(-out[0] // max(1, workers))), out[1]
+
+
+def _plan(session: pytest.Session, config: pytest.Config) -> tuple[list[Any], bool]:
+    """The transfer cases this process will run, in test order, and whether to plan per group.
+
+    Under xdist without ``--dist loadgroup`` nothing is planned: another worker may run a case.
+    """
+    by_group = is_worker(config)
+    if by_group and config.getoption("dist", "no") != "loadgroup":
+        return [], False
+    cases = []
+    for item in session.items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        case = params.get("transfer_case") or params.get("tpc_case")
+        if case is not None and item.get_closest_marker("skip") is None:
+            cases.append(case)
+    # Third-party copies first: they wait longest (the servers' rendezvous), so they overlap the
+    # round trips instead of trailing them; each test still takes its own result.
+    return sorted(cases, key=lambda c: not isinstance(c, TpcCase)), by_group
 
 
 def _no_credential_line(auths: list[str], sess: TransferSession) -> str | None:
@@ -294,10 +389,13 @@ def _no_credential_line(auths: list[str], sess: TransferSession) -> str | None:
 
 
 @pytest.fixture(scope="session")
-def transfer_session(pytestconfig: pytest.Config) -> Iterator[TransferSession]:
+def transfer_session(pytestconfig: pytest.Config, request: pytest.FixtureRequest
+                     ) -> Iterator[TransferSession]:
     """The run's gfal2 workers; always closed (workers killed, scratch files removed)."""
     site = state_of(pytestconfig).site
     sess = make_session(pytestconfig, site)
+    if sess.tpool is not None:
+        sess.plan, sess.plan_by_group = _plan(request.session, pytestconfig)
     try:
         yield sess
     finally:
@@ -429,5 +527,4 @@ def pytest_se_dualstack_site(config: pytest.Config, state: State) -> None:
                  *tpc_cases(state.site, _protocols(config), auths=auths)]
     except (ValueError, pytest.UsageError):
         return  # bad protocols or credentials: pytest_generate_tests reports it as a usage error
-
     state.group_hosts.update({c.id: c.group_host for c in cases})

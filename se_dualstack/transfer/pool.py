@@ -33,7 +33,7 @@ class Slot:
     def __init__(self, shim: str | None, options: list[tuple[str, str, Any]] | None = None) -> None:
         self.shim, self.options = shim, options
         self._pools: dict[TransferSettings, WorkerPool] = {}
-        self.warm: set[Any] = set()  # affinities of the jobs this slot ran (its live workers)
+        self.warm: set[Any] = set()  # affinity keys of the jobs this slot ran (workers, sessions)
 
     def workers(self, settings: TransferSettings) -> WorkerPool:
         """This slot's workers for ``settings`` (started on first use, then kept warm)."""
@@ -58,7 +58,9 @@ class Job:
     key: str
     hosts: tuple[str, ...]
     fn: JobFn
-    affinity: Any = None  # e.g. (credential, family): slots that already have it warm take it first
+    # What a slot may already have warm for this job, general to specific, e.g. ((credential,
+    # family), (credential, family, host)): a live worker, then its sessions with that host.
+    affinity: tuple[Any, ...] = ()
     wanted: bool = False  # a test waits for it: it goes next, whatever the affinity
     done: threading.Event = field(default_factory=threading.Event)
     result: Any = None
@@ -89,7 +91,7 @@ class TransferPool:
     # --- submitting and waiting ---------------------------------------------------------------
 
     def submit(self, key: str, hosts: Iterable[str], fn: JobFn, front: bool = False,
-               affinity: Any = None) -> Job:
+               affinity: tuple[Any, ...] = ()) -> Job:
         """Queue a job once per key (a second submit of the same key returns the first job)."""
         with self._cv:
             if self._closing:
@@ -103,7 +105,8 @@ class TransferPool:
                 self._cv.notify_all()
             return job
 
-    def result(self, key: str, fallback: tuple[Iterable[str], JobFn, Any] | None = None) -> Any:
+    def result(self, key: str, fallback: tuple[Iterable[str], JobFn, tuple[Any, ...]] | None = None
+               ) -> Any:
         """Wait for a job's result (its exception is raised here, in the caller).
 
         A job still queued moves to the front; ``fallback`` (hosts, fn, affinity) submits it first if it
@@ -142,19 +145,27 @@ class TransferPool:
             self._threads.append(t)
 
     def _next(self, slot: Slot) -> Job | None:
-        """The first queued job whose hosts are all under the limit, preferring one this slot has
-        warm workers for (a worker start costs a gfal2 context and new handshakes: the largest
-        share of the suite's CPU per transfer). Called with the lock held."""
-        free = [j for j in self._queue if all(self._busy[h] < self.per_host for h in j.hosts)]
-        if not free:
+        """A queued job whose hosts are all under the limit: one a test waits for, else the one
+        this slot has most warm (a worker start costs a gfal2 context, a new host a GSI/TLS
+        handshake: the suite's largest CPU costs per transfer), else the first. Lock held."""
+        best, score = None, -1
+        for j in self._queue:
+            if not all(self._busy[h] < self.per_host for h in j.hosts):
+                continue
+            if j.wanted:  # never passed over for a warmer one
+                best = j
+                break
+            s = sum(k in slot.warm for k in j.affinity)
+            if s > score:
+                best, score = j, s
+                if s == len(j.affinity):
+                    break
+        if best is None:
             return None
-        # A job a test waits for is never passed over for a warmer one.
-        job = next((j for j in free if j.wanted), None) or next(
-            (j for j in free if j.affinity in slot.warm), free[0])
-        self._queue.remove(job)
-        self._busy.update(job.hosts)
-        slot.warm.add(job.affinity)
-        return job
+        self._queue.remove(best)
+        self._busy.update(best.hosts)
+        slot.warm.update(best.affinity)
+        return best
 
     def _serve(self, slot: Slot) -> None:
         while True:

@@ -1,9 +1,11 @@
-"""Many hosts: a pytest-xdist run gives the same outcomes per test as a serial run.
+"""Many hosts: xdist and the transfer pool give the same outcomes per test as a serial run.
 
 Why: large sites run with ``-n auto --dist loadgroup`` (each host's checks on one worker, one ssh
-ControlMaster per host); the certification report must not depend on how the run was spread.
-Measured on a 1+32 testbed; the wall times are recorded as test properties (the benchmark
-bench/bench_parallel.py produces the README table).
+ControlMaster per host) and with transfers side by side (``--transfer-concurrency``, on by
+default); the certification report must not depend on how the run was spread. "Serial" here is
+one test after the other with ``--transfer-concurrency=1``. Measured on a 1+32 testbed (xdist with
+the default pool) and a 1+2 testbed (pool alone, pool beside xdist); the wall times are recorded
+as test properties (bench/bench_parallel.py and bench/bench_cost.py produce the README tables).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from tbrun import Testbed, outcomes, unavailable
 from se_dualstack import compare
 
 NAME = "par"  # unique testbed name of this test
+NAME_POOL = "parpool"  # and of the transfer pool's test
 DISKS = 32
+SERIAL = "--transfer-concurrency=1"
 
 pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))
 
@@ -24,7 +28,7 @@ pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailabl
 def test_parallel_run_matches_serial_on_1_plus_32(tmp_path: Path, record_property: pytest.RecordProperty
                                                   ) -> None:
     with Testbed(NAME, disks=DISKS) as tb:
-        serial = tb.run_suite(tmp_path / "serial")
+        serial = tb.run_suite(tmp_path / "serial", SERIAL)
         parallel = tb.run_suite(tmp_path / "parallel", "-n", "auto", "--dist", "loadgroup")
     record_property("wall_serial_s", round(serial.seconds, 1))
     record_property("wall_parallel_s", round(parallel.seconds, 1))
@@ -44,3 +48,28 @@ def test_parallel_run_matches_serial_on_1_plus_32(tmp_path: Path, record_propert
     assert serial.result["hosts"] == parallel.result["hosts"], "same hosts with role and detected OS"
     per_host = {r["host"] for r in parallel.result["records"] if r["host"]}
     assert len(per_host) == DISKS + 1, f"every host has records: {len(per_host)}"
+
+
+def test_transfer_pool_matches_serial_on_1_plus_2(tmp_path: Path, record_property: pytest.RecordProperty
+                                                 ) -> None:
+    """Transfers side by side (alone, and beside two xdist workers): same outcome per test,
+    no regression or change in the result files, the same transfers recorded."""
+    with Testbed(NAME_POOL, disks=2) as tb:
+        serial = tb.run_suite(tmp_path / "serial", SERIAL)
+        pool = tb.run_suite(tmp_path / "pool", "--transfer-concurrency=4", "--transfer-per-host=2")
+        both = tb.run_suite(tmp_path / "both", "-n", "2", "--dist", "loadgroup",
+                            "--transfer-concurrency=4", "--transfer-per-host=2")
+    for label, run in (("serial", serial), ("pool", pool), ("pool + -n 2", both)):
+        record_property(f"wall_{label}_s", round(run.seconds, 1))
+    s = outcomes(serial.result)
+    transfers = [n for n in s if "test_transfers.py" in n]
+    assert len(transfers) >= 10, f"the 1+2 site runs its transfers: {transfers}"
+    for label, run in (("pool", pool), ("pool + -n 2", both)):
+        assert run.status == serial.status, f"{label}: exit status {run.status}, serial {serial.status}"
+        o = outcomes(run.result)
+        assert o.keys() == s.keys(), f"{label}: only serial {sorted(s.keys() - o.keys())[:10]}, " \
+                                     f"only {label} {sorted(o.keys() - s.keys())[:10]}"
+        differ = {n: (s[n], o[n]) for n in s if s[n] != o[n]}
+        assert not differ, f"{label}: outcomes differ from the serial run: {differ}"
+        comp = compare.compare(serial.result, run.result)
+        assert (comp.regressions, comp.fixed, comp.changed) == ([], [], []), f"{label}: {comp.summary_line()}"

@@ -90,7 +90,7 @@ def test_asked_for_job_runs_next_and_unsubmitted_job_falls_back() -> None:
         assert started.wait(5), "the first job never started"
         threading.Timer(0.1, gate.set).start()
         pool.result("k4")
-        late = pool.result("late", fallback=(("h",), load.job("late", ("h",), 0.0), None))
+        late = pool.result("late", fallback=(("h",), load.job("late", ("h",), 0.0), ()))
     finally:
         pool.close()
     assert load.order[:2] == ["k0", "k4"], f"the job a test waits for must jump the queue: {load.order}"
@@ -109,10 +109,10 @@ def test_a_slot_takes_work_it_has_warm_workers_for_unless_a_test_waits() -> None
         return fn
 
     try:
-        pool.submit("v6-a", ("h",), job("v6-a", wait=True), affinity=6)
+        pool.submit("v6-a", ("h",), job("v6-a", wait=True), affinity=(6,))
         time.sleep(0.05)  # v6-a holds the one slot
         for key, fam in (("v4-a", 4), ("v6-b", 6), ("v4-b", 4), ("v6-c", 6)):
-            pool.submit(key, ("h",), job(key), affinity=fam)
+            pool.submit(key, ("h",), job(key), affinity=(fam,))
         gate.set()
         deadline = time.monotonic() + 5
         while len(order) < 5 and time.monotonic() < deadline:  # no result() yet: nothing wanted
