@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -205,3 +206,51 @@ def test_one_bad_address_fails_only_its_per_address_tests(tmp_path: Path) -> Non
     assert failed == set(bad_addr), f"expected failing {sorted(bad_addr)}, got {sorted(failed)}"
     for test_id, addr in bad_addr.items():
         assert addr in out[test_id], f"{test_id}: the message does not name {addr}: {out[test_id]}"
+
+
+def test_tpc_source_sees_the_destinations_non_dns_address(tmp_path: Path) -> None:
+    """SE6-IF-07 from the other side: with temporary_source on disk02 (the TPC destination),
+    disk01's socket table shows disk02's pull coming from the second address, not the AAAA; the
+    suite's IF-07 names that same address on disk02 (and only there)."""
+    from testbed import netns
+    from testbed.site import parse_site
+
+    name = "xfsrc"
+    raw = {"site": "tpcsrc", "domain": "example.test", "ipv4_prefix": "10.42.0.0/24",
+           "ipv6_prefix": "fd42:6::/64", "gridftp_data_range": "20000-25000",
+           "hosts": [{"short": "head", "role": "headnode", "os": "el7", "faults": []},
+                     {"short": "disk01", "role": "disknode", "os": "el7", "faults": []},
+                     {"short": "disk02", "role": "disknode", "os": "el7", "faults": ["temporary_source"]}]}
+    site_file = tmp_path / "tpcsrc.yml"
+    site_file.write_text(yaml.safe_dump(raw))
+    site = parse_site(raw, name=name)
+    second = netns.second_source(site, site["hosts"][2])
+    up = tb(name, "up", str(site_file))
+    assert up.returncode == 0, f"testbed up failed: {up.stdout} {up.stderr}"
+    seen: set[str] = set()
+    stop = threading.Event()
+
+    def watch() -> None:  # disk01's kernel socket table, while the copy runs
+        while not stop.is_set():
+            out = subprocess.run(["ip", "netns", "exec", f"{name}-disk01", "ss", "-Htn"],
+                                 capture_output=True, text=True, timeout=10).stdout
+            seen.update(ln.split()[-1] for ln in out.splitlines() if ":1094 " in ln)
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        out = suite(name, tmp_path, "--transfer-protocols", "root", "-k", "third_party")
+        stop.set()
+        watcher.join(timeout=15)
+        state = suite(name, tmp_path, "-m", "interfaces", "-k", "source_address", "tests/test_interfaces.py")
+    finally:
+        stop.set()
+        tb(name, "down")
+    tpc = "test_third_party_copy[disk01.example.test-to-disk02-root-ipv6]"
+    assert out.get(tpc) == "passed", f"the copy itself works on the testbed (no ACL): {out}"
+    assert any(p.startswith(f"[{second}]:") for p in seen), (
+        f"disk01 saw no connection from disk02's second address {second}: peers {sorted(seen)}")
+    failed = {k: v for k, v in state.items() if v != "passed"}
+    assert list(failed) == ["test_source_address_is_published[disk02.example.test]"], state
+    assert second in failed["test_source_address_is_published[disk02.example.test]"], failed
