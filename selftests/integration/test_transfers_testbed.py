@@ -8,7 +8,11 @@ the outcome per test id from JUnit XML:
   IPv4 test fails, and the reverse with IPv6 rejected (the proof that "IPv6" means IPv6);
 * a disk node not dual-stacked: exactly the IPv6 transfers reaching it fail, naming it;
 * an expired proxy: every transfer fails saying so, naming the proxy and the fix;
-* a stopped (SIGSTOP) xrootd: the transfer fails within its timeout.
+* a stopped (SIGSTOP) xrootd: the transfer fails within its timeout;
+* one bad address (a stale AAAA, one dead node behind a door alias): only its per-address tests
+  fail, each naming the address;
+* a TPC destination speaking from a non-DNS address: the source's socket table shows it, and
+  SE6-IF-07 names it.
 """
 
 from __future__ import annotations
