@@ -78,7 +78,8 @@ def host_in_nodeid(nodeid: str, names: Iterable[str]) -> str | None:
     for name in sorted(names, key=len, reverse=True):
         if param == name or param.startswith(name + "-"):
             return name
-    fqdn = re.match(r"^(?P<host>(?:[A-Za-z0-9-]+\.)+[A-Za-z0-9]+)(?:-|$)", param)
+    # the shortest FQDN followed by "-" or the end: "disks.example.test-root-ipv4-10.42.0.11"
+    fqdn = re.match(r"^(?P<host>(?:[A-Za-z0-9-]+?\.)+?[A-Za-z0-9]+?)(?=-|$)", param)
     if fqdn:
         return fqdn.group("host")
     return None
