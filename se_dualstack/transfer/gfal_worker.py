@@ -74,9 +74,14 @@ class Worker:
         token_file = os.environ.get("BEARER_TOKEN_FILE", "")
         if os.environ.get("SE6_AUTH") == "token" and token_file:
             with open(token_file) as f:
-                cred = gfal2.cred_new("BEARER", f.read().strip())
+                cred = self.ctx.cred_new("BEARER", f.read().strip())
             for prefix in ("davs://", "https://"):  # HTTP-TPC: gfal2 also passes it to the source
                 self.ctx.cred_set(prefix, cred)
+            # The parent pointed X509_USER_PROXY at no file so that gfal2's http plugin, which
+            # reads it when the context is made, presents no client certificate beside the token
+            # (worker.worker_env). XrdCl reads it later, at its first TLS connection, and would
+            # fail on the missing file: from here on the variable is gone (ztn needs no proxy).
+            os.environ.pop("X509_USER_PROXY", None)
 
     def connections(self) -> list[str]:
         """New lines of the shim's connect log since the last call."""

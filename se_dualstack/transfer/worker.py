@@ -81,6 +81,14 @@ def worker_env(family: int, settings: TransferSettings, shim: str | None, connlo
     if settings.auth == "token":
         env.update({"XrdSecPROTOCOL": "ztn", "BEARER_TOKEN_FILE": settings.token_file})
         settings = replace(settings, proxy="")
+        # davix otherwise presents the default proxy (/tmp/x509up_u$UID) as a TLS client
+        # certificate beside the token, and a token the server refuses then passes on the proxy
+        # (measured: an untrusted issuer's token "uploaded"). A proxy path that does not exist
+        # makes it connect without one (it logs "impossible to open" to the worker's stderr).
+        for var in ("X509_USER_CERT", "X509_USER_KEY"):
+            env.pop(var, None)
+        env["X509_USER_PROXY"] = os.path.join(os.path.dirname(connlog) or "/nonexistent",
+                                              "no-client-certificate-in-token-runs")
     else:
         env["XrdSecPROTOCOL"] = "gsi"
     if settings.proxy:

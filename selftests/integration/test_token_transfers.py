@@ -8,6 +8,7 @@ the SE, and never write the token, or any part of it, into any output a site kee
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,4 +138,24 @@ def test_ipv4_rejected_at_the_client_only_ipv6_token_transfers_pass(tb: Testbed,
             assert outcome == want, f"IPv4 rejected: {test_id} should be {want}, got {outcome}"
         elif "-ipv4" in test_id:
             assert outcome == "failed", f"IPv4 rejected, yet {test_id} {outcome}: not forced"
+    assert not _left_on_se(tb), f"left on the SE: {_left_on_se(tb)}"
+
+
+def test_a_proxy_at_the_default_path_never_stands_in_for_the_token(tb: Testbed) -> None:
+    """A site's UI usually holds /tmp/x509up_u$UID: a token the servers refuse must still fail,
+    not pass on the proxy (gfal2 and XrdCl look there by default). Run in a private /tmp so the
+    machine's own /tmp is never touched."""
+    out = tb.state / "proxy-beside-token"
+    out.mkdir(exist_ok=True)
+    script = (f"mount -t tmpfs none /tmp && cp {tb.state}/x509/proxy.pem /tmp/x509up_u0 && "
+              f"chmod 600 /tmp/x509up_u0 && exec env -u X509_USER_PROXY {sys.executable} -m pytest "
+              f"-p no:cacheprovider -q --results-dir={out} --transfer-auth=token "
+              f"--bearer-token-file={_token(tb, 'untrusted-issuer')} tests/test_transfers.py")
+    res = tb._tb("run", "--", "unshare", "-m", "--propagation", "private", "sh", "-c", script, timeout=900)
+    docs = [p for p in out.glob("*.json") if not p.stem.endswith("-latest")]
+    assert docs, f"no result file: {(res.stdout + res.stderr)[-2000:]}"
+    records = [r for r in json.loads(docs[0].read_text())["records"] if "test_transfer[" in r["nodeid"]]
+    assert records, "no transfer ran"
+    passed = [r["nodeid"] for r in records if r["outcome"] == "passed"]
+    assert not passed, f"passed on the proxy instead of the refused token: {passed}"
     assert not _left_on_se(tb), f"left on the SE: {_left_on_se(tb)}"

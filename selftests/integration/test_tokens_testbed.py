@@ -215,7 +215,7 @@ import json, sys, time, gfal2
 tok = open(sys.argv[1]).read().strip()
 ctx = gfal2.creat_context()
 for h in sys.argv[2].split(","):
-    ctx.cred_set("davs://%s" % h, gfal2.cred_new("BEARER", tok))
+    ctx.cred_set("davs://%s" % h, ctx.cred_new("BEARER", tok))
 ctx.set_opt_boolean("HTTP PLUGIN", "ENABLE_FALLBACK_TPC_COPY", False)
 out = {}
 for mode in ("pull", "push"):

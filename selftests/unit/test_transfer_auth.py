@@ -67,7 +67,8 @@ def test_worker_env_holds_one_credential() -> None:
         env = worker_env(4, t, None, "/tmp/log")
         assert env["XrdSecPROTOCOL"] == "ztn", env.get("XrdSecPROTOCOL")
         assert env["BEARER_TOKEN_FILE"] == "/t/bt", env.get("BEARER_TOKEN_FILE")
-        assert "X509_USER_PROXY" not in env, "a token worker must not fall back to the proxy"
+        assert not os.path.exists(env["X509_USER_PROXY"]), "a token worker must not fall back to the proxy"
+        assert env["X509_USER_PROXY"] != "/p/proxy.pem", "a token worker must not present the proxy"
         assert "BEARER_TOKEN" not in env, "the token goes by file only"
         assert env["X509_CERT_DIR"] == "/c", "the CA directory still verifies the servers"
     finally:
