@@ -14,4 +14,7 @@ Each module owns its names; import from the owner (no re-exports here):
 * :mod:`~se_dualstack.transfer.steps`: the round trip and the third-party copy, step by step
 * :mod:`~se_dualstack.transfer.commands`: the gfal-copy lines to repeat a transfer by hand
 * :mod:`~se_dualstack.transfer.stats`, :mod:`~se_dualstack.transfer.render`: figures and HTML
+* :mod:`~se_dualstack.transfer.pool`: transfers side by side, each slot with its own warm workers
+* :mod:`~se_dualstack.transfer.tokens`: WLCG bearer tokens (discovery, claims)
+* :mod:`~se_dualstack.transfer.addresses`: one round trip per address of a name, who is at fault
 """
