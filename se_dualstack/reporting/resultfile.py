@@ -53,8 +53,10 @@ def host_list(site: Any, hostinfo: Mapping[str, Mapping[str, Any]],
         f = facts[name]
         os_name = f.get("detected_os") or f.get("declared_os")
         source = "detected" if f.get("detected_os") else ("declared" if f.get("declared_os") else None)
-        out.append({"name": name, "role": f.get("role"), "os": os_name, "os_source": source,
-                    "firewall": f.get("firewall")})
+        host = {"name": name, "role": f.get("role"), "os": os_name, "os_source": source}
+        if f.get("firewall"):  # once a check read it
+            host["firewall"] = f["firewall"]
+        out.append(host)
     return out
 
 

@@ -382,8 +382,8 @@ def test_transfer_figures_reach_the_result_file_and_the_comparison(suite: pytest
         assert res.ret == 0, f"{name}: {res.ret}"
         docs[name] = json.loads((suite.path / name / "exsite-latest.json").read_text())
         if name == "old":  # the transfer plugin's own summary still reads its entries
-            res.stdout.fnmatch_lines(["*transfers per protocol and family*",
-                                      "root    IPv6: 4/6 ok (67%)*"])
+            res.stdout.fnmatch_lines(["*transfers per protocol, credential and family*",
+                                      "root    x509   ok 4/6 | -*"])
     rec = {r["nodeid"]: r for r in docs["old"]["records"]}["test_xfer.py::test_gfal[disk-1.example.org]"]
     assert rec["transfer"] == [
         {"protocol": "root", "family": 6, "direction": "upload", "bytes": 2000000, "seconds": 2.0, "runs": 2},

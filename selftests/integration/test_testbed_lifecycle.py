@@ -88,10 +88,12 @@ def site_up():
 def test_up_prints_what_it_started(site_up: subprocess.CompletedProcess) -> None:
     out = site_up.stdout
     for needle in ("head.example.test", "disk01.example.test", "disk02.example.test", "client.example.test",
-                   f"/run/se-testbed/{NAME}/inventory.yml", f"/run/se-testbed/{NAME}/ssh_config", "sshd:22"):
+                   "issuer.example.test", f"/run/se-testbed/{NAME}/inventory.yml",
+                   f"/run/se-testbed/{NAME}/ssh_config", "sshd:22"):
         assert needle in out, f"{needle!r} missing from `up` output: {out}"
     st = tb("status")
-    assert st.stdout.count(" up ") == 4, f"expected 4 hosts up, got {st.stdout.count(' up ')}: {st.stdout}"
+    # head, two disks, the client and the token issuer
+    assert st.stdout.count(" up ") == 5, f"expected 5 hosts up, got {st.stdout.count(' up ')}: {st.stdout}"
 
 
 def test_exec_runs_inside_the_host_with_cwd_preserved(site_up: subprocess.CompletedProcess) -> None:
