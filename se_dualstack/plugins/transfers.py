@@ -16,10 +16,9 @@ run": every transfer test fails saying why, the other checks run on and the repo
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -40,12 +39,12 @@ from se_dualstack.transfer.cases import (
     transfer_cases,
 )
 from se_dualstack.transfer.outcome import Step, TransferResult
-from se_dualstack.transfer.pool import Slot, TransferPool, case_hosts
-from se_dualstack.transfer.proxy import ProxyProblem, check_proxy
+from se_dualstack.transfer.pool import TransferPool
+from se_dualstack.transfer.proxy import check_proxy
 from se_dualstack.transfer.render import addresses_html, stats_html, stats_lines
+from se_dualstack.transfer.session import TransferSession, no_credential_line
 from se_dualstack.transfer.shim import build_shim
 from se_dualstack.transfer.stats import RepeatStats, figures, group_stats
-from se_dualstack.transfer.steps import precondition_result, run_tpc, run_transfer
 from se_dualstack.transfer.worker import WorkerPool
 
 # This module works alone (``-p se_dualstack.plugins.transfers``) on the state and tags it needs.
@@ -183,114 +182,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 # --------------------------------------------------------------------------- the session
 
 
-@dataclass
-class TransferSession:
-    """Settings, the family shim, the gfal2 workers and a scratch dir, for the whole run.
-
-    One worker pool per credential (a worker holds one: XRootD would otherwise pick ztn over
-    gsi); the token's claims are read per case, since audience and scope depend on the hosts
-    and the directory."""
-
-    settings: TransferSettings
-    shim: str | None
-    shim_note: str
-    pool: WorkerPool
-    workdir: str
-    proxy_problem: str | None  # the message every X.509 transfer test fails with
-    proxy: ProxyProblem | None = None
-    results: list[TransferResult] = field(default_factory=list)
-    token: tokens.Token | None = None
-    token_note: str = ""  # where discovery looked, when it found nothing
-    token_pool: WorkerPool | None = None
-    no_credential: str | None = None  # the could-not-run line: no requested credential usable
-    tpool: TransferPool | None = None  # --transfer-concurrency > 1: transfers side by side
-    plan: list[Any] = field(default_factory=list)  # the cases this process will run, in order
-    plan_by_group: bool = False  # xdist --dist loadgroup: run ahead only in the asking case's group
-
-    def _through_pool(self, case: Any, fn: Callable[[Slot], Any]) -> Any:
-        """The case's result from the transfer pool, which runs the planned cases ahead.
-
-        Under xdist only the cases of the asking case's group are sure to be this process's
-        (``--dist loadgroup`` hands a group to one worker), so only those are run ahead."""
-        assert self.tpool is not None
-        if self.plan:
-            ahead = [c for c in self.plan if not self.plan_by_group or c.group_host == case.group_host]
-            taken = {c.id for c in ahead}
-            self.plan = [c for c in self.plan if c.id not in taken]
-            for c in ahead:
-                self.tpool.submit(c.id, case_hosts(c), self._job(c), affinity=_affinity(c))
-        return self.tpool.result(case.id, fallback=(case_hosts(case), fn, _affinity(case)))
-
-    def _job(self, case: Any) -> Callable[[Slot], Any]:
-        if isinstance(case, TpcCase):
-            return lambda slot: self._run_tpc(case, slot.workers(self._pool(case.auth)[1]))
-        return lambda slot: self._run_case(case, slot.workers(self._pool(case.auth)[1]))
-
-    def _pool(self, auth: str) -> tuple[WorkerPool, TransferSettings]:
-        if auth == "token" and self.token_pool is not None:
-            return self.token_pool, self.token_pool.settings
-        return self.pool, self.settings
-
-    def precondition(self, auth: str, ends: tuple[tuple[str, str], ...]) -> str | None:
-        """Why a transfer with ``auth`` cannot start; ``ends``: (host, test dir) it touches."""
-        if auth != "token":
-            return self.proxy_problem
-        if self.token is None:
-            return (f"{self.token_note}: put a WLCG token in a file named by BEARER_TOKEN_FILE "
-                    "(e.g. oidc-token <account>) or pass --bearer-token-file")
-        for host, test_dir in ends:
-            bad = tokens.problem(self.token, (host,), test_dir)
-            if bad:
-                return bad
-        return None
-
-    def run_case(self, case: TransferCase) -> list[TransferResult]:
-        """The case ``settings.repeat`` times (each with a fresh file); stops early on Ctrl-C."""
-        out = (self._through_pool(case, self._job(case)) if self.tpool is not None
-               else self._run_case(case, self._pool(case.auth)[0]))
-        self.results += out
-        return out
-
-    def _run_case(self, case: TransferCase, pool: WorkerPool) -> list[TransferResult]:
-        settings = self._pool(case.auth)[1]
-        tdir = case.endpoint.test_dir
-        why = self.precondition(case.auth, tuple(dict.fromkeys(((case.entry, tdir), (case.target, tdir)))))
-        out = []
-        for _ in range(self.settings.repeat):
-            if why:
-                r = precondition_result(case, settings, why)
-            else:
-                r = run_transfer(case, pool, settings, self.workdir, self.shim,
-                                 alias=case.endpoint.host != case.entry)
-            out.append(r)
-        return out
-
-    def run_tpc(self, case: TpcCase) -> TransferResult:
-        r = (self._through_pool(case, self._job(case)) if self.tpool is not None
-             else self._run_tpc(case, self._pool(case.auth)[0]))
-        self.results.append(r)
-        return r
-
-    def _run_tpc(self, case: TpcCase, pool: WorkerPool) -> TransferResult:
-        settings = self._pool(case.auth)[1]
-        why = self.precondition(case.auth, ((case.source_host, case.source.test_dir),
-                                            (case.dest_host, case.dest.test_dir)))
-        if why:
-            r = TransferResult(case.id, case.protocol, case.family, self.settings.size,
-                               precondition=why, auth=case.auth)
-        else:
-            r = run_tpc(case, pool, settings, self.workdir, self.shim)
-        return r
-
-    def close(self) -> None:
-        if self.tpool is not None:
-            self.tpool.close()  # first: running transfers finish their cleanup
-        self.pool.close()
-        if self.token_pool is not None:
-            self.token_pool.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-
 def make_session(config: pytest.Config, site: Any) -> TransferSession:
     """Build the session from the site's vars and the command line."""
     try:
@@ -315,19 +206,11 @@ def make_session(config: pytest.Config, site: Any) -> TransferSession:
                                                       workdir=workdir)
         if sess.token is not None:
             sess.token_pool = WorkerPool(replace(settings, auth="token", token_file=sess.token.path), shim)
-    sess.no_credential = _no_credential_line(auths, sess)
+    sess.no_credential = no_credential_line(auths, sess)
     concurrency, per_host = _pool_limits(config, site)
     if concurrency > 1:
         sess.tpool = TransferPool(shim, concurrency, per_host)
     return sess
-
-
-def _affinity(case: Any) -> tuple[Any, ...]:
-    """What a pool slot keeps warm for this case: a worker (credential, family), then its
-    sessions with the entry and the hosts the data lands on."""
-    first = (case.auth, case.family)
-    entry = getattr(case, "entry", None) or getattr(case, "source_host", "")
-    return (first, (*first, entry), *((*first, h) for h in case_hosts(case)))
 
 
 def _pool_limits(config: pytest.Config, site: Any) -> tuple[int, int]:
@@ -370,22 +253,6 @@ def _plan(session: pytest.Session, config: pytest.Config) -> tuple[list[Any], bo
     # Third-party copies first: they wait longest (the servers' rendezvous), so they overlap the
     # round trips instead of trailing them; each test still takes its own result.
     return sorted(cases, key=lambda c: not isinstance(c, TpcCase)), by_group
-
-
-def _no_credential_line(auths: list[str], sess: TransferSession) -> str | None:
-    """None if some requested credential is usable; else the run's "could not run" line."""
-    lines = []
-    for auth in auths:
-        if auth == "x509":
-            if sess.proxy is None:
-                return None
-            lines.append(sess.proxy.could_not_run_line())
-        else:
-            bad = sess.token_note if sess.token is None else tokens.validity_problem(sess.token)
-            if not bad:
-                return None
-            lines.append(f"no usable WLCG token ({bad}): token transfer checks could not run")
-    return "; ".join(lines) or None
 
 
 @pytest.fixture(scope="session")
