@@ -238,6 +238,11 @@ MODES: list[tuple[str, list[str]]] = [
     ("transfers only, serial", ["-m", "transfer", "--transfer-concurrency=1"]),
     ("transfers only, pool", ["-m", "transfer", "--transfer-concurrency={c}", "--transfer-per-host={h}"]),
     ("host checks only, serial", ["-m", "not transfer"]),
+    # The whole acceptance as a site runs it today: host checks, X.509 and token transfers and
+    # every third-party copy (the testbed's valid WLCG token; issue 9's 30 s budget on 1+2).
+    ("with tokens, serial", ["--transfer-concurrency=1", "--bearer-token-file={tok}"]),
+    ("with tokens, pool + -n auto", ["-n", "auto", "--dist", "loadgroup", "--transfer-concurrency={cw}",
+                                     "--transfer-per-host={h}", "--bearer-token-file={tok}"]),
 ]
 
 
@@ -268,7 +273,8 @@ def whole_runs(args: argparse.Namespace) -> int:
                 if args.modes and mode not in args.modes.split(";"):
                     continue
                 extra = [o.format(c=args.concurrency, h=args.per_host,
-                                  cw=args.concurrency * (os.cpu_count() or 1)) for o in opts]
+                                  cw=args.concurrency * (os.cpu_count() or 1),
+                                  tok=tb.state / "tokens" / "valid.jwt") for o in opts]
                 run, wall, suite, servers = measured(
                     args.name, lambda extra=extra, mode=mode, disks=disks: tb.run_suite(
                         keep / f"d{disks}" / mode.replace(" ", "_").replace("+", "and"), *extra))
