@@ -6,10 +6,10 @@ import os
 import subprocess
 import sys
 
+import fakesite
 import pytest
 
 from se_dualstack.errors import InventoryError
-from se_dualstack.model import PortRange, SEHost, Service, Site
 from se_dualstack.sitevars import endpoints
 from se_dualstack.transfer.addresses import (
     alias_cases,
@@ -38,18 +38,7 @@ def resolve(name: str, family: int) -> list[str]:
     return sort_addresses(DNS.get((name, family), []))
 
 
-def _host(name: str, role: str, **vars_: object) -> SEHost:
-    svcs = [Service("gsiftp", 2811, ("globus-gridftp-server",), True, "GridFTP"),
-            Service("xrootd", 1094, ("xrootd",), True, "XRootD"),
-            Service("https", 443, ("xrootd",), True, "HTTPS")]
-    return SEHost(name, role, dict(vars_), svcs, PortRange(20000, 25000))
-
-
-def _site(**disk_vars: object) -> Site:
-    hosts = [_host("head.example.test", "headnode", se_transfer_dir="/store/head/se6test"),
-             _host("disk01.example.test", "disknode", se_transfer_dir="/store/disk01/se6test", **disk_vars),
-             _host("disk02.example.test", "disknode", se_transfer_dir="/store/disk02/se6test", **disk_vars)]
-    return Site("t", "dpm", "t.yml", hosts, {})
+_site = fakesite.site
 
 
 def test_single_address_per_family_keeps_every_case_and_id() -> None:

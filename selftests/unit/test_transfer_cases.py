@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import fakesite
 import pytest
 
-from se_dualstack.model import PortRange, SEHost, Service, Site
+from se_dualstack.model import Site
 from se_dualstack.transfer.cases import (
     PROTOCOLS,
     PathGuardError,
@@ -18,18 +19,9 @@ from se_dualstack.transfer.cases import (
 )
 
 
-def _host(name: str, role: str, **vars_: object) -> SEHost:
-    svcs = [Service("gsiftp", 2811, ("globus-gridftp-server",), True, "GridFTP"),
-            Service("xrootd", 1094, ("xrootd",), True, "XRootD"),
-            Service("https", 443, ("xrootd",), True, "HTTPS")]
-    return SEHost(name, role, dict(vars_), svcs, PortRange(20000, 25000))
-
-
 def _site(**disk_vars: object) -> Site:
-    hosts = [_host("head.example.test", "headnode", se_transfer_dir="/store/head/se6test"),
-             _host("disk01.example.test", "disknode", se_transfer_dir="/store/disk01/se6test", **disk_vars),
-             _host("disk02.example.test", "disknode", se_transfer_dir="/store/disk02/se6test/", **disk_vars)]
-    return Site("t", "dpm", "t.yml", hosts, {})
+    """disk02's test directory ends in a slash: paths are normalised."""
+    return fakesite.site("/store/disk02/se6test/", **disk_vars)
 
 
 def test_build_url_per_protocol() -> None:
