@@ -144,10 +144,14 @@ def test_ipv4_rejected_at_the_client_only_ipv6_token_transfers_pass(tb: Testbed,
 def test_a_proxy_at_the_default_path_never_stands_in_for_the_token(tb: Testbed) -> None:
     """A site's UI usually holds /tmp/x509up_u$UID: a token the servers refuse must still fail,
     not pass on the proxy (gfal2 and XrdCl look there by default). Run in a private /tmp so the
-    machine's own /tmp is never touched."""
+    machine's own /tmp is never touched: an overlay keeps what /tmp holds (the checkout and its
+    venv may live there, as in a CI clone) and takes the proxy in a layer of the testbed's."""
     out = tb.state / "proxy-beside-token"
     out.mkdir(exist_ok=True)
-    script = (f"mount -t tmpfs none /tmp && cp {tb.state}/x509/proxy.pem /tmp/x509up_u0 && "
+    up, work = tb.state / "tmp-upper", tb.state / "tmp-work"
+    script = (f"mkdir -p {up} {work} && mount -t overlay overlay "
+              f"-o lowerdir=/tmp,upperdir={up},workdir={work} /tmp && "
+              f"cp {tb.state}/x509/proxy.pem /tmp/x509up_u0 && "
               f"chmod 600 /tmp/x509up_u0 && exec env -u X509_USER_PROXY {sys.executable} -m pytest "
               f"-p no:cacheprovider -q --results-dir={out} --transfer-auth=token "
               f"--bearer-token-file={_token(tb, 'untrusted-issuer')} tests/test_transfers.py")
