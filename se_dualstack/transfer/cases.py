@@ -302,7 +302,8 @@ def transfer_cases(site: Any, protocols: Iterable[str] | None = None,
                 entry = head if (head is not None and target.role != "headnode"
                                  and proto in via_head(target)) else target
                 # The redirect lands on the disk's xrootd port: its own port for ``proto`` (https
-                # 443) is tested only by a direct round trip, as a client given that URL does.
+                # 443) is tested only by a direct round trip, as a client given that URL does; a
+                # direct root round trip tests the data server without its redirector.
                 direct = entry is not target and proto in target.vars.get(
                     "se_transfer_direct", DEFAULTS["se_transfer_direct"])
                 for ent in (entry, target) if direct else (entry,):

@@ -88,8 +88,9 @@ def transfers(outcomes: dict[str, str]) -> dict[str, str]:
 
 def test_default_site_every_transfer_passes(tb_site: dict[str, str], tmp_path: Path) -> None:
     out = transfers(suite(NAME, tmp_path))
-    # 14 + a direct davs round trip to each disk node's own https port (2 disks x 2 families)
-    assert len(out) == 18, f"expected 18 transfer tests on the default site, got {sorted(out)}"
+    # 14 + a direct davs round trip to each disk node's own https port and a direct root round
+    # trip to each disk node's data server (2 disks x 2 families x 2 protocols)
+    assert len(out) == 22, f"expected 22 transfer tests on the default site, got {sorted(out)}"
     bad = {k: v for k, v in out.items() if v != "passed"}
     assert not bad, f"transfers failed on the default site: {bad}"
     html = (tmp_path / "r.html").read_text()

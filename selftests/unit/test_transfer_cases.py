@@ -91,8 +91,11 @@ def test_cases_default_site_ids_and_entry_points() -> None:
     assert "head.example.test-gsiftp-ipv4" in ids, "the head's own directory over gsiftp"
     assert "head.example.test-root-ipv6" not in ids, "the redirector's own dir is covered via the disks"
     assert "disk01.example.test-davs-ipv6" in ids, "a disk's own https port gets a direct davs round trip"
-    assert "disk02.example.test-root-ipv6" not in ids, "root's redirect already lands on the disk's 1094"
-    assert len(ids) == len(set(ids)) == 18, ids
+    assert "disk02.example.test-root-ipv6" in ids, "a disk's data server gets a direct root round trip"
+    assert len(ids) == len(set(ids)) == 22, ids
+    fewer = [c.id for c in transfer_cases(_site(se_transfer_direct=["davs", "https"]))]
+    assert "disk02.example.test-root-ipv6" not in fewer, "a site can keep root to the redirector alone"
+    assert len(fewer) == 18, fewer
     c = next(c for c in transfer_cases(_site()) if c.id == "head.example.test-root-ipv6-via-disk02")
     assert c.endpoint.url("f") == "root://head.example.test:1094//store/disk02/se6test/f", "trailing / kept"
 
