@@ -200,10 +200,14 @@ def test_one_bad_address_fails_only_its_per_address_tests(tmp_path: Path) -> Non
                               "-k", "not third_party"))
     finally:
         tb(name, "down")
+    # the direct root round trips to each disk's data server meet the same dead addresses
     bad_addr = {f"test_transfer[head.example.test-root-ipv6-via-disk01-{stale}]": stale,
+                f"test_transfer[disk01.example.test-root-ipv6-{stale}]": stale,
                 f"test_transfer[disks.example.test-root-ipv6-{disk02['ipv6']}]": disk02["ipv6"],
-                "test_transfer[head.example.test-root-ipv6-via-disk02]": "disk02.example.test"}
+                "test_transfer[head.example.test-root-ipv6-via-disk02]": "disk02.example.test",
+                "test_transfer[disk02.example.test-root-ipv6]": "disk02.example.test"}
     for want in (f"test_transfer[head.example.test-root-ipv6-via-disk01-{disk01['ipv6']}]",
+                 f"test_transfer[disk01.example.test-root-ipv6-{disk01['ipv6']}]",
                  f"test_transfer[disks.example.test-root-ipv6-{disk01['ipv6']}]",
                  f"test_transfer[disks.example.test-root-ipv4-{disk02['ipv4']}]", *bad_addr):
         assert want in out, f"{want} not run; ran {sorted(out)}"
