@@ -4,8 +4,9 @@ Why: large sites run with ``-n auto --dist loadgroup`` (each host's checks on on
 ControlMaster per host) and with transfers side by side (``--transfer-concurrency``, on by
 default); the certification report must not depend on how the run was spread. "Serial" here is
 one test after the other with ``--transfer-concurrency=1``. Measured on a 1+32 testbed (xdist with
-the default pool) and a 1+2 testbed (pool alone, pool beside xdist); the wall times are recorded
-as test properties (bench/bench_parallel.py and bench/bench_cost.py produce the README tables).
+the default pool, and the pool alone) and a 1+2 testbed (pool alone, pool beside xdist); the wall
+times are recorded as test properties (bench/bench_parallel.py and bench/bench_cost.py produce the
+README tables).
 """
 
 from __future__ import annotations
@@ -27,25 +28,30 @@ pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailabl
 
 def test_parallel_run_matches_serial_on_1_plus_32(tmp_path: Path, record_property: pytest.RecordProperty
                                                   ) -> None:
+    """-n auto (with the default pool shared out over its workers) and the transfer pool alone
+    give a 1+32 site the serial run's outcome for every test."""
     with Testbed(NAME, disks=DISKS) as tb:
         serial = tb.run_suite(tmp_path / "serial", SERIAL)
         parallel = tb.run_suite(tmp_path / "parallel", "-n", "auto", "--dist", "loadgroup")
-    record_property("wall_serial_s", round(serial.seconds, 1))
-    record_property("wall_parallel_s", round(parallel.seconds, 1))
+        pool = tb.run_suite(tmp_path / "pool", "--transfer-concurrency=2", "--transfer-per-host=2")
+    for label, run in (("serial", serial), ("parallel", parallel), ("pool", pool)):
+        record_property(f"wall_{label}_s", round(run.seconds, 1))
     print(f"1+{DISKS} hosts: serial {serial.seconds:.1f} s, -n auto {parallel.seconds:.1f} s "
-          f"({parallel.result['xdist_workers']} workers), speed-up {serial.seconds / parallel.seconds:.2f}x")
+          f"({parallel.result['xdist_workers']} workers), pool {pool.seconds:.1f} s")
 
     assert len(serial.result["hosts"]) == DISKS + 1, f"1+{DISKS} hosts: {len(serial.result['hosts'])}"
     assert parallel.result["xdist_workers"], "the parallel run used xdist workers"
-    assert serial.status == parallel.status, f"same exit status: {serial.status} vs {parallel.status}"
-    s, p = outcomes(serial.result), outcomes(parallel.result)
-    assert s.keys() == p.keys(), f"same tests: only serial {sorted(s.keys() - p.keys())[:10]}, " \
-                                 f"only parallel {sorted(p.keys() - s.keys())[:10]}"
-    differ = {n: (s[n], p[n]) for n in s if s[n] != p[n]}
-    assert not differ, f"outcomes differ between serial and parallel: {differ}"
-    comp = compare.compare(serial.result, parallel.result)
-    assert (comp.regressions, comp.fixed, comp.changed) == ([], [], []), comp.summary_line()
-    assert serial.result["hosts"] == parallel.result["hosts"], "same hosts with role and detected OS"
+    s = outcomes(serial.result)
+    for label, run in (("-n auto", parallel), ("pool", pool)):
+        assert serial.status == run.status, f"{label}: exit status {run.status}, serial {serial.status}"
+        o = outcomes(run.result)
+        assert s.keys() == o.keys(), f"{label}: only serial {sorted(s.keys() - o.keys())[:10]}, " \
+                                     f"only {label} {sorted(o.keys() - s.keys())[:10]}"
+        differ = {n: (s[n], o[n]) for n in s if s[n] != o[n]}
+        assert not differ, f"{label}: outcomes differ from the serial run: {differ}"
+        comp = compare.compare(serial.result, run.result)
+        assert (comp.regressions, comp.fixed, comp.changed) == ([], [], []), f"{label}: {comp.summary_line()}"
+        assert serial.result["hosts"] == run.result["hosts"], f"{label}: same hosts, roles and OS"
     per_host = {r["host"] for r in parallel.result["records"] if r["host"]}
     assert len(per_host) == DISKS + 1, f"every host has records: {len(per_host)}"
 
