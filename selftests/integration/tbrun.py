@@ -21,6 +21,17 @@ PY = ROOT / ".venv" / "bin" / "python"
 STATE_ROOT = Path("/run/se-testbed")
 
 
+def tb_name(base: str) -> str:
+    """The testbed name a test uses: its own base name plus ``$SE6_TB_TAG`` (unset in CI).
+
+    Why a tag: engineers run the same integration test at once on one machine (each from their
+    own checkout); a short tag per engineer keeps their testbeds apart. Names stay within the
+    testbed's 10 characters.
+    """
+    tag = "".join(c for c in os.environ.get("SE6_TB_TAG", "").lower() if c.isalnum())[:3]
+    return (base[: 10 - len(tag)] + tag) if tag else base
+
+
 def unavailable() -> str | None:
     """Why the testbed cannot run here (None if it can): it needs root, ip netns and the package."""
     if os.geteuid() != 0:

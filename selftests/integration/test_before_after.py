@@ -12,11 +12,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tbrun import PY, ROOT, Testbed, unavailable
+from tbrun import PY, ROOT, Testbed, tb_name, unavailable
 
 from se_dualstack import compare
 
-NAME = "ba"  # unique testbed name of this test
+NAME = tb_name("ba")  # unique testbed name of this test
 HEAD, D1, D2, D3 = (f"{s}.example.test" for s in ("head", "disk01", "disk02", "disk03"))
 
 # What the story's fixes repair, per host, as check ids (testbed/sites/seed-before.yml):

@@ -13,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from tbrun import ROOT, Testbed, unavailable
+from tbrun import ROOT, Testbed, tb_name, unavailable
 
 from testbed import faults
 from testbed.site import load_site
@@ -60,7 +60,7 @@ def failing_by_host(doc: dict) -> dict[str, dict[str, list[str]]]:
 
 @pytest.fixture(scope="module")
 def catalogue_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    return run_suite_on_site(CATALOGUE_SITE, "fltcat",
+    return run_suite_on_site(CATALOGUE_SITE, tb_name("fltcat"),
                              tmp_path_factory.mktemp("fault-catalogue"))
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tbrun import Testbed, unavailable
+from tbrun import Testbed, tb_name, unavailable
 from test_fault_catalogue import failing_by_host
 
 from testbed import faults
@@ -36,7 +36,7 @@ FIX_TOOL = {"firewalld": "firewall-cmd", "nftables": "nft"}
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     """The suite's host-state checks on the healthy site, then again after the live faults."""
     out: dict[str, dict] = {}
-    with Testbed("fw2", str(SITE)) as tb:
+    with Testbed(tb_name("fw2"), str(SITE)) as tb:
         run = tb.run_suite(tmp_path_factory.mktemp("healthy"), "-m", "not transfer", timeout=900)
         assert run.status in (0, 1), f"suite could not run (exit {run.status}):\n{run.output[-3000:]}"
         out["healthy"] = run.result

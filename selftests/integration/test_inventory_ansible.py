@@ -18,11 +18,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tbrun import PY, ROOT, Testbed, unavailable
+from tbrun import PY, ROOT, Testbed, tb_name, unavailable
 
 DATA = ROOT / "selftests" / "unit" / "data" / "inventories"
 HOSTS = DATA / "etc-ansible" / "hosts"  # INI without suffix: the /etc/ansible/hosts layout
-TB_NAME = "inv1"
+TB_NAME = tb_name("inv1")
 
 
 def run(argv: list[str], cwd: Path, timeout: float = 600, env: dict[str, str] | None = None

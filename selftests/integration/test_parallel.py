@@ -14,12 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tbrun import Testbed, outcomes, unavailable
+from tbrun import Testbed, outcomes, tb_name, unavailable
 
 from se_dualstack import compare
 
-NAME = "par"  # unique testbed name of this test
-NAME_POOL = "parpool"  # and of the transfer pool's test
+NAME = tb_name("par")  # unique testbed name of this test
+NAME_POOL = tb_name("parpool")  # and of the transfer pool's test
 DISKS = 32
 SERIAL = "--transfer-concurrency=1"
 

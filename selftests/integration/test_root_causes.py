@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tbrun import PY, ROOT, Testbed, unavailable
+from tbrun import PY, ROOT, Testbed, tb_name, unavailable
 
 pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))
 
@@ -25,7 +25,7 @@ FAILED = ("failed", "error")
 @pytest.fixture
 def testbed_site():
     """A fresh default site per test: each test breaks it in its own way."""
-    with Testbed("rcause") as tb:
+    with Testbed(tb_name("rcause")) as tb:
         yield tb
 
 

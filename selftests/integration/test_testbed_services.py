@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tbrun import tb_name
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = ROOT / ".venv" / "bin" / "python"
 STATE_ROOT = Path("/run/se-testbed")
-NAME = "svct"  # this module's testbeds: unique among the engineers' concurrent runs
-FAULT_NAME = "svctf"
+NAME = tb_name("svct")  # this module's testbeds: unique among the engineers' concurrent runs
+FAULT_NAME = tb_name("svctf")
 
 sys.path.insert(0, str(ROOT))
 from testbed import pki as pkimod  # noqa: E402

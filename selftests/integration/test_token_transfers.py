@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tbrun import Run, Testbed, outcomes, unavailable
+from tbrun import Run, Testbed, outcomes, tb_name, unavailable
 
-NAME = "tok2"  # this module's testbed: unique among the engineers' concurrent runs
+NAME = tb_name("tok2")  # this module's testbed: unique among the engineers' concurrent runs
 ONLY_TOKENS = ("--transfer-auth=token", "tests/test_transfers.py")
 
 pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))

@@ -21,11 +21,12 @@ from typing import Any
 
 import jwt
 import pytest
+from tbrun import tb_name
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = ROOT / ".venv" / "bin" / "python"
 STATE_ROOT = Path("/run/se-testbed")
-NAME = "tok1"  # this module's testbed: unique among the engineers' concurrent runs
+NAME = tb_name("tok1")  # this module's testbed: unique among the engineers' concurrent runs
 REFUSAL_BUDGET = 5.0  # seconds: a refused token must never hang a transfer
 
 # What each token kind does on a storage element (testbed/tokens.py KINDS).

@@ -28,10 +28,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tbrun import tb_name
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = str(ROOT / ".venv" / "bin" / "python")
-NAME = "xfit"
+NAME = tb_name("xfit")
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("globus-gridftp-server") or not shutil.which("xrootd"),
     reason="needs root and the testbed's servers (make setup)")
