@@ -94,9 +94,14 @@ def _print_up(state: dict[str, Any]) -> None:
         extra = {"client": "", "issuer": f"  {svcs}"}.get(  # the issuer runs https only
             rec["role"], f"  sshd:22{', ' + svcs if svcs else ''}")
         fl = f"  faults: {', '.join(rec['faults'])}" if rec["faults"] else ""
-        v6 = rec["ipv6"] or "(no IPv6)"
+        v6, v4 = rec["ipv6"] or "(no IPv6)", rec["ipv4"] or "(no IPv4)"
         os_ = personality.get(rec["short"], rec["os"])
-        print(f"  {rec['fqdn']:<28} {rec['role']:<8} {os_:<7} {rec['ipv4']:<13} {v6:<16}{extra}{fl}")
+        print(f"  {rec['fqdn']:<28} {rec['role']:<8} {os_:<7} {v4:<13} {v6:<16}{extra}{fl}")
+    if state.get("dns64"):
+        d64, n64 = state["dns64"], state["nat64"]
+        via = f" (mapped onto {n64['translator_prefix']})" if n64["netmap"] else ""
+        print(f"  DNS64       {d64['resolver']} (unbound, prefix {d64['prefix']}, forwards to "
+              f"{d64['forwards_to']}); NAT64 tayga in {n64['gateway']}{via}, pool {n64['pool4']}")
     print(f"  inventory   {sd / 'inventory.yml'}")
     print(f"  ssh config  {sd / 'ssh_config'}")
     if state.get("x509"):
@@ -127,7 +132,7 @@ def _status(name: str) -> int:
         ok = hostenv.alive(rec["pid"])
         bad += not ok
         ports = sorted(hostenv.listening_ports(rec["pid"])) if ok else []
-        print(f"  {rec['fqdn']:<28} {'up  ' if ok else 'DEAD'} pid {rec['pid']:<7} {rec['ipv4']:<13} "
+        print(f"  {rec['fqdn']:<28} {'up  ' if ok else 'DEAD'} pid {rec['pid']:<7} {rec['ipv4'] or '-':<13} "
               f"{rec['ipv6'] or '-':<16} listening {ports}"
               + (f"  faults {rec['faults']}" if rec["faults"] else ""))
     return 1 if bad else 0
@@ -140,8 +145,8 @@ def _fault(state: dict[str, Any], host_name: str, fault: str) -> None:
     if h["role"] == "client":
         raise engine.TestbedError("faults apply to SE hosts, not the client")
     name, _ = faults.split(fault)
-    if name in ("service_ipv4_only", "alias_one_dead"):
-        why = "the service restarted" if name == "service_ipv4_only" else "the inventory regenerated"
+    if name == "alias_one_dead" or (name in faults.CATALOGUE and faults.CATALOGUE[name].applies == "svc"):
+        why = "the inventory regenerated" if name == "alias_one_dead" else "its services restarted"
         raise engine.TestbedError(f"{name} needs {why}: put it in the site file's faults and run up")
     new = [*h["faults"], fault] if fault not in h["faults"] else list(h["faults"])
     try:

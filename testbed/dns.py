@@ -7,6 +7,12 @@ Records are spelled one by one so each DNS fault removes or bends exactly one re
   dns-rr=<short>-v6,28 / <short>-v4,1   single-family aliases (a query for the other family
                                answers NXDOMAIN, as measured); the -v6 alias follows the FQDN's
                                AAAA, so a DNS fault also shows in transfers forced to IPv6.
+  txt-record=FQDN,...          a host without IPv4: makes the name exist, so its A query answers
+                               NODATA as a real zone would (dnsmasq answers NXDOMAIN for a
+                               name that has only dns-rr records)
+  ipv4only.arpa A 192.0.0.170/171   RFC 7050's name, on a site with DNS64 (the box has no
+                               global DNS): the DNS64 synthesizes its AAAA, revealing the prefix
+  crl.<domain>                 A and AAAA of the issuer host, where the CA's CRL is published
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from testbed import faults
+from testbed.hostenv import wait_pidfile
 from testbed.netns import site_ns
 from testbed.site import members
 
@@ -39,16 +46,19 @@ def stale_v6(site: dict[str, Any], host: dict[str, Any]) -> str:
     return str(net.network_address + 0x57A1E0000 + host["index"])
 
 
+IPV4ONLY_ARPA = ("192.0.0.170", "192.0.0.171")  # RFC 7050 section 2.2
+
+
 def published_aaaa(site: dict[str, Any], host: dict[str, Any]) -> str | None:
     """The AAAA the DNS publishes for the host, after faults (None: no AAAA)."""
-    if not host["has_ipv6"] or faults.has(host, "no_aaaa"):
+    if not host["has_ipv6"] or faults.has(host, "no_aaaa") or faults.has(host, "issuer_ipv4_only"):
         return None
     if faults.has(host, "aaaa_mismatch"):
         return mismatched_v6(site, host)
     return host["ipv6"]
 
 
-def _zone(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
+def reverse_zone(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
     """Reverse zone covering the prefix (rounded to an octet/nibble boundary)."""
     rp = net.network_address.reverse_pointer
     labels = rp.split(".")
@@ -67,12 +77,15 @@ def config(site: dict[str, Any], pidfile: Path, logfile: Path) -> str:
         "no-negcache", "log-queries", f"log-facility={logfile}", f"pid-file={pidfile}",
         f"listen-address={site['dns']['ipv4']}", f"listen-address={site['dns']['ipv6']}",
         f"local=/{d}/",
-        f"local=/{_zone(ipaddress.IPv4Network(site['ipv4_prefix']))}/",
-        f"local=/{_zone(ipaddress.IPv6Network(site['ipv6_prefix']))}/",
+        f"local=/{reverse_zone(ipaddress.IPv4Network(site['ipv4_prefix']))}/",
+        f"local=/{reverse_zone(ipaddress.IPv6Network(site['ipv6_prefix']))}/",
     ]
     for h in members(site):
         short = h["short"]
-        lines.append(f"host-record={h['fqdn']},{h['ipv4']}")
+        if h["ipv4"]:
+            lines.append(f"host-record={h['fqdn']},{h['ipv4']}")
+        else:
+            lines.append(f'txt-record={h["fqdn"]},"IPv6-only host"')
         aaaa = published_aaaa(site, h)
         if aaaa:
             hexa = ipaddress.IPv6Address(aaaa).packed.hex()
@@ -84,15 +97,34 @@ def config(site: dict[str, Any], pidfile: Path, logfile: Path) -> str:
                       f"ptr-record={stale.reverse_pointer},{h['fqdn']}"]
         if h["has_ipv6"] and not faults.has(h, "no_ipv6_ptr"):
             lines.append(f"ptr-record={ipaddress.IPv6Address(h['ipv6']).reverse_pointer},{h['fqdn']}")
-        lines.append(f"dns-rr={short}-v4.{d},1,{ipaddress.IPv4Address(h['ipv4']).packed.hex()}")
+        if f"{short}-v4.{d}" in h["names"]:
+            lines.append(f"dns-rr={short}-v4.{d},1,{ipaddress.IPv4Address(h['ipv4']).packed.hex()}")
     alias = faults.endpoint_alias(site)
     if alias:  # a door alias over every disk node (fault alias_one_dead)
         for h in site["hosts"]:
             if h["role"] == "disknode":
-                lines.append(f"dns-rr={alias},1,{ipaddress.IPv4Address(h['ipv4']).packed.hex()}")
+                if h["ipv4"]:
+                    lines.append(f"dns-rr={alias},1,{ipaddress.IPv4Address(h['ipv4']).packed.hex()}")
                 if published_aaaa(site, h):
                     lines.append(f"dns-rr={alias},28,{ipaddress.IPv6Address(h['ipv6']).packed.hex()}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _extra_names(site)) + "\n"
+
+
+def _extra_names(site: dict[str, Any]) -> list[str]:
+    """crl.<domain> (the issuer host's addresses, both families whatever the issuer's faults)
+    and, on a DNS64 site, RFC 7050's ipv4only.arpa."""
+    out = []
+    issuer = site.get("issuer")
+    if issuer:
+        crl = next((n for n in issuer["names"] if n.startswith("crl.")), None)
+        if crl:
+            out.append(f"dns-rr={crl},1,{ipaddress.IPv4Address(issuer['ipv4']).packed.hex()}")
+            if issuer["has_ipv6"]:
+                out.append(f"dns-rr={crl},28,{ipaddress.IPv6Address(issuer['ipv6']).packed.hex()}")
+    if site.get("dns64"):
+        out.append("local=/ipv4only.arpa/")
+        out += [f"dns-rr=ipv4only.arpa,1,{ipaddress.IPv4Address(a).packed.hex()}" for a in IPV4ONLY_ARPA]
+    return out
 
 
 def start(site: dict[str, Any], state_dir: Path) -> int:
@@ -105,12 +137,10 @@ def start(site: dict[str, Any], state_dir: Path) -> int:
                          capture_output=True, text=True, timeout=START_TIMEOUT)
     if res.returncode != 0:
         raise RuntimeError(f"dnsmasq failed to start in {site_ns(site['name'])}: {res.stderr.strip()}")
-    deadline = time.monotonic() + START_TIMEOUT
-    while not pidfile.exists() or not pidfile.read_text().strip():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"dnsmasq wrote no pidfile {pidfile} within {START_TIMEOUT:.0f} s")
-        time.sleep(0.005)
-    return int(pidfile.read_text().strip())
+    pid = wait_pidfile(pidfile, START_TIMEOUT)
+    if pid is None:
+        raise RuntimeError(f"dnsmasq wrote no pidfile {pidfile} within {START_TIMEOUT:.0f} s")
+    return pid
 
 
 def stop(state_dir: Path) -> None:

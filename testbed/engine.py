@@ -1,8 +1,9 @@
 """Bring a site up and down: the order of things, in parallel per host.
 
 up:   clean leftovers -> namespaces + bridge + veths (one `ip -batch`) while the PKI and ssh keys
-      are made -> dnsmasq -> per host, in threads: init (PID/mount/UTS ns), addresses, OS files,
-      firewall, sshd, services, wait for ports -> inventory, ssh_config, state.json.
+      are made -> dnsmasq (-> DNS64 + NAT64 on a site with `nat64:`) -> per host, in threads:
+      init (PID/mount/UTS ns), addresses, OS files, firewall, sshd, services, wait for ports ->
+      inventory, ssh_config, state.json.
 down: SIGKILL every process in the testbed's namespaces (each host's PID 1 takes its whole
       host with it), delete the namespaces, remove the state and private directories.
 Both are idempotent and need no state file: everything is found by the `<name>-` prefix.
@@ -26,8 +27,8 @@ from typing import Any
 
 import yaml
 
-from testbed import dns, faults, firewall, hostenv, netns, osfiles, sshd
-from testbed.site import PRIV_ROOT, STATE_ROOT, members
+from testbed import dns, dns64, faults, firewall, hostenv, nat64, netns, osfiles, sshd
+from testbed.site import FAMILIES, PRIV_ROOT, STATE_ROOT, members, mgmt_address, resolvers
 
 try:  # the services engineer's modules; the core works without them
     from testbed import pki as pkimod
@@ -156,6 +157,7 @@ def _host_up(site: dict[str, Any], host: dict[str, Any], sd: Path, pki_f: Future
     rec: dict[str, Any] = {"short": short, "fqdn": host["fqdn"], "role": host["role"], "pid": pid,
                            "ns": host["ns"], "ipv4": host["ipv4"],
                            "ipv6": host["ipv6"] if host["has_ipv6"] else None,
+                           "families": host["families"],
                            "os": host["os"], "faults": host["faults"], "services": []}
     if host["role"] == "client":
         timings[short] = time.monotonic() - t0
@@ -176,6 +178,7 @@ def _host_up(site: dict[str, Any], host: dict[str, Any], sd: Path, pki_f: Future
     marks["sshd"] = time.monotonic() - t0
     specs: list[Any] = []
     if svcmod is not None and pki_f is not None:
+        _grid_security(pid, pki_f.result())
         specs = svcmod.service_specs(site, host, pki_f.result(), sd)
     marks["specs"] = time.monotonic() - t0
     firewall.apply(pid, site, host, sorted({p for s in specs for p in s.ports}))
@@ -227,6 +230,15 @@ def _host_up(site: dict[str, Any], host: dict[str, Any], sd: Path, pki_f: Future
     return rec
 
 
+def _grid_security(pid: int, pki: dict[str, Any]) -> None:
+    """The test CA where a grid host keeps it (/etc/grid-security/certificates, in the host's own
+    /etc): CA, signing policy, namespaces, CRL and `<hash>.crl_url`, the URL fetch-crl reads.
+    The servers still point at the state dir's copy (same files)."""
+    for f in sorted(Path(pki["certdir"]).iterdir()):
+        if f.is_file():
+            hostenv.write_file(pid, f"/etc/grid-security/certificates/{f.name}", f.read_bytes())
+
+
 def _issuer_up(site: dict[str, Any], host: dict[str, Any], sd: Path, pid: int, pki_f: Future | None,
                rec: dict[str, Any]) -> None:
     """The token issuer: mint the tokens, serve discovery + JWKS over https (no sshd: nothing
@@ -237,7 +249,8 @@ def _issuer_up(site: dict[str, Any], host: dict[str, Any], sd: Path, pid: int, p
     spec = svcmod.issuer_spec(host, pki_f.result(), rec["tokens"]["docroot"])
     inpid = hostenv.start_daemon(pid, list(spec.argv), spec.log, spec.user, dict(spec.env))
     rec["services"].append({"name": spec.name, "ports": list(spec.ports), "log": spec.log,
-                            "pidfile": spec.pidfile, "ipv4_only": False, "started": inpid})
+                            "pidfile": spec.pidfile, "ipv4_only": bool(spec.bind_ipv4_only),
+                            "started": inpid})
     missing = hostenv.wait_ports(pid, spec.ports, SERVICE_WAIT, inpid, spec.pidfile)
     if missing:
         raise TestbedError(f"host {host['short']}: token issuer not listening on {sorted(missing)}; "
@@ -287,6 +300,11 @@ def _up(site: dict[str, Any], sd: Path, log: Log, t_start: float) -> dict[str, A
         t0 = time.monotonic()
         dns_pid = dns.start(site, sd)
         timings["_dns"] = time.monotonic() - t0
+        translation: dict[str, Any] = {}
+        if site.get("nat64"):  # the IPv6-only client's resolver and gateway to the IPv4 side
+            t0 = time.monotonic()
+            translation = {"dns64": dns64.start(site, sd), "nat64": nat64.start(site, sd)}
+            timings["_dns64_nat64"] = time.monotonic() - t0
         pubkeys = {s: f.result() for s, f in key_fs.items()}
         (sd / "authorized_keys").write_text(user_f.result() + "\n")
         host_fs = [pool.submit(_host_up, site, h, sd, pki_f, pubkeys, timings) for h in hosts]
@@ -310,7 +328,8 @@ def _up(site: dict[str, Any], sd: Path, log: Log, t_start: float) -> dict[str, A
         x509 = {"X509_USER_PROXY": pki["proxy"], "X509_CERT_DIR": pki["certdir"]}
     tokens = next((r["tokens"] for r in records if r.get("tokens")), None)
     state = {"name": name, "site": site, "dns_pid": dns_pid, "hosts": records, "x509": x509,
-             "tokens": tokens,
+             "tokens": tokens, "dns64": translation.get("dns64"), "nat64": translation.get("nat64"),
+             "crl_url": pki.get("crl_url") if pki else None,
              "pki": pki, "started": time.time(), "up_seconds": round(time.monotonic() - t_start, 3),
              "timings": {k: round(v, 3) for k, v in timings.items()}}
     (sd / "state.json").write_text(json.dumps(state, indent=1, default=str))
@@ -320,18 +339,23 @@ def _up(site: dict[str, Any], sd: Path, log: Log, t_start: float) -> dict[str, A
 def inventory(site: dict[str, Any]) -> dict[str, Any]:
     """The Ansible inventory the suite reads (docs/architecture.md, inventory contract)."""
     def hv(h: dict[str, Any]) -> dict[str, Any]:
-        return {"ansible_host": h["ipv4"], "ansible_user": "root",
-                "se_os": "el6" if h["os"] == "sl6" else h["os"],
-                "se_transfer_dir": h["transfer_dir"],
-                # single-family names (as many sites publish): third-party copies use them so the
-                # server-to-server leg is forced too
-                "se_ipv6_alias": f"{h['short']}-v6.{site['domain']}",
-                "se_ipv4_alias": f"{h['short']}-v4.{site['domain']}"}
+        out = {"ansible_host": mgmt_address(site, h), "ansible_user": "root",
+               "se_os": "el6" if h["os"] == "sl6" else h["os"],
+               "se_transfer_dir": h["transfer_dir"],
+               # single-family names (as many sites publish): third-party copies use them so the
+               # server-to-server leg is forced too (an IPv6-only host has no -v4 alias)
+               "se_ipv6_alias": f"{h['short']}-v6.{site['domain']}"}
+        if f"{h['short']}-v4.{site['domain']}" in h["names"]:
+            out["se_ipv4_alias"] = f"{h['short']}-v4.{site['domain']}"
+        if h["families"] != list(FAMILIES):  # the suite's default is both
+            out["se_families"] = list(h["families"])
+        return out
     return {"all": {
         "vars": {
             "se_site": site["site"],
             "se_flavour": "dpm",
-            "se_resolvers": [site["dns"]["ipv6"], site["dns"]["ipv4"]],
+            # what the suite machine (the client) resolves through: the DNS64 behind NAT64
+            "se_resolvers": resolvers(site, site["client"]),
             "se_ipv6_prefixes": [site["ipv6_prefix"]],
             "se_external_interface": "eth0",
             "se_gridftp_data_range": site["gridftp_data_range"],
@@ -355,7 +379,8 @@ def _alias_vars(site: dict[str, Any]) -> dict[str, Any]:
 
 def inventory_yaml(site: dict[str, Any]) -> str:
     head = (f"# Generated by the SE testbed '{site['name']}' from {site['source']}.\n"
-            "# Management (ssh) goes over IPv4 (ansible_host) so IPv6 faults never break the connection.\n")
+            "# Management (ssh) goes over IPv4 (ansible_host) so IPv6 faults never break the connection;\n"
+            "# over IPv6 to a host declared IPv6-only (se_families: [ipv6]) or from an IPv6-only client.\n")
     return head + yaml.safe_dump(inventory(site), sort_keys=False, default_flow_style=False)
 
 

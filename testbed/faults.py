@@ -20,7 +20,9 @@ import yaml
 CATALOGUE_FILE = Path(__file__).with_name("faults.yml")
 APPLIES = ("dns", "net", "os", "fw", "svc")
 PARAMS = {"port": "443", "service": "gsiftp"}  # parameter kind -> example for error messages
-ENTRY_KEYS = {"applies", "story", "param", "only", "catches", "catches_on", "catches_with", "note"}
+ENTRY_KEYS = {"applies", "story", "param", "only", "catches", "catches_on", "catches_with", "note",
+              "catches_dns64", "catches_dependents"}
+ONLY_KEYS = {"os", "role", "families"}
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,9 @@ class Fault:
     catches_on: dict[str, frozenset[str]] = field(default_factory=dict)
     catches_with: dict[str, frozenset[str]] = field(default_factory=dict)
     note: str = ""
+    only_families: tuple[str, ...] = ()
+    catches_dns64: frozenset[str] | None = None
+    catches_dependents: frozenset[str] = frozenset()
 
 
 def _entry(name: str, raw: Any) -> Fault:
@@ -48,11 +53,16 @@ def _entry(name: str, raw: Any) -> Fault:
     if raw.get("param") not in (None, *PARAMS):
         raise ValueError(f"{where}: param must be one of {sorted(PARAMS)}")
     only = raw.get("only") or {}
+    if not isinstance(only, dict) or set(only) - ONLY_KEYS:
+        raise ValueError(f"{where}: only may set {sorted(ONLY_KEYS)}")
+    dns64 = raw.get("catches_dns64")
     return Fault(name, raw["applies"], str(raw["story"]), frozenset(raw.get("catches") or ()),
                  raw.get("param"), tuple(only.get("os") or ()), only.get("role"),
                  {str(k): frozenset(v) for k, v in (raw.get("catches_on") or {}).items()},
                  {str(k): frozenset(v) for k, v in (raw.get("catches_with") or {}).items()},
-                 str(raw.get("note") or ""))
+                 str(raw.get("note") or ""), tuple(only.get("families") or ()),
+                 None if dns64 is None else frozenset(dns64),
+                 frozenset(raw.get("catches_dependents") or ()))
 
 
 def load(path: Path = CATALOGUE_FILE) -> dict[str, Fault]:
@@ -88,24 +98,40 @@ def validate(faults: list[str], host: dict[str, Any]) -> None:
             raise ValueError(f"fault {name} only applies to {'/'.join(entry.only_os)} hosts "
                              f"(this host is {personality})")
         if entry.only_role and host.get("role") != entry.only_role:
-            raise ValueError(f"fault {name} only applies to the {entry.only_role}"
-                             .replace("headnode", "head node"))
+            role = {"headnode": "head node",
+                    "issuer": "token issuer (site file: issuer: {faults: [...]})"}.get(entry.only_role)
+            raise ValueError(f"fault {name} only applies to the {role or entry.only_role}")
+        if host.get("role") == "issuer" and entry.only_role != "issuer":
+            raise ValueError(f"the token issuer takes only issuer faults, not {name}")
+        families = list(host.get("families") or ("ipv6", "ipv4"))
+        if entry.only_families and families != list(entry.only_families):
+            raise ValueError(f"fault {name} only applies to a host declared with families "
+                             f"{list(entry.only_families)} (this host: {families})")
 
 
-def catches(fault: str, host: dict[str, Any]) -> frozenset[str]:
-    """The check ids that fault string ``fault`` makes fail on ``host``."""
+def catches(fault: str, host: dict[str, Any], site: dict[str, Any] | None = None) -> frozenset[str]:
+    """The check ids that fault string ``fault`` makes fail on ``host`` (with ``site``: on a
+    site whose suite machine resolves through DNS64, ``catches_dns64`` where the entry has it)."""
     name, param = split(fault)
     entry = CATALOGUE[name]
     if param is not None and param in entry.catches_with:
         return entry.catches_with[param]
+    if site is not None and site.get("dns64") and entry.catches_dns64 is not None:
+        return entry.catches_dns64
     return entry.catches_on.get(host.get("personality", host.get("os", "")), entry.catches)
 
 
-def expected_failures(host: dict[str, Any]) -> frozenset[str]:
-    """Union of the checks caught by every fault the host carries (empty: a healthy host)."""
+def expected_failures(host: dict[str, Any], site: dict[str, Any] | None = None) -> frozenset[str]:
+    """Union of the checks caught by every fault the host carries (empty: a healthy host). With
+    ``site``, an SE host also fails what the token issuer's faults catch on every host that
+    depends on it (``catches_dependents``: every SE host trusts the site's one issuer)."""
     out: frozenset[str] = frozenset()
     for f in host.get("faults", []):
-        out = out | catches(f, host)
+        out = out | catches(f, host, site)
+    issuer = (site or {}).get("issuer")
+    if issuer and host.get("role") in ("headnode", "disknode"):
+        for f in issuer.get("faults", []):
+            out = out | CATALOGUE[split(f)[0]].catches_dependents
     return out
 
 
@@ -135,10 +161,18 @@ def describe() -> str:
     out = []
     for f in CATALOGUE.values():
         name = f"{f.name}:<{f.param}>" if f.param else f.name
-        where = ", ".join(filter(None, ["/".join(f.only_os), f.only_role or ""]))
+        where = ", ".join(filter(None, ["/".join(f.only_os), f.only_role or "",
+                                        "declared " + "+".join(f.only_families) if f.only_families else ""]))
         out.append(f"{name:<30} [{f.applies}]{f' ({where} only)' if where else ''} {f.story}")
-        out.append(f"{'':<30} caught by: {', '.join(sorted(f.catches)) or 'nothing'}")
-        for key, ids in [*f.catches_on.items(), *f.catches_with.items()]:
+        if f.catches or not f.catches_dependents:
+            out.append(f"{'':<30} caught by: {', '.join(sorted(f.catches)) or 'nothing'}")
+        if f.catches_dependents:
+            out.append(f"{'':<30} caught on every SE host that depends on it by: "
+                       f"{', '.join(sorted(f.catches_dependents))}")
+        extra = [*f.catches_on.items(), *f.catches_with.items()]
+        if f.catches_dns64 is not None:
+            extra.append(("behind DNS64", f.catches_dns64))
+        for key, ids in extra:
             out.append(f"{'':<30}   {key}: {', '.join(sorted(ids))}")
         if f.note:
             out.append(f"{'':<30}   ({f.note})")

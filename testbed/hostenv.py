@@ -37,6 +37,8 @@ MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
 INIT_TIMEOUT = 10.0
+# sh -c DETACH_SCRIPT sh LOG CMD...: CMD in the background, output to LOG, its PID printed
+DETACH_SCRIPT = 'log=$1; shift; "$@" >>"$log" 2>&1 </dev/null & echo $!'
 NSENTER = "/usr/bin/nsenter"
 SYSTEMCTL_SHIM = r"""#!/bin/sh
 # SE testbed: no systemd runs in this host; units are the SysV scripts in /etc/init.d.
@@ -247,7 +249,7 @@ def start_daemon(pid: int, argv: list[str], log: str, user: str = "root", env: d
     if user != "root":
         pw = pwd.getpwnam(user)
         prefix = ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--init-groups", "--"]
-    script = 'log=$1; shift; "$@" >>"$log" 2>&1 </dev/null & echo $!'
+    script = DETACH_SCRIPT
     # the log belongs to whoever owns its directory (a daemon dropping privileges reopens it)
     logp = host_path(pid, log)
     logp.parent.mkdir(parents=True, exist_ok=True)
@@ -298,6 +300,19 @@ def pidfile_alive(pid: int, pidfile: str | None) -> bool:
     except (OSError, ValueError, IndexError):
         return False
     return alive_in_host(pid, inpid)
+
+
+def wait_pidfile(pidfile: Path, timeout: float) -> int | None:
+    """The PID a self-daemonizing process (dnsmasq, unbound, tayga) wrote to its pidfile, once
+    written; None if it did not within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return int(pidfile.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.005)
 
 
 def wait_ports(pid: int, ports: list[int], timeout: float, started: int | None = None,

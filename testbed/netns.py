@@ -65,6 +65,10 @@ def create(site: dict[str, Any]) -> None:
         f"addr add {site['dns']['ipv6']}/{site['ipv6_prefixlen']} dev br0 nodad",
         "link set br0 up",
     ]
+    if site.get("dns64"):  # the DNS64 resolver's own address beside dnsmasq's (testbed/dns64.py)
+        lines.append(f"addr add {site['dns64']['address']}/{site['ipv6_prefixlen']} dev br0 nodad")
+    if site.get("nat64"):  # the site namespace is the gateway: it routes to the NAT64 (nat64.py)
+        _set_sysctls(sns, {"net/ipv4/ip_forward": "1", "net/ipv6/conf/all/forwarding": "1"})
     for h in hosts:
         lines += [f"link add {h['ifname']} type veth peer name eth0 netns {h['ns']}",
                   f"link set {h['ifname']} master br0 up"]
@@ -81,17 +85,23 @@ def _set_sysctls(ns: str, values: dict[str, str]) -> None:
 
 
 def configure_host(site: dict[str, Any], host: dict[str, Any]) -> None:
-    """Addresses and default routes of both families on the host's eth0 (IPv4 only if the
-    host is not dual-stacked). The host's init has already set accept_dad=0."""
-    lines = ["link set lo up", "link set eth0 up",
-             f"addr add {host['ipv4']}/{site['ipv4_prefixlen']} dev eth0",
-             f"route add default via {site['dns']['ipv4']} dev eth0"]
+    """Addresses and default routes of each family the host has on its eth0 (no IPv4 on an
+    IPv6-only host, no IPv6 on one not dual-stacked). The host's init has set accept_dad=0."""
+    lines = ["link set lo up", "link set eth0 up"]
+    if host["ipv4"]:
+        lines += [f"addr add {host['ipv4']}/{site['ipv4_prefixlen']} dev eth0",
+                  f"route add default via {site['dns']['ipv4']} dev eth0"]
     if host["has_ipv6"]:
         lines += [f"addr add {host['ipv6']}/{site['ipv6_prefixlen']} dev eth0 nodad",
                   f"route add default via {site['dns']['ipv6']} dev eth0"]
     _ip_batch(lines, host["ns"])
     if host["has_ipv6"] and faults.has(host, "temporary_source"):
         add_second_source(host, site)
+
+
+def route_into(ns: str, dev: str, prefixes: list[str]) -> None:
+    """Bring a device of namespace ``ns`` up and route the prefixes into it (the NAT64's TUN)."""
+    _ip_batch([f"link set {dev} up", *(f"route add {p} dev {dev}" for p in prefixes)], ns)
 
 
 def second_source(site: dict[str, Any], host: dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from testbed import faults
+from testbed.site import resolvers
 
 # path -> None means: the file must not exist on this personality (an overlay whiteout).
 OS_RELEASE = {
@@ -42,9 +43,10 @@ GAI_HEADER = ("# Configuration for getaddrinfo(3).\n#\n# So far only configurati
 def ifcfg(site: dict[str, Any], host: dict[str, Any]) -> str:
     """ifcfg-eth0 as an EL6/EL7 admin writes it; the IPv6 lines are what the story added."""
     gw4 = site["dns"]["ipv4"]
-    lines = ["DEVICE=eth0", "TYPE=Ethernet", "ONBOOT=yes", "BOOTPROTO=none", "NM_CONTROLLED=no",
-             f"IPADDR={host['ipv4']}", f"PREFIX={site['ipv4_prefixlen']}", f"GATEWAY={gw4}",
-             f"DOMAIN={site['domain']}"]
+    lines = ["DEVICE=eth0", "TYPE=Ethernet", "ONBOOT=yes", "BOOTPROTO=none", "NM_CONTROLLED=no"]
+    if host["ipv4"]:  # an IPv6-only host: no IPv4 lines at all
+        lines += [f"IPADDR={host['ipv4']}", f"PREFIX={site['ipv4_prefixlen']}", f"GATEWAY={gw4}"]
+    lines.append(f"DOMAIN={site['domain']}")
     if host["has_ipv6"] and not faults.has(host, "ifcfg_no_ipv6init"):
         lines += ["IPV6INIT=yes"]
         if host["os"] == "sl6":
@@ -61,12 +63,13 @@ def nm_keyfile(site: dict[str, Any], host: dict[str, Any]) -> str:
     v6 = (f"method=manual\naddress1={host['ipv6']}/{site['ipv6_prefixlen']},{site['dns']['ipv6']}\n"
           f"dns={site['dns']['ipv6']};\n"
           if host["has_ipv6"] and not faults.has(host, "ifcfg_no_ipv6init") else "method=disabled\n")
+    v4 = (f"method=manual\naddress1={host['ipv4']}/{site['ipv4_prefixlen']},{site['dns']['ipv4']}\n"
+          f"dns={site['dns']['ipv4']};\ndns-search={site['domain']};\n"
+          if host["ipv4"] else "method=disabled\n")
     return ("[connection]\nid=eth0\nuuid=5fb06bd0-0bb0-7ffb-45f1-d6edd65f3e{:02x}\ntype=ethernet\n"
             "interface-name=eth0\nautoconnect=true\n\n[ethernet]\n\n"
-            "[ipv4]\nmethod=manual\naddress1={}/{},{}\ndns={};\ndns-search={};\n\n[ipv6]\n{}"
-            "addr-gen-mode=eui64\n\n[proxy]\n").format(
-        host["index"], host["ipv4"], site["ipv4_prefixlen"], site["dns"]["ipv4"], site["dns"]["ipv4"],
-        site["domain"], v6)
+            "[ipv4]\n{}\n[ipv6]\n{}"
+            "addr-gen-mode=eui64\n\n[proxy]\n").format(host["index"], v4, v6)
 
 
 def gai_conf(host: dict[str, Any]) -> str:
@@ -85,9 +88,12 @@ def files(site: dict[str, Any], host: dict[str, Any]) -> dict[str, str | None]:
     hosts = HOSTS_V4 + ("" if faults.has(host, "hosts_no_ipv6_localhost") else HOSTS_V6)
     out["/etc/hosts"] = hosts
     out["/etc/gai.conf"] = gai_conf(host)
-    out["/etc/resolv.conf"] = (f"# testbed DNS (dnsmasq in the site namespace)\nsearch {site['domain']}\n"
-                               f"nameserver {site['dns']['ipv6']}\nnameserver {site['dns']['ipv4']}\n"
-                               "options timeout:2 attempts:2\n")
+    servers = resolvers(site, host)
+    dns64 = site.get("dns64") and servers == [site["dns64"]["address"]]
+    what = "DNS64 (unbound, in the site namespace)" if dns64 else "dnsmasq in the site namespace"
+    out["/etc/resolv.conf"] = (f"# testbed DNS: {what}\nsearch {site['domain']}\n"
+                               + "".join(f"nameserver {a}\n" for a in servers)
+                               + "options timeout:2 attempts:2\n")
     out["/etc/hostname"] = host["fqdn"] + "\n"
     if host["os"] in ("sl6", "el7"):
         net = f"NETWORKING=yes\nHOSTNAME={host['fqdn']}\n"

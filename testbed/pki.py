@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from testbed.faults import ALIAS_SHORT
+from testbed.site import CRL_SHORT
 
 # Distinguished names. The OU separates hosts from users; the signing policy allows O=SE-Testbed.
 ORG = "SE-Testbed"
@@ -49,6 +50,7 @@ _PROXY_CERT_INFO_INHERIT_ALL = bytes.fromhex("300c300a06082b06010505071501")
 
 _NOW_SKEW = dt.timedelta(days=7)  # certificates start a week ago: clock skew never matters
 _CERT_LIFE = dt.timedelta(days=365)
+CRL_FILE = "se-testbed-ca.crl"  # DER, as CRL distribution points serve it
 
 
 def _name(*rdns: tuple[x509.ObjectIdentifier, str]) -> x509.Name:
@@ -143,13 +145,28 @@ def _make_ca(now: dt.datetime) -> tuple[x509.Certificate, ec.EllipticCurvePrivat
 
 
 def _host_dns_names(host: dict, domain: str) -> list[str]:
-    """Every name a client may use for the host: dual-stack name and the two single-family aliases."""
+    """Every name a client may use for the host: dual-stack name and its single-family aliases
+    (the site's names when given: an IPv6-only host has no -v4 alias)."""
     short = host["short"]
     fqdn = host.get("fqdn") or f"{short}.{domain}"
-    names = [fqdn, f"{short}.{domain}", f"{short}-v6.{domain}", f"{short}-v4.{domain}"]
+    names = [fqdn, f"{short}.{domain}",
+             *(host.get("names") or [f"{short}-v6.{domain}", f"{short}-v4.{domain}"])]
     if host.get("role") == "disknode":  # the door alias of fault alias_one_dead, when published
         names.append(f"{ALIAS_SHORT}.{domain}")
     return list(dict.fromkeys(names))
+
+
+def crl_url(site: dict) -> str:
+    """Where the CA publishes its CRL: http on the issuer host, under its own name (crl.<domain>),
+    as an IGTF CA publishes at a URL its `<hash>.crl_url` file and its certificates name."""
+    return f"http://{CRL_SHORT}.{site['domain']}/{CRL_FILE}"
+
+
+def _crl_dp(url: str) -> x509.CRLDistributionPoints:
+    """The CRL Distribution Point extension naming ``url``."""
+    return x509.CRLDistributionPoints([x509.DistributionPoint(
+        full_name=[x509.UniformResourceIdentifier(url)], relative_name=None, reasons=None,
+        crl_issuer=None)])
 
 
 def _rsa_key() -> rsa.RSAPrivateKey:
@@ -158,7 +175,7 @@ def _rsa_key() -> rsa.RSAPrivateKey:
 
 def _make_host(
     host: dict, domain: str, ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey,
-    key: rsa.RSAPrivateKey, now: dt.datetime,
+    key: rsa.RSAPrivateKey, now: dt.datetime, crl_url: str,
 ) -> bytes:
     names = _host_dns_names(host, domain)
     san: list[x509.GeneralName] = [x509.DNSName(n) for n in names]
@@ -187,6 +204,7 @@ def _make_host(
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
         )
+        .add_extension(_crl_dp(crl_url), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     return _pem_cert(cert)
@@ -269,6 +287,11 @@ def make_pki(state_dir: Path, site: dict) -> dict:
         .sign(ca_key, hashes.SHA256())
     )
     _write(certdir / f"{h}.r0", crl.public_bytes(serialization.Encoding.PEM), 0o644)
+    # fetch-crl reads <hash>.crl_url (one URL a line) beside the CA; the issuer host serves the
+    # DER file at that URL (testbed/issuer.py --crl-dir)
+    url = crl_url(site)
+    _write(certdir / f"{h}.crl_url", url + "\n", 0o644)
+    _write(state_dir / "crl" / CRL_FILE, crl.public_bytes(serialization.Encoding.DER), 0o644)
 
     # Host certificates: one shared key (see module doc), ~1 ms per certificate.
     host_key = host_key_f.result()
@@ -277,7 +300,7 @@ def make_pki(state_dir: Path, site: dict) -> dict:
     issuer = [site["issuer"]] if site.get("issuer") else []  # the token issuer serves https too
     for hd in [*site["hosts"], *issuer]:
         cpath, kpath = hostdir / f"{hd['short']}-cert.pem", hostdir / f"{hd['short']}-key.pem"
-        _write(cpath, _make_host(hd, domain, ca, ca_key, host_key, now), 0o644)
+        _write(cpath, _make_host(hd, domain, ca, ca_key, host_key, now, url), 0o644)
         _write(kpath, host_key_pem, 0o600)
         hostcert[hd["short"]] = (str(cpath), str(kpath))
 
@@ -292,6 +315,7 @@ def make_pki(state_dir: Path, site: dict) -> dict:
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
         )
+        .add_extension(_crl_dp(url), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     usercert, userkey = base / "usercert.pem", base / "userkey.pem"
@@ -319,6 +343,8 @@ def make_pki(state_dir: Path, site: dict) -> dict:
         "gridmap": str(gridmap),
         "user_dn": dn_string(user.subject),
         "ca_hash": h,
+        "crl_url": url,
+        "crl_dir": str(state_dir / "crl"),
     }
 
 

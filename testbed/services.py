@@ -224,15 +224,18 @@ def _ca_bundle(pki: dict) -> str:
 
 
 def issuer_spec(host: dict, pki: dict, docroot: str) -> ServiceSpec:
-    """The token issuer host's one daemon: testbed/issuer.py with its test-CA certificate."""
+    """The token issuer host's one daemon: testbed/issuer.py with its test-CA certificate, also
+    publishing the CA's CRL over http (port 80); https on IPv4 only under fault issuer_ipv4_only."""
     cert, key = pki["hostcert"][host["short"]]
     pidfile = "/run/issuer.pid"  # the host's private /run
+    crl = ["--crl-dir", pki["crl_dir"], "--http-port", "80"] if pki.get("crl_dir") else []
+    v4 = ["--ipv4-only"] if "issuer_ipv4_only" in (host.get("faults") or []) else []
     return ServiceSpec(
         name="issuer", files={},
         argv=[PYTHON, "-I", "-S", str(ISSUER_SERVER), "--docroot", docroot, "--cert", cert, "--key", key,
-              "--port", str(tokens.ISSUER_PORT), "--pidfile", pidfile],
-        user="root", env={}, pidfile=pidfile, ports=[tokens.ISSUER_PORT],
-        log=f"{Path(docroot).parent}/logs/issuer.log",
+              "--port", str(tokens.ISSUER_PORT), "--pidfile", pidfile, *crl, *v4],
+        user="root", env={}, pidfile=pidfile, ports=[tokens.ISSUER_PORT, *([80] if crl else [])],
+        log=f"{Path(docroot).parent}/logs/issuer.log", bind_ipv4_only=bool(v4),
     )
 
 
@@ -311,6 +314,8 @@ def _gridftp_spec(site: dict, host: dict, pki: dict, srv: Path) -> ServiceSpec:
     ]
     if v4:
         lines.append("control_interface 0.0.0.0")
+    elif not host.get("ipv4"):  # an IPv6-only host: the control socket on its IPv6 address only
+        lines.append(f"control_interface {host['ipv6']}")
     env = {
         "X509_USER_CERT": cert,
         "X509_USER_KEY": key,
