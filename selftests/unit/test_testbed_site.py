@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from testbed import dns, faults, firewall, netns, osfiles
+from testbed import dns, dns64, faults, firewall, nat64, netns, osfiles, sshd
 from testbed.engine import inventory
 from testbed.site import SITES_DIR, SiteError, host_by_name, load_site, parse_site
 
@@ -261,3 +261,133 @@ def test_alias_one_dead_publishes_the_alias_and_rejects_its_port_on_one_node() -
     healthy = parse_site(site_with(), name="tb1")
     assert faults.endpoint_alias(healthy) is None, "no alias without the fault"
     assert "vars" not in inventory(healthy)["all"]["children"]["disknodes"], "no se_endpoints then"
+
+
+# --- IPv6-only hosts and client, DNS64/NAT64 (issue 18) ---------------------------------------
+
+def test_ipv6only_site_declares_an_ipv6_only_client_and_disk_node() -> None:
+    site = load_site("ipv6only", name="t1")
+    client, disk02 = site["client"], host_by_name(site, "disk02")
+    assert (client["families"], client["ipv4"]) == (["ipv6"], None), (client["families"], client["ipv4"])
+    assert (disk02["families"], disk02["ipv4"], disk02["has_ipv6"]) == (["ipv6"], None, True), disk02
+    assert "disk02-v4.example.test" not in disk02["names"], disk02["names"]
+    dual = [h["short"] for h in site["hosts"] if h["families"] == ["ipv6", "ipv4"] and h["ipv4"]]
+    assert dual == ["head", "disk01"], dual
+    issuer = site["issuer"]
+    assert (issuer["ipv4"], issuer["has_ipv6"]) == ("10.42.0.3", True), "the issuer is dual-stack by default"
+    assert site["dns64"] == {"address": "fd42:6::64", "prefix": "64:ff9b::/96", "forwards_to": "fd42:6::1"}, (
+        site["dns64"])
+    # tayga 0.9.2 will not translate the well-known prefix to private IPv4: a NETMAP in front
+    nat = site["nat64"]
+    assert (nat["netmap"], nat["translator_prefix"]) == (True, "fd42:6:0:64::/96"), nat
+
+
+def test_a_network_specific_prefix_needs_no_netmap() -> None:
+    site = parse_site(site_with(client={"families": ["ipv6"]}, nat64={"prefix": "fd42:6:0:64::/96"}),
+                      name="tb1")
+    assert site["nat64"]["prefix"] == site["nat64"]["translator_prefix"] == "fd42:6:0:64::/96", site["nat64"]
+    assert not site["nat64"]["netmap"], site["nat64"]
+    assert site["dns64"]["prefix"] == "fd42:6:0:64::/96", site["dns64"]
+
+
+def test_ipv6_only_host_files_have_no_ipv4() -> None:
+    six = ["ipv6"]
+    site = parse_site(site_with(hosts=[{"short": "head", "role": "headnode", "os": "el7"},
+                                       {"short": "d6", "role": "disknode", "os": "el7", "families": six},
+                                       {"short": "d9", "role": "disknode", "os": "el9", "families": six}]),
+                      name="tb1")
+    d6, d9 = host_by_name(site, "d6"), host_by_name(site, "d9")
+    conf = dns.config(site, Path("/p"), Path("/l")).splitlines()
+    assert not any(ln.startswith(("host-record=d6.", "dns-rr=d6-v4.")) for ln in conf), (
+        [ln for ln in conf if "d6" in ln])
+    assert 'txt-record=d6.example.test,"IPv6-only host"' in conf, "the name must exist (A answers NODATA)"
+    assert any(ln.startswith("dns-rr=d6.example.test,28,") for ln in conf), "d6 keeps its AAAA"
+    ifcfg = osfiles.files(site, d6)["/etc/sysconfig/network-scripts/ifcfg-eth0"]
+    assert "IPADDR" not in ifcfg, ifcfg
+    assert "GATEWAY=" not in ifcfg, ifcfg
+    assert "IPV6ADDR=fd42:6::" in ifcfg, ifcfg
+    key = osfiles.files(site, d9)["/etc/NetworkManager/system-connections/eth0.nmconnection"]
+    assert "[ipv4]\nmethod=disabled" in key, key
+    assert "[ipv6]\nmethod=manual" in key, key
+    resolv = osfiles.files(site, d6)["/etc/resolv.conf"]
+    servers = [ln for ln in resolv.splitlines() if ln.startswith("nameserver")]
+    assert servers == ["nameserver fd42:6::1"], resolv
+    cfg = sshd.sshd_config(d6, "/ak")
+    listen = [ln for ln in cfg.splitlines() if ln.startswith("ListenAddress")]
+    assert listen == [f"ListenAddress {d6['ipv6']}"], cfg
+    assert "None" not in sshd.known_hosts_line(d6, "ssh-ed25519 AAAA x"), sshd.known_hosts_line(d6, "k k")
+
+
+def test_inventory_of_the_ipv6only_site() -> None:
+    site = load_site("ipv6only", name="t1")
+    inv = yaml.safe_load(yaml.safe_dump(inventory(site)))["all"]
+    assert inv["vars"]["se_resolvers"] == ["fd42:6::64"], "the suite asks what the client asks: the DNS64"
+    hosts = {**inv["children"]["headnodes"]["hosts"], **inv["children"]["disknodes"]["hosts"]}
+    assert {n: h["ansible_host"] for n, h in hosts.items()} == {
+        "head.example.test": "fd42:6::10", "disk01.example.test": "fd42:6::11",
+        "disk02.example.test": "fd42:6::12"}, "an IPv6-only client manages every host over IPv6"
+    assert {n: h.get("se_families") for n, h in hosts.items()} == {
+        "head.example.test": None, "disk01.example.test": None, "disk02.example.test": ["ipv6"]}, hosts
+    assert "se_ipv4_alias" not in hosts["disk02.example.test"], hosts["disk02.example.test"]
+    assert hosts["disk01.example.test"]["se_ipv4_alias"] == "disk01-v4.example.test", hosts
+    ssh = sshd.ssh_config(Path("/sd"), site)
+    assert "HostName 10.42." not in ssh, ssh
+    assert "Host disk02\n    HostName fd42:6::12" in ssh, ssh
+
+
+def test_dns64_names_and_configs() -> None:
+    site = load_site("ipv6only", name="t1")
+    conf = dns.config(site, Path("/p"), Path("/l")).splitlines()
+    assert "local=/ipv4only.arpa/" in conf, conf[-4:]
+    assert "dns-rr=ipv4only.arpa,1,c00000aa" in conf, conf[-4:]
+    assert "dns-rr=crl.example.test,28,fd420006000000000000000000000003" in conf, "crl.<domain>: issuer host"
+    ub = dns64.config(site, Path("/w"), Path("/l"))
+    for line in ("interface: fd42:6::64", "dns64-prefix: 64:ff9b::/96", "forward-addr: fd42:6::1",
+                 'local-zone: "example.test." transparent', 'module-config: "dns64 iterator"'):
+        assert line in ub, f"{line!r} missing from the DNS64 config:\n{ub}"
+    tg = nat64.config(site, Path("/w"))
+    assert "prefix fd42:6:0:64::/96" in tg, tg
+    assert "dynamic-pool 192.168.255.0/24" in tg, tg
+    default = parse_site(site_with(), name="tb1")
+    plain = dns.config(default, Path("/p"), Path("/l"))
+    assert "ipv4only.arpa" not in plain, "ipv4only.arpa only on a DNS64 site"
+    assert (default["nat64"], default["dns64"]) == (None, None), "no DNS64/NAT64 without `nat64:`"
+
+
+def test_ipv6only_faults_site_expectations() -> None:
+    site = load_site("ipv6only-faults", name="t1")
+    got = {h["short"]: sorted(faults.expected_failures(h, site)) for h in site["hosts"]}
+    assert got == {"head": ["SE6-DEP-01"], "disk01": ["SE6-DEP-01", "SE6-DNS-02"],
+                   "disk02": ["SE6-DEP-01"], "disk03": ["SE6-DEP-01", "SE6-FAM-01"]}, got
+    disk03 = host_by_name(site, "disk03")
+    assert (disk03["ipv4"], disk03["families"]) == ("10.42.0.13", ["ipv6"]), "IPv4 left on an IPv6-only host"
+    assert dns.published_aaaa(site, site["issuer"]) is None, "issuer_ipv4_only: no AAAA for issuer.<domain>"
+    # without the site, the catalogue's own view: no_aaaa also trips SVC-04 where no DNS64 synthesizes
+    assert faults.expected_failures(host_by_name(site, "disk01")) == {"SE6-DNS-02", "SE6-SVC-04"}
+
+
+@pytest.mark.parametrize(("raw", "needle"), [
+    (site_with(hosts=[{"short": "head", "role": "headnode", "families": ["ipv4"]}]), "not_dual_stacked"),
+    (site_with(hosts=[{"short": "head", "role": "headnode", "families": ["ipv7"]}]), "families"),
+    (site_with(hosts=[{"short": "head", "role": "headnode", "families": []}]), "families"),
+    (site_with(disk_defaults={"families": "ipv6"}), "families"),
+    (site_with(client={"families": ["ipv6"], "os": "el9"}), "client"),
+    (site_with(nat64={}), "IPv6-only clients"),
+    (site_with(client={"families": ["ipv6"]}, nat64={"prefix": "64:ff9b::/64"}), "/96"),
+    (site_with(client={"families": ["ipv6"]}, nat64={"prefix": "2001:db8::/96"}), "ULA"),
+    (site_with(client={"families": ["ipv6"]}, nat64={"prefix": "fd42:6::/96"}), "overlaps"),
+    (site_with(client={"families": ["ipv6"]}, nat64={"pool4": "10.42.0.128/25"}), "pool4"),
+    (site_with(client={"families": ["ipv6"]}, nat64={"ttl": 3}), "nat64"),
+    (site_with(issuer={"faults": ["no_aaaa"]}), "issuer faults"),
+    (site_with(hosts=[{"short": "head", "role": "headnode", "faults": ["issuer_ipv4_only"]}]),
+     "token issuer"),
+    (site_with(hosts=[{"short": "head", "role": "headnode", "faults": ["ipv4_not_removed"]}]), "families"),
+    (site_with(hosts=[{"short": "head", "role": "headnode", "os": "el7", "families": ["ipv6"],
+                       "faults": ["not_dual_stacked"]}]), "families"),
+    (site_with(hosts=[{"short": "head", "role": "headnode", "families": ["ipv6"],
+                       "faults": ["service_ipv4_only:gsiftp"]}]), "families"),
+    (site_with(hosts=[{"short": "crl", "role": "headnode"}]), "short name"),
+])
+def test_invalid_families_and_nat64_are_refused(raw: object, needle: str) -> None:
+    with pytest.raises(SiteError, match=needle):
+        parse_site(raw, name="tb1", source="x.yml")
