@@ -21,6 +21,7 @@ Details that matter:
 from __future__ import annotations
 
 import ipaddress
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from testbed.dns import reverse_zone
 from testbed.netns import site_ns
 
 START_TIMEOUT = 10.0
+SBIN = "/usr/sbin:/usr/bin:/sbin:/bin"
 PORT = 53
 
 
@@ -61,6 +63,8 @@ def config(site: dict[str, Any], workdir: Path, logfile: Path) -> str:
 
 def start(site: dict[str, Any], state_dir: Path) -> dict[str, Any]:
     """Start unbound in the site namespace; returns what state.json records about it."""
+    if shutil.which("unbound", path=SBIN) is None:
+        raise RuntimeError("unbound not found: a site with `nat64:` needs it (apt-get install unbound)")
     workdir = state_dir / "dns64"
     workdir.mkdir(parents=True, exist_ok=True)
     conf, log = workdir / "unbound.conf", state_dir / "logs" / "dns64.log"

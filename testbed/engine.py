@@ -303,7 +303,10 @@ def _up(site: dict[str, Any], sd: Path, log: Log, t_start: float) -> dict[str, A
         translation: dict[str, Any] = {}
         if site.get("nat64"):  # the IPv6-only client's resolver and gateway to the IPv4 side
             t0 = time.monotonic()
-            translation = {"dns64": dns64.start(site, sd), "nat64": nat64.start(site, sd)}
+            try:
+                translation = {"dns64": dns64.start(site, sd), "nat64": nat64.start(site, sd)}
+            except (RuntimeError, subprocess.SubprocessError) as exc:
+                raise TestbedError(f"DNS64/NAT64 of the site: {exc}") from None
             timings["_dns64_nat64"] = time.monotonic() - t0
         pubkeys = {s: f.result() for s, f in key_fs.items()}
         (sd / "authorized_keys").write_text(user_f.result() + "\n")

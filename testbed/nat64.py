@@ -21,11 +21,13 @@ directly and no rule is needed.
 
 The TUN device and the rule live in the site namespace: `down` (which deletes the namespace and
 kills every process in it) removes them; nothing is made in the machine's root namespace.
-tayga's log (`logs/nat64.log`, debug mode) names each pool address it hands out.
+tayga runs in the foreground (-d) with its output in `logs/nat64.log`; who came through the
+NAT64 shows on the IPv4 side, as a pool address in the servers' logs.
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -35,6 +37,7 @@ from testbed import hostenv
 from testbed.netns import NetError, route_into, site_ns
 
 START_TIMEOUT = 10.0
+SBIN = "/usr/sbin:/usr/bin:/sbin:/bin"
 TUN = "nat64"
 
 
@@ -60,6 +63,8 @@ def _tun_exists(sns: str) -> bool:
 def start(site: dict[str, Any], state_dir: Path) -> dict[str, Any]:
     """Start tayga in the site namespace, route the prefixes through it; returns the record
     state.json keeps."""
+    if shutil.which("tayga", path=SBIN) is None:
+        raise RuntimeError("tayga not found: a site with `nat64:` needs it (apt-get install tayga)")
     n, sns = site["nat64"], site_ns(site["name"])
     workdir = state_dir / "nat64"
     workdir.mkdir(parents=True, exist_ok=True)
