@@ -304,9 +304,10 @@ OURS = [
      "{p}: host h.example.org: se_flavour 'dmp' is unknown; use one of: dcache, dpm, eos, "
      "storm, xrootd"),
     ("service.yml", HEAD + "          se_services: [gsiftp, srmv2]\n",
-     "{p}: host h.example.org: unknown service 'srmv2'; use one of: dcache-gsiftp, dcache-srm, "
-     "dcache-webdav, dcache-xrootd, dpm, dpns, eos-https, gsiftp, https, srm, storm-srm, "
-     "storm-webdav, xrootd (or give a site-specific service its port in se_service_ports)"),
+     "{p}: host h.example.org: unknown service 'srmv2'; use one of: cmsd, dcache-gsiftp, dcache-pool, "
+     "dcache-srm, dcache-webdav, dcache-xrootd, dpm, dpns, eos-fst, eos-fst-https, eos-https, eos-mq, "
+     "gsiftp, https, srm, storm-srm, storm-webdav, storm-webdav-http, xrootd (or give a "
+     "site-specific service its port in se_service_ports)"),
     ("port.yml", HEAD + "          se_service_ports: {srm: 84460}\n",
      "{p}: host h.example.org: se_service_ports.srm 84460 is not a TCP port; use a number "
      "1-65535"),
