@@ -159,7 +159,8 @@ def services_for(flavour: str, role: str) -> list[str]:
 
 def default_data_range() -> str:
     """The GridFTP data port range used when a site sets none (``se_gridftp_data_range``)."""
-    return str(next(d.default for d in declared_ranges("gsiftp") if d.var == "se_gridftp_data_range"))
+    return str(next(d.default for name in load()["services"] for d in declared_ranges(name)
+                    if d.var == "se_gridftp_data_range"))
 
 
 # --------------------------------------------------------------------------- storage systems

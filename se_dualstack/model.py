@@ -82,7 +82,7 @@ class PortRange:
 
     @classmethod
     def parse(cls, text: str) -> PortRange:
-        """Parse ``"20000-25000"`` (or ``"20000:25000"``, as iptables writes it)."""
+        """Parse ``"30000-30100"`` (or ``"30000:30100"``, as iptables writes it)."""
         sep = "-" if "-" in text else ":"
         a, b = (int(x) for x in str(text).split(sep, 1))
         if not 0 < a <= b < 65536:
