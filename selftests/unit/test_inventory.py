@@ -87,10 +87,12 @@ def test_example_dcache_site_overrides() -> None:
     ports = {s.name: s.port for s in head.services}
     assert ports["dcache-webdav"] == 443, "se_service_ports overrides a knowledge port"
     pool = site.host("dcache-pool02.example.org")
-    assert [s.name for s in pool.services] == ["dcache-gsiftp", "dcache-xrootd"], "se_services"
+    assert [s.name for s in pool.services] == ["dcache-pool", "dcache-gsiftp", "dcache-xrootd"], "se_services"
     assert str(pool.data_range) == "50000-52000", "se_gridftp_data_range from group vars"
-    assert [tp.label for tp in pool.transfer_ports] == [
-        "dcache-gsiftp", "dcache-gsiftp-data", "dcache-xrootd"], "data range follows gsiftp door"
+    assert [f"{tp.label} {tp}" for tp in pool.transfer_ports] == [
+        "dcache-pool-wan 20000:25000", "dcache-pool-xrootd 20000:25000", "dcache-gsiftp 2811",
+        "dcache-gsiftp-data 50000:52000", "dcache-xrootd 1094"], \
+        "the movers' ranges (xrootd's from se_service_ranges), the GridFTP door's data range"
     assert pool.interface == "bond0", "host var"
 
 
