@@ -24,7 +24,7 @@ def _listening(se_host_service, family, facts, check):
     _no_fixed_port(svc, check)
     socks, bindv6only = facts.listeners(se_host, se_host.host)
     v = listening.listening_on(socks, svc.port, family, bindv6only)
-    fam = "IPv6" if family == 6 else "IPv4"
+    fam = f"IPv{family}"
     check.expect(v.ok, f"{svc.name} listening on TCP {svc.port} over {fam}",
                   v.detail + (f" (net.ipv6.bindv6only={bindv6only})" if family == 4 else ""),
                   service=svc.name, port=svc.port)
@@ -58,7 +58,7 @@ def _connect(se_host_service, family, facts, check):
     _no_fixed_port(svc, check)
     ans = facts.addresses(se_host, family, check)
     timeout = float(se_host.vars.get("se_connect_timeout", 3))
-    fam = "IPv6" if family == 6 else "IPv4"
+    fam = f"IPv{family}"
     if not ans.records:
         check.fail(f"a TCP connection to {se_host.name}:{svc.port} over {fam}",
                     f"could not open connection to {se_host.name}:{svc.port} over {fam} "
