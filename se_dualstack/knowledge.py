@@ -1,7 +1,10 @@
-"""Site knowledge from ``data/knowledge.yml``: services per flavour and role, resolver tables.
+"""Site knowledge: the storage systems as data, resolver tables, the inventory's defaults.
 
-Loaded once and validated, so a broken knowledge file fails loudly at start-up rather than as a
-puzzling check failure on some host.
+``data/knowledge.yml`` holds what every system shares (the services several systems run alike,
+resolver tables, the defaults of the inventory variables); ``data/flavours/<system>.yml`` holds
+one storage system each: its roles, services with ports and port ranges, the config files a check
+reads and how a client is redirected from an entry point to a data server. Loaded once and
+validated, so a broken file fails loudly at start-up rather than as a puzzling check failure.
 """
 
 from __future__ import annotations
@@ -9,39 +12,85 @@ from __future__ import annotations
 import copy
 import functools
 import re
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 import yaml
 
-from se_dualstack.model import ROLES, PortRange, Service
+from se_dualstack.model import ROLES, PortRange, Service, TransferPort
+
+KNOWLEDGE = "data/knowledge.yml"
+FLAVOURS = "data/flavours"
+
+
+def _read(path: str) -> Any:
+    return yaml.safe_load(resources.files("se_dualstack").joinpath(path).read_text())
 
 
 @functools.cache
 def load() -> dict[str, Any]:
-    """The parsed knowledge file (cached; callers must not mutate it)."""
-    text = resources.files("se_dualstack").joinpath("data/knowledge.yml").read_text()
-    data = yaml.safe_load(text)
+    """The parsed knowledge (cached; callers must not mutate it): knowledge.yml, with
+    ``flavours`` (one entry per file of data/flavours/) and ``services`` merged from all files."""
+    data = _read(KNOWLEDGE)
+    if not isinstance(data, dict):
+        raise ValueError(f"se_dualstack/{KNOWLEDGE}: top level must be a mapping")
+    data["flavours"] = {}
+    shared = dict(data.get("services") or {})
+    for f in sorted(resources.files("se_dualstack").joinpath(FLAVOURS).iterdir(), key=lambda x: x.name):
+        if not f.name.endswith(".yml"):
+            continue
+        where = f"se_dualstack/{FLAVOURS}/{f.name}"
+        raw = yaml.safe_load(f.read_text())
+        if not isinstance(raw, dict) or raw.get("system") != f.name[:-4]:
+            raise ValueError(f"{where}: must be a mapping whose system is {f.name[:-4]!r}")
+        for name, svc in (raw.get("services") or {}).items():
+            if name in shared:
+                raise ValueError(f"{where}: service {name!r} is defined twice (names are site-wide)")
+            shared[name] = svc
+        data["flavours"][raw["system"]] = raw
+    data["services"] = shared
     _validate(data)
     return data
 
 
-def _validate(data: Any) -> None:
-    """Catch an inconsistent knowledge file (a flavour naming an undefined service, say)."""
-    if not isinstance(data, dict):
-        raise ValueError("se_dualstack/data/knowledge.yml: top level must be a mapping")
-    known = set(data.get("services") or {})
-    for flavour, roles in (data.get("flavours") or {}).items():
+def _validate(data: dict[str, Any]) -> None:
+    """Catch an inconsistent knowledge file (a role naming an undefined service, say)."""
+    services = data["services"]
+    for name, svc in services.items():
+        at = f"se_dualstack/data: service {name}"
+        port = svc.get("port")
+        if port is not None and not (isinstance(port, int) and 0 < port < 65536):
+            raise ValueError(f"{at}: port {port!r} is not a TCP port (or null)")
+        if port is None and not svc.get("ranges"):
+            raise ValueError(f"{at}: a service without a port must have ranges")
+        names = [r.get("name") for r in svc.get("ranges") or []]
+        if len(set(names)) != len(names) or not all(names):
+            raise ValueError(f"{at}: its ranges need distinct names")
+        for r in svc.get("ranges") or []:
+            PortRange.parse(str(r["range"]))
+    labels = set(services) | set(range_labels(services))
+    for flavour, sysdata in data["flavours"].items():
+        at = f"se_dualstack/{FLAVOURS}/{flavour}.yml"
+        roles = sysdata.get("roles") or {}
+        if set(roles) != set(ROLES):
+            raise ValueError(f"{at}: roles must be exactly {', '.join(ROLES)}")
         for role in ROLES:
-            for name in (roles or {}).get(role, []):
-                if name not in known:
-                    raise ValueError(
-                        f"se_dualstack/data/knowledge.yml: flavour {flavour} {role} names "
-                        f"undefined service {name!r}"
-                    )
-    PortRange.parse(str(data["gridftp_data_range"]))
+            for name in roles[role].get("services") or []:
+                if name not in services:
+                    raise ValueError(f"{at}: {role} names undefined service {name!r}")
+        for cf in sysdata.get("config_files") or []:
+            if not str(cf.get("path", "")).startswith("/") or not set(cf.get("roles") or ()) <= set(ROLES):
+                raise ValueError(f"{at}: config file {cf!r} needs an absolute path and roles of {ROLES}")
+        for hop in sysdata.get("redirects") or []:
+            frm, to = hop.get("from") or {}, hop.get("to") or {}
+            if frm.get("role") not in ROLES or to.get("role") not in ROLES or not hop.get("protocol"):
+                raise ValueError(f"{at}: redirect {hop!r} needs a protocol and from/to roles")
+            bad = [x for x in [frm.get("service"), *(to.get("ports") or [])] if x not in labels]
+            if bad or not to.get("ports"):
+                raise ValueError(f"{at}: redirect {hop['protocol']} names unknown services or ranges {bad}")
     if not isinstance(data.get("defaults"), dict):
-        raise ValueError("se_dualstack/data/knowledge.yml: defaults must be a mapping of variables")
+        raise ValueError(f"se_dualstack/{KNOWLEDGE}: defaults must be a mapping of variables")
 
 
 def defaults() -> dict[str, Any]:
@@ -53,38 +102,147 @@ def defaults() -> dict[str, Any]:
 
 
 def flavours() -> list[str]:
-    """Known SE flavours, sorted (for error messages and docs)."""
+    """Known storage systems (SE flavours), sorted (for error messages and docs)."""
     return sorted(load()["flavours"])
 
 
 def service_names() -> list[str]:
-    """All service names the knowledge file defines, sorted."""
+    """All service names the knowledge files define, sorted."""
     return sorted(load()["services"])
 
 
-def service(name: str, port: int | None = None, processes: list[str] | None = None) -> Service:
-    """A known service, optionally with the port/processes a site overrides."""
+# --------------------------------------------------------------------------- services and ranges
+
+
+@dataclass(frozen=True)
+class RangeDecl:
+    """A port range a service declares: its label, its default and the older variable setting it."""
+
+    label: str  # <service>-<name>: the firewall check's row, the se_service_ranges key
+    default: PortRange
+    var: str = ""  # e.g. se_gridftp_data_range ("" none)
+
+
+def declared_ranges(name: str) -> list[RangeDecl]:
+    """The port ranges of a known service, as declared."""
+    return [RangeDecl(f"{name}-{r['name']}", PortRange.parse(str(r["range"])), str(r.get("var") or ""))
+            for r in load()["services"][name].get("ranges") or []]
+
+
+def range_labels(services: dict[str, Any] | None = None) -> list[str]:
+    """Every declared range's label (``gsiftp-data``, ``dcache-pool-xrootd`` ...), sorted."""
+    svcs = load()["services"] if services is None else services
+    return sorted(f"{n}-{r['name']}" for n, s in svcs.items() for r in s.get("ranges") or [])
+
+
+def service(name: str, port: int | None = None, processes: list[str] | None = None,
+            ranges: dict[str, PortRange] | None = None) -> Service:
+    """A known service, optionally with the port, processes and ranges (label -> range) a site
+    overrides."""
     raw = load()["services"][name]
+    known_port = port if port is not None else raw.get("port")
     return Service(
         name=name,
-        port=int(port if port is not None else raw["port"]),
+        port=int(known_port) if known_port is not None else None,
         processes=tuple(processes if processes is not None else raw.get("processes", [])),
         transfer=bool(raw.get("transfer", False)),
         title=str(raw.get("title", name)),
+        ranges=tuple(TransferPort(d.label, r.first, r.last) for d in declared_ranges(name)
+                     for r in [(ranges or {}).get(d.label, d.default)]),
     )
 
 
 def services_for(flavour: str, role: str) -> list[str]:
     """Service names a host of this flavour and role runs by default."""
-    try:
-        return list(load()["flavours"][flavour].get(role, []))
-    except KeyError:
-        raise KeyError(f"unknown flavour {flavour!r}; known: {', '.join(flavours())}") from None
+    return list(system(flavour).roles[role].services)
 
 
 def default_data_range() -> str:
-    """The GridFTP data port range used when a site sets none."""
-    return str(load()["gridftp_data_range"])
+    """The GridFTP data port range used when a site sets none (``se_gridftp_data_range``)."""
+    return str(next(d.default for name in load()["services"] for d in declared_ranges(name)
+                    if d.var == "se_gridftp_data_range"))
+
+
+# --------------------------------------------------------------------------- storage systems
+
+
+@dataclass(frozen=True)
+class Role:
+    """What a head node (entry point) or disk node (data server) is in one storage system."""
+
+    name: str  # headnode | disknode
+    what: str  # door node, MGM, redirector, frontend / pool, FST, data server
+    several: bool  # more than one such host allowed
+    services: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """A configuration file a check reads, on the hosts of ``roles``."""
+
+    path: str  # absolute; ``<layout>`` or a glob where the name varies
+    format: str  # properties, xrootd, shell-env, nginx, ...
+    roles: tuple[str, ...]
+    keys: tuple[str, ...]  # what a check reads in it
+
+
+@dataclass(frozen=True)
+class Hop:
+    """How a client is sent from an entry point to a data server, for one protocol."""
+
+    protocol: str
+    from_role: str
+    from_service: str  # the entry point's service (its port is where the client starts)
+    to_role: str
+    to: tuple[str, ...]  # services (their port) or range labels the redirect may land on
+    how: str
+
+
+@dataclass(frozen=True)
+class System:
+    """One storage system (an SE flavour), from data/flavours/<name>.yml."""
+
+    name: str
+    title: str
+    roles: dict[str, Role]
+    config_files: tuple[ConfigFile, ...]
+    redirects: tuple[Hop, ...]
+
+    def hops(self, protocol: str) -> list[Hop]:
+        return [h for h in self.redirects if h.protocol == protocol]
+
+    def files(self, role: str) -> list[ConfigFile]:
+        return [f for f in self.config_files if role in f.roles]
+
+
+def system(flavour: str) -> System:
+    """The storage system ``flavour`` (a KeyError naming the known ones otherwise)."""
+    try:
+        raw = load()["flavours"][flavour]
+    except KeyError:
+        raise KeyError(f"unknown flavour {flavour!r}; known: {', '.join(flavours())}") from None
+    return System(
+        name=flavour, title=str(raw.get("title", flavour)),
+        roles={r: Role(r, str(raw["roles"][r].get("what", "")), bool(raw["roles"][r].get("several", True)),
+                       tuple(raw["roles"][r].get("services") or ())) for r in ROLES},
+        config_files=tuple(ConfigFile(str(c["path"]), str(c.get("format", "")), tuple(c.get("roles") or ()),
+                                      tuple(str(k) for k in c.get("keys") or ()))
+                           for c in raw.get("config_files") or []),
+        redirects=tuple(Hop(str(h["protocol"]), h["from"]["role"], h["from"]["service"], h["to"]["role"],
+                            tuple(h["to"]["ports"]), str(h.get("how", "")))
+                        for h in raw.get("redirects") or []),
+    )
+
+
+def landing(hop: Hop, services: list[Service]) -> list[TransferPort]:
+    """Where ``hop`` may land on a target host running ``services`` (with the site's overrides):
+    the port of each service it names, each range it names."""
+    out: list[TransferPort] = []
+    for svc in services:
+        if svc.name in hop.to and svc.port is not None:
+            out.append(TransferPort(svc.name, svc.port, svc.port))
+        out += [r for r in svc.ranges if r.label in hop.to]
+    return out
 
 
 def gai_labels() -> list[str]:

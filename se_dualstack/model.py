@@ -58,25 +58,31 @@ class Connection:
 
 @dataclass(frozen=True)
 class Service:
-    """A TCP service an SE host must offer on both address families."""
+    """A TCP service an SE host must offer on both address families: a port, port ranges or both.
+
+    ``ranges``: where its data movers or data channels listen (a GridFTP server's passive range,
+    a dCache pool's movers), each labelled ``<service>-<name>``, as the storage data declares them
+    with the site's overrides applied.
+    """
 
     name: str
-    port: int
+    port: int | None  # None: no fixed port (a dCache pool listens on its ranges only)
     processes: tuple[str, ...]
     transfer: bool
     title: str
+    ranges: tuple[TransferPort, ...] = ()
 
 
 @dataclass(frozen=True)
 class PortRange:
-    """An inclusive TCP port range (the GridFTP data channel)."""
+    """An inclusive TCP port range (a data channel's or movers' ports)."""
 
     first: int
     last: int
 
     @classmethod
     def parse(cls, text: str) -> PortRange:
-        """Parse ``"20000-25000"`` (or ``"20000:25000"``, as iptables writes it)."""
+        """Parse ``"30000-30100"`` (or ``"30000:30100"``, as iptables writes it)."""
         sep = "-" if "-" in text else ":"
         a, b = (int(x) for x in str(text).split(sep, 1))
         if not 0 < a <= b < 65536:
@@ -91,7 +97,7 @@ class PortRange:
 class TransferPort:
     """A port (or range) that must be open over IPv6 for transfers: one firewall check row."""
 
-    label: str  # e.g. "gsiftp", "gsiftp-data", "xrootd", "https"
+    label: str  # the service's name for its port, <service>-<range> for a range (gsiftp-data)
     first: int
     last: int
 
@@ -166,14 +172,15 @@ class SEHost:
 
     @property
     def transfer_ports(self) -> list[TransferPort]:
-        """Transfer ports of this host's services, the GridFTP data range included."""
+        """Transfer ports of this host's services: each one's port, then its ranges (a GridFTP
+        server's data range, a dCache pool's movers), as the storage data declares them."""
         out: list[TransferPort] = []
         for s in self.services:
             if not s.transfer:
                 continue
-            out.append(TransferPort(s.name, s.port, s.port))
-            if s.name.endswith("gsiftp"):
-                out.append(TransferPort(f"{s.name}-data", self.data_range.first, self.data_range.last))
+            if s.port is not None:
+                out.append(TransferPort(s.name, s.port, s.port))
+            out.extend(s.ranges)
         return out
 
 

@@ -118,7 +118,7 @@ def validate(at: str, v: dict[str, Any]) -> dict[str, Any]:
     return v
 
 
-ENDPOINT_EXAMPLE = "[{name: xrootd.example.org, protocols: [root], ports: {root: 1094}}]"
+ENDPOINT_EXAMPLE = "[{name: door.example.org, protocols: [<protocol>], ports: {<protocol>: <port>}}]"
 
 
 def endpoints(at: str, value: Any) -> list[dict[str, Any]]:
@@ -146,15 +146,49 @@ def endpoints(at: str, value: Any) -> list[dict[str, Any]]:
     return out
 
 
+def port_range(at: str, key: str, value: Any) -> PortRange:
+    """A port range ``FIRST-LAST``, or one line saying what is wrong with it."""
+    try:
+        return PortRange.parse(str(value).strip())
+    except ValueError:
+        raise InventoryError(
+            f"{at}: {key} {value!r} is not a port range; write it as FIRST-LAST within 1-65535, "
+            f"e.g. {knowledge.default_data_range()}"
+        ) from None
+
+
+def ranges(at: str, v: dict[str, Any]) -> dict[str, PortRange]:
+    """Range label -> the site's range: ``se_service_ranges``, else an older variable that sets
+    it (``se_gridftp_data_range`` for every GridFTP data range); unset ranges keep the data's."""
+    raw = v.get("se_service_ranges") or {}
+    labels = knowledge.range_labels()
+    if not isinstance(raw, dict):
+        raise InventoryError(f"{at}: se_service_ranges must be a mapping range: FIRST-LAST, "
+                             f"e.g. {{{labels[0]}: {knowledge.default_data_range()}}}")
+    out: dict[str, PortRange] = {}
+    for name in knowledge.service_names():
+        for d in knowledge.declared_ranges(name):
+            if d.var and v.get(d.var) not in (None, ""):
+                out[d.label] = port_range(at, d.var, v[d.var])
+    for label, value in raw.items():
+        if str(label) not in labels:
+            raise InventoryError(f"{at}: se_service_ranges names unknown range {label!r}; use one of: "
+                                 f"{', '.join(labels)}")
+        out[str(label)] = port_range(at, f"se_service_ranges.{label}", value)
+    return out
+
+
 def services(at: str, v: dict[str, Any], role: str | None) -> list[Service]:
-    """The host's services: ``se_services`` or the flavour's defaults for its role, with overrides.
+    """The host's services: ``se_services`` or the flavour's defaults for its role, with overrides
+    of their ports, processes and ranges.
 
     A host whose role is not known gets none: only role-independent checks run on it.
     """
     known = knowledge.service_names()
     ports_raw = v.get("se_service_ports") or {}
     if not isinstance(ports_raw, dict):
-        raise InventoryError(f"{at}: se_service_ports must be a mapping service: port, e.g. {{srm: 8446}}")
+        raise InventoryError(f"{at}: se_service_ports must be a mapping service: port, "
+                             f"e.g. {{srm: {knowledge.service('srm').port}}}")
     ports = {str(k): port(at, f"se_service_ports.{k}", p) for k, p in ports_raw.items()}
     procs_raw = v.get("se_service_processes") or {}
     if not isinstance(procs_raw, dict):
@@ -173,10 +207,11 @@ def services(at: str, v: dict[str, Any], role: str | None) -> list[Service]:
                 f"{at}: unknown service {n!r}; use one of: {', '.join(known)} "
                 "(or give a site-specific service its port in se_service_ports)"
             )
+    site_ranges = ranges(at, v)
     out: list[Service] = []
     for n in names:
         if n in known:
-            out.append(knowledge.service(n, ports.get(n), procs.get(n)))
+            out.append(knowledge.service(n, ports.get(n), procs.get(n), site_ranges))
         else:
             out.append(Service(n, ports[n], tuple(procs.get(n, [])), False, n))
     return out
@@ -186,16 +221,10 @@ def build_host(at: str, name: str, role: str | None, merged: dict[str, Any],
                conn: Connection | None, role_source: str = "") -> SEHost:
     """Validate one host's merged variables and resolve its services from site knowledge."""
     v = validate(at, merged)
-    svcs = services(at, v, role)
-    raw_range = v.get("se_gridftp_data_range", knowledge.default_data_range())
-    try:
-        data_range = PortRange.parse(str(raw_range).strip())
-    except ValueError:
-        raise InventoryError(
-            f"{at}: se_gridftp_data_range {raw_range!r} is not a port range; write it as "
-            "FIRST-LAST within 1-65535, e.g. 20000-25000"
-        ) from None
+    data_range = port_range(at, "se_gridftp_data_range",
+                            v.get("se_gridftp_data_range", knowledge.default_data_range()))
     v["se_gridftp_data_range"] = str(data_range)
+    svcs = services(at, v, role)
     return SEHost(name=name, role=role, vars=v, services=svcs, data_range=data_range, conn=conn,
                   role_source=role_source)
 

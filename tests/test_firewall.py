@@ -17,7 +17,7 @@ def _port_open(se_host, tp, family, facts, check):
     fw = facts.firewall(se_host, se_host.host)
     state, detail = fw.view(family).status(tp.first, tp.last)
     ports = firewall.PortSet.of([(tp.first, tp.last)])
-    fam = "IPv6" if family == 6 else "IPv4"
+    fam = f"IPv{family}"
     check.expect(state == "open", f"TCP {tp} ({tp.label}) accepted over {fam} from every peer",
                  f"{fw.label()}: TCP {tp}: {detail}", line=fwkind.open_command(fw, ports, family),
                  keep=fwkind.keep_hint(fw.kind, family), port=str(tp))

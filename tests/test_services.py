@@ -10,11 +10,21 @@ from se_dualstack.concerns import services as listening
 pytestmark = pytest.mark.services
 
 
+def _no_fixed_port(svc, check):
+    """A service with ranges only (a dCache pool's movers) has no port to listen on or connect to
+    between transfers: the firewall checks (SE6-FW-01/02) cover its ranges."""
+    if svc.port is None:
+        ranges = ", ".join(f"{r} ({r.label})" for r in svc.ranges)
+        check.not_applicable(f"{svc.name} listens on no fixed port: its movers take one of {ranges} "
+                             "per transfer (the firewall checks cover the ranges)")
+
+
 def _listening(se_host_service, family, facts, check):
     se_host, svc = se_host_service
+    _no_fixed_port(svc, check)
     socks, bindv6only = facts.listeners(se_host, se_host.host)
     v = listening.listening_on(socks, svc.port, family, bindv6only)
-    fam = "IPv6" if family == 6 else "IPv4"
+    fam = f"IPv{family}"
     check.expect(v.ok, f"{svc.name} listening on TCP {svc.port} over {fam}",
                   v.detail + (f" (net.ipv6.bindv6only={bindv6only})" if family == 4 else ""),
                   service=svc.name, port=svc.port)
@@ -35,18 +45,20 @@ def test_process_running(se_host_service, facts, check):
     se_host, svc = se_host_service
     procs = se_host.host.process.filter()
     running = sorted({p.comm for p in procs if any(listening.comm_matches(p.comm, n) for n in svc.processes)})
-    socks, _ = facts.listeners(se_host, se_host.host)
-    owner = listening.owners(socks, svc.port)
-    check.expect(bool(running), f"a {' or '.join(svc.processes)} process running",
-                  f"none running (port {svc.port} is held by {', '.join(owner) or 'nothing'})",
+    held = ""
+    if svc.port is not None:
+        socks, _ = facts.listeners(se_host, se_host.host)
+        held = f" (port {svc.port} is held by {', '.join(listening.owners(socks, svc.port)) or 'nothing'})"
+    check.expect(bool(running), f"a {' or '.join(svc.processes)} process running", f"none running{held}",
                   service=svc.name, processes=", ".join(svc.processes))
 
 
 def _connect(se_host_service, family, facts, check):
     se_host, svc = se_host_service
+    _no_fixed_port(svc, check)
     ans = facts.addresses(se_host, family, check)
     timeout = float(se_host.vars.get("se_connect_timeout", 3))
-    fam = "IPv6" if family == 6 else "IPv4"
+    fam = f"IPv{family}"
     if not ans.records:
         check.fail(f"a TCP connection to {se_host.name}:{svc.port} over {fam}",
                     f"could not open connection to {se_host.name}:{svc.port} over {fam} "

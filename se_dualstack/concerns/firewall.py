@@ -2,7 +2,7 @@
 
 Why our own evaluator: a port is open only if the *first* deciding rule on its path through
 INPUT (jumps into user chains followed, RETURN honoured, the policy at the end) accepts it.
-Grepping for ``--dport 1094`` misses multiport lists, ranges, earlier DROPs and the policy.
+Grepping for ``--dport <port>`` misses multiport lists, ranges, earlier DROPs and the policy.
 
 This module is the model and its evaluation: port sets, rules, chains, what the input hook
 accepts, IPv4/IPv6 parity. The readers fill the model from what the host prints: :mod:`iptables`
@@ -43,7 +43,7 @@ class PortSet:
 
     @classmethod
     def parse(cls, text: str) -> PortSet:
-        """Parse iptables port syntax: ``2811``, ``20000:25000``, ``2811,1094,20000:25000``."""
+        """Parse iptables port syntax: ``22``, ``30000:30100``, ``22,80,30000:30100``."""
         items = []
         for part in text.split(","):
             part = part.strip()

@@ -116,7 +116,7 @@ def fix_commands(diffs: list[ZoneDiff]) -> list[str]:
 
 
 def port_specs(ports: PortSet) -> list[str]:
-    """PortSet -> firewalld port specs: 1094/tcp, 20000-25000/tcp."""
+    """PortSet -> firewalld port specs: 22/tcp, 30000-30100/tcp."""
     return [f"{a}/tcp" if a == b else f"{a}-{b}/tcp" for a, b in ports.intervals]
 
 

@@ -72,7 +72,7 @@ def _verdict(e: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def _expand_vmaps(exprs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """``tcp dport vmap { 22 : accept, 1094 : jump x }`` -> one expression list per element."""
+    """``tcp dport vmap { 22 : accept, 80 : jump x }`` -> one expression list per element."""
     for i, e in enumerate(exprs):
         if "vmap" in e:
             key, data = e["vmap"]["key"], e["vmap"]["data"]

@@ -185,7 +185,7 @@ def connect(address: str, port: int, timeout: float) -> ConnectResult:
 
 
 def fts_message(host: str, port: int, family: int, results: list[ConnectResult]) -> str:
-    """The message FTS users know: ``could not open connection to host:8446 over IPv6 (...)``."""
+    """The message FTS users know: ``could not open connection to host:port over IPv6 (...)``."""
     fam = "IPv6" if family == 6 else "IPv4"
     bad = [r for r in results if not r.ok]
     inner = "; ".join(f"{r.endpoint}: {r.error}" for r in bad)

@@ -39,6 +39,8 @@ class State:
     facts: Facts = field(default_factory=Facts)
     # Parameter id -> inventory host whose xdist group the test joins.
     group_hosts: dict[str, str] = field(default_factory=dict)
+    # The run's transfer cases and credentials, made once (plugins/transfers.py RunCases).
+    transfer_cases: Any = None
     # outcomes (controller side): one record per test id, as the result file keeps them
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     concerns: dict[str, str] = field(default_factory=dict)  # test id -> concern (the matrix)

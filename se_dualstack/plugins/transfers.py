@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -26,7 +26,7 @@ import pytest
 from se_dualstack import exitcodes
 from se_dualstack.concerns.dns import default_resolvers
 from se_dualstack.plugins.state import State, is_worker, state_of
-from se_dualstack.transfer import tokens
+from se_dualstack.transfer import protocols, tokens
 from se_dualstack.transfer.addresses import alias_cases, dns_resolve, per_address
 from se_dualstack.transfer.cases import (
     AUTHS,
@@ -69,7 +69,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--transfer-size", default=None, metavar="BYTES",
                 help="size of the random test file, e.g. 1M, 100MiB (default 1M)")
     g.addoption("--transfer-protocols", default=None, metavar="LIST",
-                help="comma-separated subset of gsiftp,root,davs,https")
+                help=f"comma-separated subset of {','.join(protocols.names())}")
     g.addoption("--transfer-concurrency", type=int, default=None, metavar="N",
                 help="transfers run side by side, each still its own test; shared out over "
                      "xdist workers (default: se_transfer_concurrency or 2; 1 = one after the other)")
@@ -110,9 +110,9 @@ def _proxy_path() -> str:
     return os.environ.get("X509_USER_PROXY") or f"/tmp/x509up_u{os.getuid()}"
 
 
-def _auths(config: pytest.Config, site: Any) -> list[str]:
+def _auths(config: pytest.Config, site: Any, token_found: bool) -> list[str]:
     """Credentials to prove: the option, the inventory's ``se_transfer_auth``, else every one
-    present (a proxy file; a discoverable token); none present: x509, whose tests then say how
+    present (a proxy file; a token discovery found); none present: x509, whose tests then say how
     to get a proxy (and the run "could not run")."""
     raw = config.getoption("transfer_auth", None)
     if raw is None:
@@ -124,10 +124,43 @@ def _auths(config: pytest.Config, site: Any) -> list[str]:
             raise pytest.UsageError(
                 f"--transfer-auth / se_transfer_auth: unknown {bad}; known: {', '.join(AUTHS)}")
         return [a for a in AUTHS if a in wanted]
-    present = [a for a, there in (
-        ("x509", os.path.exists(_proxy_path())),
-        ("token", tokens.discover(config.getoption("bearer_token_file", None))[0] is not None)) if there]
+    present = [a for a, there in (("x509", os.path.exists(_proxy_path())), ("token", token_found)) if there]
     return present or ["x509"]
+
+
+@dataclass
+class RunCases:
+    """What the run transfers, built once per run (``State.transfer_cases``) and read by the
+    site hook (xdist groups), the parametrization and the session alike."""
+
+    auths: list[str]  # credentials to prove, X.509 first
+    token: tokens.Token | None  # WLCG token discovery's find (its value stays in memory)
+    token_note: str  # where discovery looked, when it found nothing
+    transfers: list[TransferCase]  # round trips, per address and through service aliases too
+    tpcs: list[TpcCase]
+    error: str = ""  # a bad protocol or credential setting: a usage error where it is met
+
+
+def run_cases(config: pytest.Config) -> RunCases:
+    """This run's transfer cases and credentials (made on first use; the site must be known)."""
+    state = state_of(config)
+    if state.transfer_cases is None:
+        state.transfer_cases = _make_cases(config, state.site)
+    return state.transfer_cases
+
+
+def _make_cases(config: pytest.Config, site: Any) -> RunCases:
+    token, note = tokens.discover(config.getoption("bearer_token_file", None))
+    try:
+        auths = _auths(config, site, token is not None)
+        if site is None:
+            return RunCases(auths, token, note, [], [])
+        # Without the family shim (no cc), fall back to declared single-family aliases.
+        plain = transfer_cases(site, _protocols(config), use_aliases=build_shim()[0] is None, auths=auths)
+        return RunCases(auths, token, note, _per_address(config, site, plain),
+                        tpc_cases(site, _protocols(config), auths=auths))
+    except (ValueError, pytest.UsageError) as exc:
+        return RunCases([], token, note, [], [], str(exc))
 
 
 def _tpc_param(case: TpcCase) -> Any:
@@ -137,25 +170,17 @@ def _tpc_param(case: TpcCase) -> Any:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    for name, make in (("transfer_case", transfer_cases), ("tpc_case", tpc_cases)):
+    for name in ("transfer_case", "tpc_case"):
         if name not in metafunc.fixturenames:
             continue
-        site = state_of(metafunc.config).site
-        if site is None:
+        if state_of(metafunc.config).site is None:
             metafunc.parametrize(name, [pytest.param(None, marks=pytest.mark.skip(
                 reason="no inventory (run with --inventory)"))], ids=["no-inventory"])
             continue
-        auths = _auths(metafunc.config, site)
-        try:
-            if make is transfer_cases:
-                # Without the family shim (no cc), fall back to declared single-family aliases.
-                no_shim = build_shim()[0] is None
-                cases = _per_address(metafunc.config, site, transfer_cases(
-                    site, _protocols(metafunc.config), use_aliases=no_shim, auths=auths))
-            else:
-                cases = tpc_cases(site, _protocols(metafunc.config), auths=auths)
-        except ValueError as exc:
-            raise pytest.UsageError(str(exc)) from None
+        run = run_cases(metafunc.config)
+        if run.error:
+            raise pytest.UsageError(run.error)
+        cases = run.transfers if name == "transfer_case" else run.tpcs
         if not cases:
             why = ("no host has se_transfer_dir (set it per host: the test directory on the SE)"
                    if name == "transfer_case" else "no disk node with se_transfer_dir")
@@ -194,26 +219,29 @@ def make_session(config: pytest.Config, site: Any) -> TransferSession:
         )
     except ValueError as exc:
         raise pytest.UsageError(f"transfer options: {exc}") from None
+    run = run_cases(config)
+    if run.error:
+        raise pytest.UsageError(run.error)
     shim, why = build_shim()
     proxy = check_proxy(settings.proxy)
     workdir = tempfile.mkdtemp(prefix="se6-transfers-")
     sess = TransferSession(
-        settings=settings, shim=shim, shim_note=why, pool=WorkerPool(settings, shim),
+        settings=settings, shim=shim, shim_note=why, workers={"x509": WorkerPool(settings, shim)},
         workdir=workdir, proxy_problem=proxy.message if proxy else None, proxy=proxy)
-    auths = _auths(config, site)
-    if "token" in auths:
-        sess.token, sess.token_note = tokens.discover(config.getoption("bearer_token_file", None),
-                                                      workdir=workdir)
-        if sess.token is not None:
-            sess.token_pool = WorkerPool(replace(settings, auth="token", token_file=sess.token.path), shim)
-    sess.no_credential = no_credential_line(auths, sess)
-    concurrency, per_host = _pool_limits(config, site)
+    if "token" in run.auths:
+        sess.token_note = run.token_note
+        if run.token is not None:
+            sess.token = tokens.with_file(run.token, workdir)  # workers read it from a file
+            sess.workers["token"] = WorkerPool(replace(settings, auth="token", token_file=sess.token.path),
+                                               shim)
+    sess.no_credential = no_credential_line(run.auths, sess)
+    concurrency, per_host = _slot_limits(config, site)
     if concurrency > 1:
-        sess.tpool = TransferPool(shim, concurrency, per_host)
+        sess.slots = TransferPool(shim, concurrency, per_host)
     return sess
 
 
-def _pool_limits(config: pytest.Config, site: Any) -> tuple[int, int]:
+def _slot_limits(config: pytest.Config, site: Any) -> tuple[int, int]:
     """``--transfer-concurrency`` / ``--transfer-per-host``, else the site's vars, else defaults.
 
     The concurrency is the whole run's: under xdist each worker gets its share (at least 1), so
@@ -261,7 +289,7 @@ def transfer_session(pytestconfig: pytest.Config, request: pytest.FixtureRequest
     """The run's gfal2 workers; always closed (workers killed, scratch files removed)."""
     site = state_of(pytestconfig).site
     sess = make_session(pytestconfig, site)
-    if sess.tpool is not None:
+    if sess.slots is not None:
         sess.plan, sess.plan_by_group = _plan(request.session, pytestconfig)
     try:
         yield sess
@@ -385,13 +413,8 @@ def pytest_se_dualstack_site(config: pytest.Config, state: State) -> None:
     The test id starts with the entry host (``head...-root-ipv6-via-disk01``) but the data lands
     on the target, so the case joins the target's group: with ``--dist loadgroup`` the transfers
     of a 1+N site spread over N groups instead of all queueing behind the head node. Done here,
-    not at parametrization, because the xdist controller collects nothing.
+    not at parametrization, because the xdist controller collects nothing. The cases made here
+    are the run's (:func:`run_cases`); a bad setting is reported at parametrization.
     """
-    try:
-        auths = _auths(config, state.site)
-        plain = transfer_cases(state.site, _protocols(config), auths=auths)
-        cases = [*_per_address(config, state.site, plain),
-                 *tpc_cases(state.site, _protocols(config), auths=auths)]
-    except (ValueError, pytest.UsageError):
-        return  # bad protocols or credentials: pytest_generate_tests reports it as a usage error
-    state.group_hosts.update({c.id: c.group_host for c in cases})
+    run = run_cases(config)
+    state.group_hosts.update({c.id: c.group_host for c in [*run.transfers, *run.tpcs]})

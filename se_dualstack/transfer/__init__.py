@@ -3,9 +3,11 @@
 Never imports pytest: the transfers plugin wires it into a run, the benchmarks drive it directly.
 Each module owns its names; import from the owner (no re-exports here):
 
+* :mod:`~se_dualstack.transfer.protocols`: the protocol registry, one module per protocol (scheme,
+  port, services, forcing, credentials, third-party copy, redirects, gfal-copy pieces)
 * :mod:`~se_dualstack.transfer.cases`: settings, SE URLs and the path guard, one case per test
 * :mod:`~se_dualstack.transfer.evidence`: which family a worker really used
-* :mod:`~se_dualstack.transfer.shim`: the LD_PRELOAD family shim and how a family was forced
+* :mod:`~se_dualstack.transfer.shim`: the LD_PRELOAD family shim
 * :mod:`~se_dualstack.transfer.proxy`: is the grid proxy usable
 * :mod:`~se_dualstack.transfer.worker`, :mod:`~se_dualstack.transfer.gfal_worker`: the gfal2
   processes (parent side, child side)

@@ -19,14 +19,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from se_dualstack.concerns import dns as dnscheck
-from se_dualstack.transfer.cases import (
-    DEFAULT_PORTS,
-    FAMILIES,
-    PROTOCOLS,
-    Endpoint,
-    TransferCase,
-    host_protocols,
-)
+from se_dualstack.transfer import protocols as registry  # the parameters named protocols are lists
+from se_dualstack.transfer.cases import FAMILIES, Endpoint, TransferCase, host_protocols
 from se_dualstack.transfer.evidence import used_connections
 from se_dualstack.transfer.outcome import TransferResult
 
@@ -67,7 +61,7 @@ class ServiceAlias:
     transfer_dir: str = ""  # empty: the test directory of the host holding each address
 
     def port(self, protocol: str) -> int:
-        return dict(self.ports).get(protocol, DEFAULT_PORTS[protocol])
+        return dict(self.ports).get(protocol, registry.get(protocol).default_port)
 
 
 def site_aliases(site: Any) -> list[ServiceAlias]:
@@ -79,10 +73,10 @@ def site_aliases(site: Any) -> list[ServiceAlias]:
             if name in seen:
                 continue
             protos = tuple(e.get("protocols") or host_protocols(h))
-            bad = [p for p in protos if p not in PROTOCOLS]
+            bad = registry.unknown(list(protos))
             if bad:
                 raise ValueError(f"{h.name}: se_endpoints {name} has unknown protocol(s) {bad}; "
-                                 f"known: {list(PROTOCOLS)}")
+                                 f"known: {list(registry.names())}")
             ports = tuple(sorted((str(k), int(v)) for k, v in (e.get("ports") or {}).items()))
             seen[name] = ServiceAlias(name, protos, ports, str(e.get("transfer_dir") or "").rstrip("/"))
     return list(seen.values())

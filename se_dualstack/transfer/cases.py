@@ -18,24 +18,11 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from se_dualstack import knowledge
-from se_dualstack.transfer.tokens import TOKEN_PROTOCOLS
+from se_dualstack.transfer import protocols as registry  # the parameters named protocols are lists
 
 FAMILIES = (6, 4)
 # Credentials a transfer can prove: the grid proxy, a WLCG bearer token (transfer/tokens.py).
 AUTHS = ("x509", "token")
-# A combination the servers of the field cannot do, as the server says it (README, skip reason).
-ROOT_TPC_TOKEN = ("root third-party copy with a WLCG token is not possible with XRootD 5.5 "
-                  "(Debian 12): the destination's pull has no credential for the source: "
-                  "\"[3030] [FATAL] Auth failed: No protocols left to try (source)\"")
-PROTOCOLS = ("gsiftp", "root", "davs", "https")
-DEFAULT_PORTS = {"gsiftp": 2811, "root": 1094, "davs": 443, "https": 443}
-# Service names (knowledge.yml) that carry each protocol, to find the host's port.
-PROTOCOL_SERVICES = {
-    "gsiftp": ("gsiftp", "dcache-gsiftp"),
-    "root": ("xrootd", "dcache-xrootd"),
-    "davs": ("https", "dcache-webdav", "eos-https", "storm-webdav"),
-    "https": ("https", "dcache-webdav", "eos-https", "storm-webdav"),
-}
 
 # Defaults of the se_transfer_* inventory variables: knowledge.yml ``defaults:`` is the one place.
 DEFAULTS: dict[str, Any] = knowledge.defaults()
@@ -103,13 +90,11 @@ def url_host(host: str) -> str:
 
 
 def build_url(protocol: str, host: str, port: int, path: str) -> str:
-    """URL of an absolute SE path; root:// wants the path after a double slash."""
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown transfer protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
+    """URL of an absolute SE path, in the protocol's form (root:// wants a double slash)."""
+    proto = registry.get(protocol)
     if not path.startswith("/"):
         raise ValueError(f"SE path must be absolute: {path!r}")
-    sep = "/" if protocol == "root" else ""
-    return f"{protocol}://{url_host(host)}:{port}{sep}{path}"
+    return proto.url(url_host(host), port, path)
 
 
 def url_path(url: str) -> str:
@@ -236,22 +221,25 @@ def short(name: str) -> str:
 
 
 def protocol_port(host: Any, protocol: str) -> int:
-    """Port of ``protocol`` on a host: ``se_transfer_ports`` override, the service, the default."""
+    """Port of ``protocol`` on a host: ``se_transfer_ports`` override, the first of the host's
+    services that carries it (the protocol registry names them), the protocol's default."""
     override = (host.vars.get("se_transfer_ports") or {}).get(protocol)
     if override:
         return int(override)
+    proto = registry.get(protocol)
     for svc in getattr(host, "services", []) or []:
-        if svc.name in PROTOCOL_SERVICES[protocol]:
+        if svc.name in proto.services and svc.port is not None:
             return int(svc.port)
-    return DEFAULT_PORTS[protocol]
+    return proto.default_port
 
 
 def host_protocols(host: Any) -> list[str]:
     """Validated ``se_transfer_protocols`` of a host."""
     protos = host.vars.get("se_transfer_protocols") or DEFAULTS["se_transfer_protocols"]
-    bad = [p for p in protos if p not in PROTOCOLS]
+    bad = registry.unknown(list(protos))
     if bad:
-        raise ValueError(f"{host.name}: se_transfer_protocols has unknown {bad}; known: {list(PROTOCOLS)}")
+        raise ValueError(f"{host.name}: se_transfer_protocols has unknown {bad}; "
+                         f"known: {list(registry.names())}")
     return list(protos)
 
 
@@ -297,13 +285,15 @@ def transfer_cases(site: Any, protocols: Iterable[str] | None = None,
                     continue
                 if target is head and proto in redirected:
                     continue
-                if auth == "token" and proto not in TOKEN_PROTOCOLS:
+                if auth == "token" and not registry.get(proto).token:
                     continue
                 entry = head if (head is not None and target.role != "headnode"
                                  and proto in via_head(target)) else target
-                # The redirect lands on the disk's xrootd port: its own port for ``proto`` (https
-                # 443) is tested only by a direct round trip, as a client given that URL does; a
-                # direct root round trip tests the data server without its redirector.
+                # A redirect may land on another port of the disk than its own for ``proto`` (an
+                # XRootD manager sends https clients to the data server's xroot port; see the
+                # system's redirects in data/flavours/): that port is tested only by a direct round
+                # trip, as a client given that URL does; a direct round trip of a protocol whose
+                # redirect lands on its own port tests the data server without its redirector.
                 direct = entry is not target and proto in target.vars.get(
                     "se_transfer_direct", DEFAULTS["se_transfer_direct"])
                 for ent in (entry, target) if direct else (entry,):
@@ -332,17 +322,17 @@ def tpc_cases(site: Any, protocols: Iterable[str] | None = None,
         for proto in protos:
             if proto not in host_protocols(src) or proto not in host_protocols(dst):
                 continue
-            if auth == "token" and proto not in TOKEN_PROTOCOLS:
+            if auth == "token" and not registry.get(proto).token:
                 continue
             forced = bool(alias_for(src, 6) and alias_for(dst, 6))
             s = Endpoint(proto, alias_for(src, 6) or src.name, protocol_port(src, proto),
                          str(src.vars["se_transfer_dir"]).rstrip("/"))
             d = Endpoint(proto, alias_for(dst, 6) or dst.name, protocol_port(dst, proto),
                          str(dst.vars["se_transfer_dir"]).rstrip("/"))
-            why = ROOT_TPC_TOKEN if (auth == "token" and proto == "root") else ""
-            # With a token, HTTP-TPC both ways: pull (the destination fetches with the token the
-            # client passes along) and push (the source sends); X.509 keeps gfal2's default.
-            modes = ("pull", "push") if auth == "token" and proto in ("davs", "https") else ("",)
-            out += [TpcCase(proto, 6, s, d, src.name, dst.name, forced, auth, why, m) for m in modes]
+            # The copy modes tested with this credential, and why the servers cannot (the test
+            # skips with it), as the protocol declares them.
+            p = registry.get(proto)
+            out += [TpcCase(proto, 6, s, d, src.name, dst.name, forced, auth, p.unsupported(auth), m)
+                    for m in p.copy_modes(auth)]
     return out
 

@@ -112,7 +112,7 @@ class Connection:
 
 
 def parse_shim_line(line: str) -> Connection | None:
-    """``connect 6 fd42::11 1094 -1 115`` -> Connection (EINPROGRESS counts as connecting)."""
+    """``connect 6 fd42::11 <port> -1 115`` -> Connection (EINPROGRESS counts as connecting)."""
     f = line.split()
     if len(f) != 6 or f[0] not in ("connect", "refused"):
         return None

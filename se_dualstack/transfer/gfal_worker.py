@@ -8,7 +8,9 @@ per line on stdout, and kills the worker when an answer is late: that is the har
 
 This module never prints credentials; it only sees the proxy through ``X509_USER_PROXY`` and a
 bearer token through the file ``BEARER_TOKEN_FILE`` names (read once, handed to gfal2's
-credentials API for https/davs; XRootD's ztn reads the same file itself).
+credentials API for the URL prefixes the parent names; other clients read the same file
+themselves). It knows no protocol: the parent sends every protocol's options (from
+:mod:`se_dualstack.transfer.protocols`) in the worker's configuration and in the requests.
 """
 
 from __future__ import annotations
@@ -21,15 +23,8 @@ import sys
 import time
 from typing import Any
 
-# Context options applied to every worker (section, key, value). SESSION_REUSE keeps the GridFTP
-# control connection between operations; ENABLE_PASV_PLUGIN makes gfal2 emit an event naming the
-# data channel's family (stage IPV6/IPV4, "ip:port"), part of the family evidence.
-BASE_OPTIONS: list[tuple[str, str, bool | int | str]] = [
-    ("GRIDFTP PLUGIN", "SESSION_REUSE", True),
-    ("GRIDFTP PLUGIN", "ENABLE_PASV_PLUGIN", True),
-    ("GRIDFTP PLUGIN", "DELAY_PASSV", True),
-    ("HTTP PLUGIN", "KEEP_ALIVE", True),
-]
+# gfal2's own timeouts of every worker (the protocols' plugin options come in the configuration).
+CORE_TIMEOUTS = (("CORE", "NAMESPACE_TIMEOUT"), ("CORE", "CHECKSUM_TIMEOUT"))
 
 
 def _set_opt(ctx: Any, section: str, key: str, value: bool | int | str) -> None:
@@ -56,11 +51,8 @@ class Worker:
         self.gfal2 = gfal2
         self.ctx = gfal2.creat_context()
         self.family = int(config.get("family", 0))
-        opts = [*BASE_OPTIONS, ("GRIDFTP PLUGIN", "IPV6", self.family != 4)]
         timeout = int(config.get("timeout", 60))
-        for section, key in (("CORE", "NAMESPACE_TIMEOUT"), ("CORE", "CHECKSUM_TIMEOUT"),
-                             ("HTTP PLUGIN", "OPERATION_TIMEOUT"), ("GRIDFTP PLUGIN", "OPERATION_TIMEOUT")):
-            opts.append((section, key, timeout))
+        opts = [(section, key, timeout) for section, key in CORE_TIMEOUTS]
         opts += [tuple(o) for o in config.get("options", [])]  # type: ignore[misc]
         self.options_set: list[str] = []
         for section, key, value in opts:
@@ -75,7 +67,8 @@ class Worker:
         if os.environ.get("SE6_AUTH") == "token" and token_file:
             with open(token_file) as f:
                 cred = self.ctx.cred_new("BEARER", f.read().strip())
-            for prefix in ("davs://", "https://"):  # HTTP-TPC: gfal2 also passes it to the source
+            # Third-party copies: gfal2 also passes it on to the active server.
+            for prefix in config.get("token_prefixes", []):
                 self.ctx.cred_set(prefix, cred)
             # The parent pointed X509_USER_PROXY at no file so that gfal2's http plugin, which
             # reads it when the context is made, presents no client certificate beside the token
@@ -138,8 +131,8 @@ class Worker:
             params.checksum_check = True
             mode = getattr(self.gfal2.checksum_mode, req.get("checksum_mode", "both"))
             params.set_checksum(mode, "ADLER32", req["checksum"])
-        if req.get("copy_mode"):  # HTTP TPC: pull / push / streamed
-            _set_opt(self.ctx, "HTTP PLUGIN", "DEFAULT_COPY_MODE", req["copy_mode"])
+        for section, key, value in req.get("options", []):  # e.g. a third-party copy's mode
+            _set_opt(self.ctx, section, key, value)
 
         def on_event(ev: Any) -> None:
             if len(events) < 50:
@@ -167,9 +160,9 @@ class Worker:
         except self.gfal2.GError as exc:
             if _enoent(exc):
                 return {"gone": True, "note": "stat says: no such file"}
-            if exc.code == 40 and req["url"].startswith("root://"):
-                # ELOOP: the XRootD manager still redirects to the server that held the file and
-                # that server answers "not found": a redirect loop, i.e. the file is gone there.
+            if exc.code == 40 and req.get("loop_is_gone"):
+                # ELOOP: a manager still redirects to the server that held the file and that
+                # server answers "not found": a redirect loop, i.e. the file is gone there.
                 return {"gone": True, "note": "stat: redirect loop (the data server has no such file; "
                         "the manager's location cache still points to it)"}
             raise

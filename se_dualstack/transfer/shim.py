@@ -3,8 +3,8 @@
 Why a shim: gfal2 has no switch that forces the family for every protocol; in the worker's
 process only, the shim makes ``getaddrinfo()`` answer the forced family alone and a TCP
 ``connect()`` to the other family fail with ENETUNREACH (and logs every attempt), so a site's
-ordinary dual-stack names can be used. The one-line description says, per transfer, how the
-family was forced, honestly including when it was not.
+ordinary dual-stack names can be used. Which protocols need it, and the one-line description of
+how a transfer's family was forced, are the protocols' own (:mod:`se_dualstack.transfer.protocols`).
 """
 
 from __future__ import annotations
@@ -57,25 +57,3 @@ def build_shim(timeout: float = 60.0) -> tuple[str | None, str]:
         os.replace(tmp, so)
         return str(so), ""
     return None, why
-
-
-def forcing_description(protocol: str, family: int, shim: str | None, alias: bool) -> str:
-    """One line for the report: how this transfer's family was forced."""
-    fam = f"IPv{family}"
-    parts = []
-    if shim:
-        parts.append(f"family shim (LD_PRELOAD, getaddrinfo/connect restricted to {fam})")
-    if protocol == "root":
-        parts.append(f"XRD_NETWORKSTACK={fam}")
-    if protocol == "gsiftp":
-        parts.append(f"GRIDFTP PLUGIN:IPV6={'true' if family == 6 else 'false'}")
-    if alias:
-        parts.append(f"{fam}-only DNS alias in the URL")
-    if not shim and not alias and protocol != "root":
-        parts.append(f"NOT forced (no shim, no alias): family verified only, other than {fam} fails")
-    return "; ".join(parts)
-
-
-def is_forced(protocol: str, shim: str | None, alias: bool) -> bool:
-    return bool(shim) or alias or protocol == "root"
-

@@ -5,16 +5,17 @@ with ADLER32, stat, checksum, download, compare, delete, confirm gone) where a f
 skip the later ones *with the reason*, the file must be cleaned up whatever happens, every step
 has a hard deadline (the worker is killed after it) and the family must be forced and proven.
 
-How the family is forced (see :func:`se_dualstack.transfer.shim.forcing_description`):
+How the family is forced (each protocol's ``forcing_description``, :mod:`se_dualstack.transfer.protocols`):
 
 * every protocol: the worker is started with ``LD_PRELOAD`` of ``data/family_shim.c`` (compiled at
   run time with ``cc``, cached): ``getaddrinfo()`` answers only the forced family and a TCP
   ``connect()`` to the other family fails with ENETUNREACH, in that process only. This works with
   a site's ordinary dual-stack names (no single-family DNS aliases needed).
-* root://: additionally ``XRD_NETWORKSTACK=IPv6|IPv4`` (XRootD's own switch, read at start-up).
-* gsiftp://: additionally gfal2's ``GRIDFTP PLUGIN:IPV6`` (which alone only *prefers* IPv6).
+* additionally each protocol's own switch, where it has one (an environment variable or a gfal2
+  option its module declares), in the same worker process.
 * without a C compiler: single-family DNS aliases when the inventory declares them
-  (``se_ipv6_alias`` / ``se_ipv4_alias``), else root:// only is forced and the others are verified.
+  (``se_ipv6_alias`` / ``se_ipv4_alias``), else only the protocols whose own switch forces the
+  family (``needs_shim = False``) are forced and the others are verified.
 
 How the family is verified, independently of the forcing: see :mod:`se_dualstack.transfer.evidence`;
 any used connection of the other family fails the transfer.
@@ -30,13 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from se_dualstack.redact import redact
+from se_dualstack.transfer import protocols
 from se_dualstack.transfer.addresses import attribute
 from se_dualstack.transfer.cases import TpcCase, TransferCase, TransferSettings, guard_path, unique_name
 from se_dualstack.transfer.commands import gfal_copy_command, gfal_rm_command
 from se_dualstack.transfer.evidence import dedupe
 from se_dualstack.transfer.files import files_equal, make_random_file
 from se_dualstack.transfer.outcome import CLEANUP_STEPS, STEPS, Step, TransferResult
-from se_dualstack.transfer.shim import forcing_description, is_forced
 from se_dualstack.transfer.worker import WorkerDied, WorkerPool, WorkerProcess, WorkerTimeout
 
 
@@ -123,11 +124,12 @@ class RoundTrip:
         guard_path(self.remote, case.endpoint.test_dir)
         self.local = Path(workdir) / name
         self.back = Path(workdir) / f"{name}.back"
+        proto = protocols.get(case.protocol)
         self.res = TransferResult(
             case.id, case.protocol, case.family, settings.size, remote_url=self.remote,
             local_url=f"file://{self.local}", target=case.target,
-            forcing=forcing_description(case.protocol, case.family, shim, alias),
-            forced=is_forced(case.protocol, shim, alias))
+            forcing=proto.forcing_description(case.family, shim, alias),
+            forced=proto.is_forced(shim, alias))
         self.res.auth = settings.auth
         fam, t, remote, tf = case.family, self.t, self.remote, _token_file(settings)
         self.res.commands = [
@@ -233,7 +235,8 @@ class RoundTrip:
             step.status = "passed"
 
     def gone(self, step: Step) -> None:
-        a = self._call(step, {"op": "gone", "url": self.remote},
+        a = self._call(step, {"op": "gone", "url": self.remote, "loop_is_gone":
+                              protocols.get(self.case.protocol).gone_on_redirect_loop},
                        self.pool.get(self.case.family, self.case.pins))
         if not a.get("gone"):
             raise StepFailed(f"{self.remote} still exists ({a.get('size')} bytes) after the delete")
@@ -268,14 +271,15 @@ class ThirdPartyCopy:
         guard_path(self.src, case.source.test_dir)
         guard_path(self.dst, case.dest.test_dir)
         self.local = Path(workdir) / n1
+        proto = self.proto = protocols.get(case.protocol)
         self.res = TransferResult(
             case.id, case.protocol, case.family, settings.size, remote_url=self.dst,
             local_url=self.src, target=case.dest_host,
-            forcing=forcing_description(case.protocol, case.family, shim, case.names_forced)
+            forcing=proto.forcing_description(case.family, shim, case.names_forced)
             + ("" if case.names_forced else "; server-to-server family NOT forced (declare se_ipv6_alias)"),
-            forced=is_forced(case.protocol, shim, case.names_forced))
+            forced=proto.is_forced(shim, case.names_forced))
         self.res.auth = settings.auth
-        self.copy_mode = f"3rd {case.mode}" if case.mode else ""
+        self.copy_mode = case.mode  # "" (gfal2's default), or a mode the protocol declares
         self.res.commands = [gfal_copy_command(self.src, self.dst, case.protocol, case.family, self.t, shim,
                                                token_file=_token_file(settings), copy_mode=self.copy_mode)]
         self.runner = StepRunner(self.res)
@@ -326,8 +330,9 @@ class ThirdPartyCopy:
         self.created.append(self.dst)
         req = {"op": "copy", "src": self.src, "dst": self.dst, "checksum": self.res.local_checksum,
                "checksum_mode": "both", "timeout": int(self.t)}
-        if self.copy_mode:
-            req["copy_mode"] = self.copy_mode
+        option = self.proto.copy_mode_option(self.copy_mode) if self.copy_mode else None
+        if option is not None:  # HTTP-TPC pull or push, set in the worker's gfal2 context
+            req["options"] = [list(option)]
         a = self._call(step, req)
         step.nbytes = self.settings.size
         evs = [e for e in a.get("events", []) if "TYPE" in e.upper() or "MODE" in e.upper()]

@@ -25,8 +25,6 @@ import jwt
 
 WLCG_ANY = "https://wlcg.cern.ch/jwt/v1/any"
 SKEW = 60  # seconds of clock skew tolerated on exp/nbf, as servers do
-# Protocols whose servers take a bearer token (davs/https: Authorization header; root: ztn).
-TOKEN_PROTOCOLS = ("root", "davs", "https")
 # What each operation needs, per the WLCG JWT profile (storage.modify includes creating).
 # A round trip or a third-party copy lists/creates the directory, writes, reads and deletes.
 ROUND_TRIP = ("read", "create", "modify")
@@ -65,7 +63,7 @@ def discover(explicit: str | None = None, env: dict[str, str] | None = None, uid
     """The token a WLCG client would use, and a note on where it looked (for "no token" lines).
 
     ``workdir``: where a ``BEARER_TOKEN`` value is written (mode 0600) so workers get a file;
-    without it, nothing is written (``path`` is then empty)."""
+    without it, nothing is written (``path`` is then empty: :func:`with_file` writes it later)."""
     env = dict(os.environ if env is None else env)
     uid = os.getuid() if uid is None else uid
     if explicit:
@@ -74,14 +72,8 @@ def discover(explicit: str | None = None, env: dict[str, str] | None = None, uid
             return None, f"--bearer-token-file {explicit}: no such file or empty"
         return Token(f"--bearer-token-file {explicit}", explicit, value), ""
     if env.get("BEARER_TOKEN", "").strip():
-        value = env["BEARER_TOKEN"].strip()
-        if workdir is None:  # only asked whether there is one
-            return Token("BEARER_TOKEN (environment)", "", value), ""
-        path = os.path.join(workdir, f"bt_u{uid}")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(value)
-        return Token("BEARER_TOKEN (environment)", path, value), ""
+        token = Token("BEARER_TOKEN (environment)", "", env["BEARER_TOKEN"].strip())
+        return (token if workdir is None else with_file(token, workdir, uid)), ""
     candidates = []
     if env.get("BEARER_TOKEN_FILE"):
         candidates.append(("BEARER_TOKEN_FILE={}", env["BEARER_TOKEN_FILE"], True))
@@ -96,6 +88,18 @@ def discover(explicit: str | None = None, env: dict[str, str] | None = None, uid
             return Token(label.format(path), path, value), ""
     looked = ", ".join(p for _, p, _ in candidates)
     return None, f"no WLCG token (BEARER_TOKEN, BEARER_TOKEN_FILE unset; none at {looked})"
+
+
+def with_file(token: Token, workdir: str, uid: int | None = None) -> Token:
+    """The token with a file a worker reads it from: a token found in ``BEARER_TOKEN`` (no file
+    of its own) is written to ``workdir`` (mode 0600); one found in a file keeps that file."""
+    if token.path:
+        return token
+    path = os.path.join(workdir, f"bt_u{os.getuid() if uid is None else uid}")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token.value)
+    return Token(token.source, path, token.value)
 
 
 def _audiences(claims: dict) -> list[str]:

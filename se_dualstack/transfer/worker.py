@@ -25,6 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from se_dualstack.transfer import protocols
 from se_dualstack.transfer.cases import TransferSettings
 from se_dualstack.transfer.evidence import (
     Connection,
@@ -46,40 +47,27 @@ class WorkerDied(RuntimeError):
 
 def worker_env(family: int, settings: TransferSettings, shim: str | None, connlog: str,
                pins: tuple[tuple[str, str], ...] = ()) -> dict[str, str]:
-    """Environment of a family's worker: the forcing, the pinned addresses (``pins``: name ->
-    the one address the shim resolves it to) and XRootD's bounded retries."""
+    """Environment of a family's worker: every protocol's forcing and bounded retries for the
+    family and credential (:mod:`se_dualstack.transfer.protocols`), the pinned addresses
+    (``pins``: name -> the one address the shim resolves it to), one credential."""
     env = dict(os.environ)
     pkg_root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(x for x in (pkg_root, env.get("PYTHONPATH", "")) if x)
     env.pop("PYTEST_ADDOPTS", None)
-    stack = "IPv6" if family == 6 else "IPv4"
     t = max(1, int(settings.timeout))
-    env.update({
-        "XRD_NETWORKSTACK": stack,
-        # A forced-but-broken path otherwise retries for minutes (testbed-facts.md).
-        "XRD_CONNECTIONWINDOW": str(max(1, settings.connect_timeout)),
-        "XRD_CONNECTIONRETRY": "1",
-        "XRD_REQUESTTIMEOUT": str(t),
-        "XRD_STREAMTIMEOUT": str(t),
-        "XRD_TIMEOUTRESOLUTION": "1",
-        # root:// third-party copy: the destination pulls with the client's delegated proxy; the
-        # GSI plugin delegates only when asked before the first connection (else the server says
-        # "no delegated credentials for tpc"). Harmless for plain copies.
-        "XrdSecGSIDELEGPROXY": "1",
-        "SE6_FAMILY": str(family),
-        "SE6_CONNLOG": connlog,
-    })
+    # One credential per worker, never both: a token found by discovery must not stand in for the
+    # proxy under test (and the other way round).
+    for var in ("BEARER_TOKEN", "BEARER_TOKEN_FILE", "X509_USER_PROXY"):
+        env.pop(var, None)
+    env.update(protocols.worker_env(family, settings.connect_timeout, t, settings.auth))
+    env.update({"SE6_FAMILY": str(family), "SE6_CONNLOG": connlog})
     if pins:
         env["SE6_PIN"] = ",".join(f"{name}={addr}" for name, addr in pins)
     else:
         env.pop("SE6_PIN", None)
-    # One credential per worker, never both: XRootD offers ztn before gsi, so a token found by
-    # discovery would otherwise stand in for the proxy under test (and the other way round).
-    for var in ("BEARER_TOKEN", "BEARER_TOKEN_FILE", "X509_USER_PROXY"):
-        env.pop(var, None)
     env["SE6_AUTH"] = settings.auth
     if settings.auth == "token":
-        env.update({"XrdSecPROTOCOL": "ztn", "BEARER_TOKEN_FILE": settings.token_file})
+        env["BEARER_TOKEN_FILE"] = settings.token_file  # WLCG discovery: every client reads it
         settings = replace(settings, proxy="")
         # davix otherwise presents the default proxy (/tmp/x509up_u$UID) as a TLS client
         # certificate beside the token, and a token the server refuses then passes on the proxy
@@ -89,8 +77,6 @@ def worker_env(family: int, settings: TransferSettings, shim: str | None, connlo
             env.pop(var, None)
         env["X509_USER_PROXY"] = os.path.join(os.path.dirname(connlog) or "/nonexistent",
                                               "no-client-certificate-in-token-runs")
-    else:
-        env["XrdSecPROTOCOL"] = "gsi"
     if settings.proxy:
         env["X509_USER_PROXY"] = settings.proxy
     if settings.certdir:
@@ -180,7 +166,10 @@ class WorkerProcess:
                 [sys.executable, "-m", "se_dualstack.transfer.gfal_worker"], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=err, env=env, start_new_session=True)
         self._buf = b""
-        config = {"family": self.family, "timeout": int(self.settings.timeout), "options": self.options}
+        timeout = int(self.settings.timeout)
+        config = {"family": self.family, "timeout": timeout,
+                  "options": [*protocols.worker_options(self.family, timeout), *self.options],
+                  "token_prefixes": list(protocols.token_prefixes())}
         answer = self._exchange(config, timeout)
         if not answer.get("ok"):
             err_text = answer.get("error", "")

@@ -87,10 +87,12 @@ def test_example_dcache_site_overrides() -> None:
     ports = {s.name: s.port for s in head.services}
     assert ports["dcache-webdav"] == 443, "se_service_ports overrides a knowledge port"
     pool = site.host("dcache-pool02.example.org")
-    assert [s.name for s in pool.services] == ["dcache-gsiftp", "dcache-xrootd"], "se_services"
+    assert [s.name for s in pool.services] == ["dcache-pool", "dcache-gsiftp", "dcache-xrootd"], "se_services"
     assert str(pool.data_range) == "50000-52000", "se_gridftp_data_range from group vars"
-    assert [tp.label for tp in pool.transfer_ports] == [
-        "dcache-gsiftp", "dcache-gsiftp-data", "dcache-xrootd"], "data range follows gsiftp door"
+    assert [f"{tp.label} {tp}" for tp in pool.transfer_ports] == [
+        "dcache-pool-wan 20000:25000", "dcache-pool-xrootd 20000:25000", "dcache-gsiftp 2811",
+        "dcache-gsiftp-data 50000:52000", "dcache-xrootd 1094"], \
+        "the movers' ranges (xrootd's from se_service_ranges), the GridFTP door's data range"
     assert pool.interface == "bond0", "host var"
 
 
@@ -304,9 +306,10 @@ OURS = [
      "{p}: host h.example.org: se_flavour 'dmp' is unknown; use one of: dcache, dpm, eos, "
      "storm, xrootd"),
     ("service.yml", HEAD + "          se_services: [gsiftp, srmv2]\n",
-     "{p}: host h.example.org: unknown service 'srmv2'; use one of: dcache-gsiftp, dcache-srm, "
-     "dcache-webdav, dcache-xrootd, dpm, dpns, eos-https, gsiftp, https, srm, storm-srm, "
-     "storm-webdav, xrootd (or give a site-specific service its port in se_service_ports)"),
+     "{p}: host h.example.org: unknown service 'srmv2'; use one of: cmsd, dcache-gsiftp, dcache-pool, "
+     "dcache-srm, dcache-webdav, dcache-xrootd, dpm, dpns, eos-fst, eos-fst-https, eos-https, eos-mq, "
+     "gsiftp, https, srm, storm-srm, storm-webdav, storm-webdav-http, xrootd (or give a "
+     "site-specific service its port in se_service_ports)"),
     ("port.yml", HEAD + "          se_service_ports: {srm: 84460}\n",
      "{p}: host h.example.org: se_service_ports.srm 84460 is not a TCP port; use a number "
      "1-65535"),

@@ -14,8 +14,10 @@ import pytest
 
 from se_dualstack.model import PortRange, SEHost, Service, Site
 from se_dualstack.plugins.transfers import _auths
-from se_dualstack.transfer.cases import ROOT_TPC_TOKEN, TransferSettings, tpc_cases, transfer_cases
+from se_dualstack.transfer import tokens
+from se_dualstack.transfer.cases import TransferSettings, tpc_cases, transfer_cases
 from se_dualstack.transfer.commands import gfal_copy_command, gfal_rm_command
+from se_dualstack.transfer.protocols.root import TPC_WITH_TOKEN
 from se_dualstack.transfer.worker import worker_env
 
 
@@ -50,8 +52,8 @@ def test_token_tpc_pull_push_and_root_says_why_not() -> None:
     assert "disk01.example.test-to-disk02-davs-ipv6-pull-token" in ids, ids
     assert "disk01.example.test-to-disk02-davs-ipv6-push-token" in ids, ids
     root_tok = next(c for c in cases if c.protocol == "root" and c.auth == "token")
-    assert root_tok.unsupported == ROOT_TPC_TOKEN, root_tok
-    assert "[3030] [FATAL] Auth failed: No protocols left to try (source)" in ROOT_TPC_TOKEN
+    assert root_tok.unsupported == TPC_WITH_TOKEN, root_tok
+    assert "[3030] [FATAL] Auth failed: No protocols left to try (source)" in TPC_WITH_TOKEN
     assert all(not c.unsupported for c in cases if c is not root_tok), "only root+token is unsupported"
 
 
@@ -89,7 +91,7 @@ def test_pasted_commands_name_the_token_file_never_the_token() -> None:
 
 def test_pasted_tpc_command_keeps_the_copy_mode() -> None:
     cmd = gfal_copy_command("davs://a/s/d/x", "davs://b/s/d/y", "davs", 6, 60, None, token_file="/t/bt",
-                            copy_mode="3rd push")
+                            copy_mode="push")
     assert "'HTTP PLUGIN:DEFAULT_COPY_MODE=3rd push'" in cmd, cmd
 
 
@@ -101,15 +103,21 @@ class _Config:
         return self.opts.get(name, default)
 
 
+def _choose(config: _Config, site: Site) -> list[str]:
+    """The credentials, with the token discovery the plugin makes once per run."""
+    found = tokens.discover(config.getoption("bearer_token_file"))[0] is not None
+    return _auths(config, site, found)  # type: ignore[arg-type]
+
+
 def test_auth_choice_option_inventory_and_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """--transfer-auth, else se_transfer_auth, else every credential present; X.509 first."""
     site = _site()
-    assert _auths(_Config(transfer_auth="token,x509"), site) == ["x509", "token"], "X.509 first"
+    assert _choose(_Config(transfer_auth="token,x509"), site) == ["x509", "token"], "X.509 first"
     site.vars["se_transfer_auth"] = ["token"]
-    assert _auths(_Config(), site) == ["token"], "the inventory's choice"
-    assert _auths(_Config(transfer_auth="x509"), site) == ["x509"], "the option wins"
+    assert _choose(_Config(), site) == ["token"], "the inventory's choice"
+    assert _choose(_Config(transfer_auth="x509"), site) == ["x509"], "the option wins"
     with pytest.raises(pytest.UsageError, match="unknown"):
-        _auths(_Config(transfer_auth="kerberos"), site)
+        _choose(_Config(transfer_auth="kerberos"), site)
     del site.vars["se_transfer_auth"]
     monkeypatch.setenv("X509_USER_PROXY", str(tmp_path / "no-proxy"))
     monkeypatch.delenv("BEARER_TOKEN", raising=False)
@@ -117,9 +125,9 @@ def test_auth_choice_option_inventory_and_default(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     tok = tmp_path / "tok"
     tok.write_text("aaa.bbb.ccc")
-    assert _auths(_Config(bearer_token_file=str(tok)), site) == ["token"], "only a token is present"
+    assert _choose(_Config(bearer_token_file=str(tok)), site) == ["token"], "only a token is present"
     (tmp_path / "no-proxy").write_text("x")
-    assert _auths(_Config(bearer_token_file=str(tok)), site) == ["x509", "token"], "both present"
+    assert _choose(_Config(bearer_token_file=str(tok)), site) == ["x509", "token"], "both present"
     (tmp_path / "no-proxy").unlink()
     if not Path(f"/tmp/bt_u{os.getuid()}").exists():
-        assert _auths(_Config(), site) == ["x509"], "nothing present: x509, whose tests say what to do"
+        assert _choose(_Config(), site) == ["x509"], "nothing present: x509, whose tests say what to do"

@@ -6,8 +6,8 @@ import fakesite
 import pytest
 
 from se_dualstack.model import Site
+from se_dualstack.transfer import protocols
 from se_dualstack.transfer.cases import (
-    PROTOCOLS,
     PathGuardError,
     build_url,
     guard_path,
@@ -35,7 +35,7 @@ def test_build_url_per_protocol() -> None:
 
 
 def test_url_path_round_trip() -> None:
-    for proto in PROTOCOLS:
+    for proto in protocols.names():
         url = build_url(proto, "[fd42::10]", 1, "/store/d/se6test/f.dat")
         assert url_path(url) == "/store/d/se6test/f.dat", f"{proto}: path lost in {url}"
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from se_dualstack.transfer import protocols
 from se_dualstack.transfer.evidence import (
     Connection,
     family_violations,
@@ -19,7 +20,7 @@ from se_dualstack.transfer.evidence import (
     parse_shim_line,
     wire_family,
 )
-from se_dualstack.transfer.shim import build_shim, forcing_description, is_forced
+from se_dualstack.transfer.shim import build_shim
 
 
 def test_parse_proc_tcp_and_families() -> None:
@@ -57,11 +58,14 @@ def test_shim_and_pasv_lines_become_connections() -> None:
 
 
 def test_forcing_description_is_honest() -> None:
-    assert "NOT forced" in forcing_description("davs", 6, None, False), "davs has no switch of its own"
-    assert "XRD_NETWORKSTACK=IPv6" in forcing_description("root", 6, None, False), "root"
-    assert "family shim" in forcing_description("gsiftp", 4, "/x.so", False), "shim"
-    assert not is_forced("davs", None, False), "alias forces"
-    assert is_forced("davs", None, True), "alias forces"
+    davs, root, gsiftp = protocols.get("davs"), protocols.get("root"), protocols.get("gsiftp")
+    assert "NOT forced" in davs.forcing_description(6, None, False), "davs has no switch of its own"
+    assert "XRD_NETWORKSTACK=IPv6" in root.forcing_description(6, None, False), "root"
+    assert "family shim" in gsiftp.forcing_description(4, "/x.so", False), "shim"
+    assert "GRIDFTP PLUGIN:IPV6=false" in gsiftp.forcing_description(4, "/x.so", False), "gsiftp's option"
+    assert not davs.is_forced(None, False), "nothing forces davs without shim or alias"
+    assert davs.is_forced(None, True), "alias forces"
+    assert root.is_forced(None, False), "XRD_NETWORKSTACK forces root by itself"
 
 
 def test_family_shim_forces_connect_and_getaddrinfo(tmp_path: Path) -> None:

@@ -88,8 +88,13 @@ def test_asked_for_job_runs_next_and_unsubmitted_job_falls_back() -> None:
         for i in range(1, 5):
             pool.submit(f"k{i}", ("h",), load.job(f"k{i}", ("h",), 0.0))
         assert started.wait(5), "the first job never started"
-        threading.Timer(0.1, gate.set).start()
-        pool.result("k4")
+        waiter = threading.Thread(target=pool.result, args=("k4",))
+        waiter.start()  # a test asks for k4 while k0 still holds the one slot
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not (pool._queue and pool._queue[0].key == "k4"):
+            time.sleep(0.005)  # until result() has moved k4 to the front (a state, not a delay)
+        gate.set()
+        waiter.join(5)
         late = pool.result("late", fallback=(("h",), load.job("late", ("h",), 0.0), ()))
     finally:
         pool.close()
@@ -99,18 +104,19 @@ def test_asked_for_job_runs_next_and_unsubmitted_job_falls_back() -> None:
 
 def test_a_slot_takes_work_it_has_warm_workers_for_unless_a_test_waits() -> None:
     pool, order = _pool(1, 1), []
-    gate = threading.Event()
+    started, gate = threading.Event(), threading.Event()
 
     def job(key: str, wait: bool = False):
         def fn(slot: object) -> None:
             order.append(key)
             if wait:
+                started.set()
                 gate.wait(5)
         return fn
 
     try:
         pool.submit("v6-a", ("h",), job("v6-a", wait=True), affinity=(6,))
-        time.sleep(0.05)  # v6-a holds the one slot
+        assert started.wait(5), "v6-a never started"  # it holds the one slot: the rest queue
         for key, fam in (("v4-a", 4), ("v6-b", 6), ("v4-b", 4), ("v6-c", 6)):
             pool.submit(key, ("h",), job(key), affinity=(fam,))
         gate.set()
@@ -135,13 +141,22 @@ def test_error_reaches_the_waiting_test_and_close_drops_queued_jobs() -> None:
     pool.submit("bad", ("h",), boom)
     with pytest.raises(ValueError, match="outside the test directory"):
         pool.result("bad")
-    pool.submit("slow", ("h",), lambda slot: gate.wait(5))
+    started = threading.Event()
+
+    def slow(slot: object) -> None:
+        started.set()
+        gate.wait(5)
+
+    pool.submit("slow", ("h",), slow)
     pool.submit("queued", ("h",), lambda slot: "never")
-    time.sleep(0.05)
-    gate.set()
-    pool.close()
+    assert started.wait(5), "the slow job never started"  # it holds the one slot until the gate
+    closer = threading.Thread(target=pool.close)
+    closer.start()  # close drops the queued job, then waits for the running one
     with pytest.raises(PoolClosed, match="did not run"):
         pool.result("queued")
+    gate.set()
+    closer.join(5)
+    assert not closer.is_alive(), "close must return once the running job ends"
     with pytest.raises(PoolClosed):
         pool.submit("after", ("h",), lambda slot: None)
 

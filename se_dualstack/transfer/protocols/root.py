@@ -1,0 +1,77 @@
+"""root://: XRootD (xrootd data servers and redirectors, DPM, EOS, dCache's xrootd door).
+
+Why no shim is needed: XRootD's client has a real switch, ``XRD_NETWORKSTACK=IPv4|IPv6``, read
+once when gfal2's XRootD plugin starts (so one worker process per family). A path follows the
+port after a double slash (``root://host:1094//store/file``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+from se_dualstack.transfer.protocols.base import Protocol, Redirect
+
+# What the servers of the field answer (README, the skip reason): issue 17 item 8 retries it.
+TPC_WITH_TOKEN = ("root third-party copy with a WLCG token is not possible with XRootD 5.5 "
+                  "(Debian 12): the destination's pull has no credential for the source: "
+                  "\"[3030] [FATAL] Auth failed: No protocols left to try (source)\"")
+
+
+class XRootD(Protocol):
+    name = "root"
+    title = "XRootD"
+    default_port = 1094  # IANA rootd/xrootd; xrd.port's default
+    services = ("xrootd", "dcache-xrootd", "eos-fst")
+    path_separator = "/"
+
+    needs_shim = False
+    family_switch = "XRD_NETWORKSTACK=IPv4|IPv6 (XRootD's client; XRD_PREFERIPV4 only prefers)"
+
+    x509 = ("GSI (XrdSecPROTOCOL=gsi): the proxy from X509_USER_PROXY; XrdSecGSIDELEGPROXY=1 "
+            "delegates it, which a third-party copy needs")
+    token = "ztn over TLS (XrdSecPROTOCOL=ztn): the client reads the token from BEARER_TOKEN_FILE"
+    token_prefixes = ()
+
+    tpc = "xroot TPC: the destination pulls from the source with the client's delegated credential"
+    tpc_modes: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    tpc_unsupported: ClassVar[Mapping[str, str]] = {"token": TPC_WITH_TOKEN}
+
+    redirect = Redirect(
+        "xroot", ("kXR_redirect (4004)",),
+        "the host (with opaque data after ?) and the port (a 32-bit integer) of the kXR_redirect response",
+        note="a manager's cmsd picks the data server; kXR_wait (4005) asks the client to retry the same host")
+    # After a delete, a manager may still redirect to the server that held the file, which answers
+    # "not found": gfal2 reports ELOOP, which means the file is gone there.
+    gone_on_redirect_loop = True
+
+    def family_env(self, family: int) -> dict[str, str]:
+        return {"XRD_NETWORKSTACK": f"IPv{family}"}
+
+    def forcing(self, family: int) -> list[str]:
+        return [f"{k}={v}" for k, v in self.family_env(family).items()]
+
+    def worker_env(self, connect_timeout: int, timeout: int) -> dict[str, str]:
+        return {
+            # A forced-but-broken path otherwise retries for minutes (testbed-facts.md).
+            "XRD_CONNECTIONWINDOW": str(max(1, connect_timeout)),
+            "XRD_CONNECTIONRETRY": "1",
+            "XRD_REQUESTTIMEOUT": str(timeout),
+            "XRD_STREAMTIMEOUT": str(timeout),
+            "XRD_TIMEOUTRESOLUTION": "1",
+            # Third-party copy: the destination pulls with the client's delegated proxy; the GSI
+            # plugin delegates only when asked before the first connection (else the server says
+            # "no delegated credentials for tpc"). Harmless for plain copies.
+            "XrdSecGSIDELEGPROXY": "1",
+        }
+
+    def credential_env(self, auth: str) -> dict[str, str]:
+        # One protocol offered, never both: XRootD tries ztn before gsi, so a token found by
+        # discovery would otherwise stand in for the proxy under test (and the other way round).
+        return {"XrdSecPROTOCOL": "ztn" if auth == "token" else "gsi"}
+
+    def command_env(self, family: int, third_party: bool, token: bool) -> list[str]:
+        words = [f"{k}={v}" for k, v in self.family_env(family).items()]
+        if third_party and not token:
+            words.append("XrdSecGSIDELEGPROXY=1")
+        return words
