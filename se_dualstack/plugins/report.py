@@ -23,9 +23,10 @@ from se_dualstack import checks
 from se_dualstack.plugins import outcomes
 from se_dualstack.plugins.state import State, is_worker, state_of
 from se_dualstack.redact import redact
-from se_dualstack.reporting import files, matrix, summary, templates
+from se_dualstack.reporting import files, matrix, templates
 from se_dualstack.reporting.concerns import title
 from se_dualstack.reporting.records import Record
+from se_dualstack.reporting.summary import RunSummary, host_os_text, summary_html
 
 # Metadata keys that may carry secrets (CI tokens, proxies, keys) are never shown.
 SECRET_NAME = re.compile(
@@ -134,7 +135,7 @@ def _host_line(st: State, name: str) -> str:
     assert st.site is not None, "only called with a site"
     h = st.site.host(name)
     facts = st.outcomes.host(name)
-    os_text = summary.host_os_text(h, facts.detected_os or None, bool(facts.unreachable))
+    os_text = host_os_text(h, facts.detected_os or None, bool(facts.unreachable))
     c = h.access
     via = "local" if c.kind == "local" else (
         f"{c.kind} {c.user + '@' if c.user else ''}{c.address}{f':{c.port}' if c.port else ''}"
@@ -258,7 +259,7 @@ class SEReport:
                                     postfix: list[str], session: pytest.Session) -> None:
         run = self.state.outcomes.summary
         if run is not None:
-            prefix.append(summary.summary_html(run))
+            prefix.append(summary_html(run))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """The same matrix on the terminal, for the admin who runs the suite."""
@@ -270,7 +271,7 @@ class SEReport:
             terminalreporter.write_line(f"report: {self.state.reports.html}")
 
 
-def write_terminal(tr: Any, run: summary.RunSummary) -> None:
+def write_terminal(tr: Any, run: RunSummary) -> None:
     """Matrix (one convention per cell, with its legend), root causes, unreachable hosts."""
     if not run.matrix.concerns:
         return
