@@ -29,7 +29,7 @@ from se_dualstack.plugins import outcomes
 from se_dualstack.plugins.state import State, is_worker, state_of
 from se_dualstack.reporting.records import Tag
 from se_dualstack.transfer import tokens
-from se_dualstack.transfer.addresses import alias_cases, dns_resolve, per_address
+from se_dualstack.transfer.addresses import Resolve, alias_cases, dns_resolve, per_address
 from se_dualstack.transfer.cases import (
     AUTHS,
     DEFAULTS,
@@ -97,10 +97,15 @@ def _per_address(config: pytest.Config, site: Any, cases: list[TransferCase]) ->
     """
     if build_shim()[0] is None:
         return cases
+    resolve = _resolver(config, site)
+    return [*per_address(cases, resolve), *alias_cases(site, resolve, _protocols(config))]
+
+
+def _resolver(config: pytest.Config, site: Any) -> Resolve:
+    """A/AAAA at the site's resolvers, answers cached for the run."""
     v = getattr(site, "vars", {}) or {}
     servers = [str(x) for x in (v.get("se_resolvers") or default_resolvers())]
-    resolve = dns_resolve(servers, float(v.get("se_dns_timeout", 3)), state_of(config).hosts.facts.dns_cache)
-    return [*per_address(cases, resolve), *alias_cases(site, resolve, _protocols(config))]
+    return dns_resolve(servers, float(v.get("se_dns_timeout", 3)), state_of(config).hosts.facts.dns_cache)
 
 
 def _proxy_path() -> str:
@@ -296,6 +301,12 @@ def _withhold_credentials(config: pytest.Config, sess: Any) -> None:
             withheld[str(path)] = "$BEARER_TOKEN_FILE"
 
 
+def _entry_address(resolve: Resolve | None, r: TransferResult) -> str:
+    """The entry's address when its name has one of the family (several: the case pinned one)."""
+    addresses = resolve(r.endpoint, r.family) if resolve is not None and r.endpoint else []
+    return addresses[0] if len(addresses) == 1 else ""
+
+
 @pytest.fixture
 def record(request: pytest.FixtureRequest) -> Callable[[list[TransferResult]], None]:
     """``record(results)``: this test's transfers on its report, one row each (xdist-safe; no
@@ -303,7 +314,9 @@ def record(request: pytest.FixtureRequest) -> Callable[[list[TransferResult]], N
 
     def put(results: list[TransferResult]) -> None:
         left = request.node.stash.setdefault(outcomes.TRANSFERS, Tag())
-        left.transfers.extend(row(r) for r in results)
+        site = state_of(request.config).site
+        resolve = _resolver(request.config, site) if site is not None else None
+        left.transfers.extend(row(r, _entry_address(resolve, r)) for r in results)
         sess = (request.getfixturevalue("transfer_session")
                 if "transfer_session" in request.fixturenames else None)
         _withhold_credentials(request.config, sess)

@@ -76,12 +76,24 @@ def measured_rate(step: Step | None) -> float | None:
 DATA_STEPS = ("upload", "download", "tpc")
 
 
-def row(result: TransferResult) -> TransferRow:
+def row(result: TransferResult, entry_address: str = "") -> TransferRow:
     """One transfer as the report, the run summary and the result file keep it (no URLs, no
-    credentials: the error is the one-line summary, scrubbed where the report is made)."""
+    credentials: the error is the one-line summary, scrubbed where the report is made).
+
+    ``entry_address``: the entry name's one address of the family, when the caller knows it
+    from DNS. A warm worker keeps its XRootD channel to a redirector open, so a later transfer
+    through it opens no new connection to the entry: the first connection observed is then
+    where the redirect landed (or there is none), not the entry's address.
+    """
+    address, landed = result.address, result.landed
+    if entry_address and address != entry_address:
+        seen = next((c for c in result.connections if not c.refused and c.address == address), None)
+        moved = f"[{address}]:{seen.port}" if seen is not None else ""
+        landed = ", ".join(x for x in dict.fromkeys([moved, *landed.split(", ")]) if x)
+        address = entry_address
     return TransferRow(
         case=result.case_id, protocol=result.protocol, family=result.family, auth=result.auth,
-        ok=result.ok, endpoint=result.endpoint, address=result.address, landed=result.landed,
+        ok=result.ok, endpoint=result.endpoint, address=address, landed=landed,
         error=result.error_summary(),
         steps={s.name: (round(s.seconds, 6), s.nbytes) for s in result.steps
                if s.ok and s.name in DATA_STEPS})
