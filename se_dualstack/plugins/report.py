@@ -44,6 +44,9 @@ MAX_LISTED = 12  # checks listed under a root cause on the terminal (the report 
 # How pytest-html's filter boxes name the outcomes: a skip here is a check that does not apply,
 # and the only expected failure is a waived one.
 OUTCOME_LABELS = {"skipped": "Not applicable", "xfailed": "Waived"}
+# The columns the suite adds to pytest-html's results table: (column type, title).
+TABLE = "results_table.html.j2"
+COLUMNS = (("check", "Check"), ("sehost", "Host"), ("concern", "Concern"))
 
 
 # This module works alone (``-p se_dualstack.plugins.report``) on the state and outcomes it needs.
@@ -228,29 +231,21 @@ class SEReport:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
-        cells[1:1] = [
-            '<th class="sortable" data-column-type="check">Check</th>',
-            '<th class="sortable" data-column-type="sehost">Host</th>',
-            '<th class="sortable" data-column-type="concern">Concern</th>',
-        ]
+        cells[1:1] = [templates.macro(TABLE, "header", column, name) for column, name in COLUMNS]
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_row(self, report: Any, cells: list[str]) -> None:
         rec = self.record(report) or Record(report.nodeid)
         if rec.waived and cells and "XFailed" in cells[0]:
             cells[0] = cells[0].replace("XFailed", "Waived")
-        cells[1:1] = [
-            f'<td class="col-check">{html.escape(rec.check or "")}</td>',
-            f'<td class="col-sehost">{html.escape(rec.host or "")}</td>',
-            f'<td class="col-concern">{html.escape(title(rec.concern))}</td>',
-        ]
+        values = (rec.check or "", rec.host or "", title(rec.concern))
+        cells[1:1] = [templates.macro(TABLE, "cell", c, v) for (c, _), v in zip(COLUMNS, values)]
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_html(self, report: Any, data: list[str]) -> None:
         if report.skipped and isinstance(report.longrepr, tuple):
             # pytest keeps a skip as (path, line, reason): show the reason as a sentence.
-            reason = html.escape(redact(outcomes.skip_reason(report)))
-            data[:] = [f'<div class="log">{reason}</div>']
+            data[:] = [templates.macro(TABLE, "log", outcomes.skip_reason(report))]
             return
         data[:] = [redact(d) for d in data]
 

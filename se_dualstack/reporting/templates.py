@@ -40,3 +40,9 @@ def environment() -> jinja2.Environment:
 def render(name: str, **context: Any) -> str:
     """A template rendered with ``context``, credentials redacted."""
     return redact(environment().get_template(name).render(**context))
+
+
+def macro(name: str, macro_name: str, *args: Any) -> str:
+    """One macro of a template called with ``args`` (escaped by the macro), credentials redacted."""
+    module = environment().get_template(name).make_module()
+    return redact(str(getattr(module, macro_name)(*args)))
