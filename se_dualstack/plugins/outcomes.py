@@ -251,7 +251,7 @@ def failure_line(report: pytest.TestReport, tag: Tag) -> str:
 def phase_outcome(report: pytest.TestReport, tag: Tag) -> str:
     if hasattr(report, "wasxfail"):
         if report.skipped:
-            return "waived" if tag.waiver and not tag.waiver.get("expired") else "xfailed"
+            return "waived" if tag.waiver and not tag.waiver.expired else "xfailed"
         return "xpassed"
     if report.failed:
         return "failed" if report.when == "call" else "error"
@@ -297,8 +297,8 @@ def fold(state: State, report: pytest.TestReport) -> Record:
             rec.detail = tag.detail
         if tag.waiver:
             rec.waiver = tag.waiver
-            if tag.waiver.get("expired"):
-                rec.message = f"{rec.message} (waiver expired on {tag.waiver['expires']})"
+            if tag.waiver.expired:
+                rec.message = f"{rec.message} (waiver expired on {tag.waiver.expires})"
         if tag.transfers:
             rec.transfers = tag.transfers
     elif report.when == "teardown" and report.failed:

@@ -16,6 +16,7 @@ from se_dualstack import checks
 from se_dualstack.plugins import outcomes
 from se_dualstack.plugins.state import state_of
 from se_dualstack.reporting.files import sha256
+from se_dualstack.reporting.records import WaiverNote
 from se_dualstack.waivers import WaiverFileError, find, load
 
 # This module works alone (``-p se_dualstack.plugins.waivers``) on the state and outcomes it needs.
@@ -84,14 +85,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
     if valid is not None:
         report.outcome = "skipped"
         report.wasxfail = f"waived: {valid.justification} (until {valid.expires.isoformat()})"  # type: ignore[attr-defined]
-        tag.waiver = dict(valid.as_dict(), file=ws.path, expired=False)
+        tag.waiver = WaiverNote(**valid.as_dict(), file=ws.path, expired=False)
         report.sections.append(("waiver", f"waiver {valid.index} of {ws.path} applies: "
                                           f"{valid.justification} (until {valid.expires.isoformat()})"))
     elif expired is not None:
         note = (f"waiver {expired.index} of {ws.path} for check {expired.check} on "
                 f"{', '.join(expired.hosts)} expired on {expired.expires.isoformat()} "
                 f"(justification was: {expired.justification}); fix the failure or renew the waiver")
-        tag.waiver = dict(expired.as_dict(), file=ws.path, expired=True)
+        tag.waiver = WaiverNote(**expired.as_dict(), file=ws.path, expired=True)
         longrepr = report.longrepr
         prefix = f"waiver expired on {expired.expires.isoformat()}: "
         crash = getattr(longrepr, "reprcrash", None)
@@ -113,7 +114,7 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
     if not (report.skipped and hasattr(report, "wasxfail")):
         return None
     waiver = outcomes.tag_of(report).waiver
-    if waiver and not waiver.get("expired"):
+    if waiver and not waiver.expired:
         return "waived", "w", "WAIVED"
     return None
 
@@ -129,9 +130,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if waived:
         tr.write_sep("=", f"{len(waived)} waived failure(s)", yellow=True)
         for rec in waived:
-            w = rec.waiver or {}
-            tr.write_line(f"WAIVED {rec.nodeid} - waived: {w.get('justification')} "
-                          f"(until {w.get('expires')})")
+            w = rec.waiver
+            tr.write_line(f"WAIVED {rec.nodeid} - waived: {w.justification if w else '?'} "
+                          f"(until {w.expires if w else '?'})")
     if ws.entries is not None and ws.today is not None:
         for w in ws.entries:
             if w.expired(ws.today):

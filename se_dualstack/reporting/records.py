@@ -54,6 +54,33 @@ class TransferRow:
 
 
 @dataclass
+class WaiverNote:
+    """The waiver that applied to a failure (or applied until it expired), as the report and the
+    result file name it: its entry in the waiver file, the file, whether it had expired."""
+
+    index: int
+    check: str
+    hosts: list[str]
+    justification: str
+    expires: str  # YYYY-MM-DD
+    file: str | None = None
+    expired: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WaiverNote:
+        d = _known(cls, data)
+        d["hosts"] = list(d.get("hosts") or [])
+        return cls(**{"index": 0, "check": "", "justification": "", "expires": "", **d})
+
+
+def _waiver(data: Any) -> WaiverNote | None:
+    return WaiverNote.from_dict(data) if isinstance(data, dict) else None
+
+
+@dataclass
 class HostFacts:
     """What the run learnt about one host, each fact read on that host (never borrowed from
     another host's report): role, OS, the firewall in use, why ssh could not reach it."""
@@ -95,7 +122,7 @@ class Tag:
     cause: str = ""
     could_not_run: bool = False
     detail: dict[str, str] = field(default_factory=dict)
-    waiver: dict[str, Any] | None = None
+    waiver: WaiverNote | None = None
     facts: dict[str, HostFacts] = field(default_factory=dict)
     transfers: list[TransferRow] = field(default_factory=list)
     no_credentials: str = ""
@@ -111,6 +138,7 @@ class Tag:
         d["facts"] = {h: HostFacts.from_dict(f) for h, f in (d.get("facts") or {}).items()}
         d["transfers"] = [TransferRow.from_dict(t) for t in d.get("transfers") or []]
         d["detail"] = dict(d.get("detail") or {})
+        d["waiver"] = _waiver(d.get("waiver"))
         return cls(**d)
 
 
@@ -131,7 +159,7 @@ class Record:
     cause: str | None = None
     could_not_run: bool = False
     detail: dict[str, str] = field(default_factory=dict)
-    waiver: dict[str, Any] | None = None
+    waiver: WaiverNote | None = None
     teardown_error: str | None = None
     transfers: list[TransferRow] = field(default_factory=list)
 
@@ -148,7 +176,7 @@ class Record:
         out: dict[str, Any] = {
             "nodeid": self.nodeid, "test": self.test, "check": self.check, "host": self.host,
             "outcome": self.outcome, "message": self.message, "duration": self.duration,
-            "concern": self.concern, "waiver": self.waiver,
+            "concern": self.concern, "waiver": self.waiver.to_dict() if self.waiver else None,
             "transfers": [t.to_dict() for t in self.transfers],
         }
         for key in ("fix", "through", "cause", "could_not_run", "detail", "teardown_error"):
@@ -165,6 +193,7 @@ class Record:
         if "transfer" in data and not d["transfers"]:
             d["transfers"] = rows_from_figures(data["transfer"])
         d["detail"] = dict(d.get("detail") or {})
+        d["waiver"] = _waiver(d.get("waiver"))
         d["could_not_run"] = bool(d.get("could_not_run"))
         d["duration"] = float(d.get("duration") or 0.0)
         d["outcome"] = str(d.get("outcome") or "")

@@ -108,9 +108,9 @@ def host_os_text(h: SEHost, detected: str | None, unreachable: bool) -> str:
 
 def waiver_text(r: Record) -> str:
     """``SE6-RES-01 on disk01 until 2099-12-31 (ticket 77)``: a waived failure, named."""
-    w = r.waiver or {}
-    return (f"{r.check or r.nodeid} on {r.host} until {w.get('expires', '?')} "
-            f"({w.get('justification', 'no justification')})")
+    w = r.waiver
+    return (f"{r.check or r.nodeid} on {r.host} until {w.expires if w else '?'} "
+            f"({w.justification if w else 'no justification'})")
 
 
 def verdict(counts: Counts, names: list[str], causes: list[RootCause], loose: list[Record],

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from se_dualstack.model import PortRange, SEHost, Site
 from se_dualstack.reporting import resultfile
-from se_dualstack.reporting.records import HostFacts, Record, Tag, TransferRow
+from se_dualstack.reporting.records import HostFacts, Record, Tag, TransferRow, WaiverNote
 from se_dualstack.transfer.evidence import Connection
 from se_dualstack.transfer.outcome import Step, TransferResult
 from se_dualstack.transfer.stats import figures, row
@@ -49,7 +49,7 @@ def test_a_tag_survives_the_trip_through_xdist() -> None:
     """xdist carries a report's plain attributes: the tag goes as a dict and comes back whole."""
     tag = Tag(check="SE6-XFER-01", host="disk02.example.test", through="head.example.test",
               concern="transfer", message="m", could_not_run=False, detail={"expected": "e"},
-              waiver={"index": 1, "expired": False},
+              waiver=WaiverNote(1, "SE6-XFER-01", ["disk02.*"], "ticket 9", "2099-01-01", "w.yml"),
               facts={"head.example.test": HostFacts(role="headnode", firewall="iptables-nft")},
               transfers=[TransferRow("c", "root", 6, ok=True, steps={"upload": (0.5, 10)})],
               no_credentials="")

@@ -11,7 +11,7 @@ from typing import Any
 
 from se_dualstack.model import PortRange, SEHost, Site
 from se_dualstack.reporting import causes, matrix, summary
-from se_dualstack.reporting.records import HostFacts, Record
+from se_dualstack.reporting.records import HostFacts, Record, WaiverNote
 
 HEAD, D1, D2 = "head.example.test", "disk01.example.test", "disk02.example.test"
 SITE = Site("s", "dpm", "inv.yml", [SEHost(n, r, {}, [], PortRange(1, 2)) for n, r in
@@ -113,8 +113,7 @@ def test_no_failure_means_accepted() -> None:
 
 
 def test_a_waived_failure_is_counted_and_named_in_the_verdict() -> None:
-    waiver = {"index": 1, "check": "SE6-RES-01", "hosts": [D1], "expires": "2099-12-31",
-              "justification": "ticket 77", "file": "w.yml", "expired": False}
+    waiver = WaiverNote(1, "SE6-RES-01", [D1], "ticket 77", "2099-12-31", "w.yml")
     recs = [rec("t::a[h]", HEAD), rec("t::b[h]", D1, "waived", "SE6-RES-01", waiver=waiver),
             rec("t::c[h]", D2, "skipped")]
     run = summary.summarize(SITE, recs, {}, seconds=12.4)
