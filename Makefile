@@ -2,6 +2,7 @@
 #   make demo   bring up the embedded testbed site, run the suite from its client host, write the
 #               HTML report under reports/, tear the site down
 #   make test   the project's own tests (lint, unit tests, the suite against testbed sites)
+#   make docs   rewrite the documents' generated tables (checks, faults, variables) from the data
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= /usr/bin/python3
@@ -24,7 +25,7 @@ APT_PACKAGES := gfal2 gfal2-plugin-gridftp gfal2-plugin-xrootd gfal2-plugin-http
   xrootd-scitokens-plugins python3-jwt \
   firewalld nftables dbus unbound tayga
 
-.PHONY: setup system-packages venv demo test lint unit integration bench clean
+.PHONY: setup system-packages venv demo test lint docs unit integration bench clean
 
 setup: system-packages venv
 
@@ -62,6 +63,12 @@ test: setup lint unit integration
 
 lint:
 	$(VENV)/bin/ruff check .
+	$(PY) docs/generate.py --check
+
+# The README's check table and fault list, inventory/README.md's variable tables and
+# docs/testbed.md's fault table, from checks.yml, variables.yml (+ knowledge.yml) and faults.yml.
+docs: venv
+	$(PY) docs/generate.py
 
 unit:
 	$(PY) -m pytest -p no:cacheprovider -q selftests/unit

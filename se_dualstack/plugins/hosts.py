@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from se_dualstack import checks, knowledge, remote, sitevars
+from se_dualstack import checks, knowledge, nodeids, remote, sitevars
 from se_dualstack.errors import InventoryError
 from se_dualstack.facts import Facts
 from se_dualstack.inventory import adhoc_site, load_site
 from se_dualstack.model import ROLES, SEHost, Site
-from se_dualstack.plugins import tags
+from se_dualstack.plugins import outcomes
 from se_dualstack.plugins.state import state_of
 
 # Fixtures that parametrize a test over inventory hosts, in the order the plugin prefers them.
@@ -31,8 +31,8 @@ SE_FIXTURES = ("site", "se_host", *PAIR_FIXTURES)
 # --------------------------------------------------------------------------- options
 
 
-# This module works alone (``-p se_dualstack.plugins.hosts``) on the state and tags it needs.
-pytest_plugins = ["se_dualstack.plugins.state", "se_dualstack.plugins.tags"]
+# This module works alone (``-p se_dualstack.plugins.hosts``) on the state and outcomes it needs.
+pytest_plugins = ["se_dualstack.plugins.state", "se_dualstack.plugins.outcomes"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -77,15 +77,15 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("help", False) or config.getoption("version", False):
         return
     st = state_of(config)
-    st.inventory = inventory_path(config)
+    st.source.inventory = inventory_path(config)
     limit = hosts_option(config)
     try:
         overrides = sitevars.parse_assignments(config.getoption("se_vars"), "--se-var")
         flavour = config.getoption("se_flavour")
         if flavour:
             overrides["se_flavour"] = sitevars.flavour_of("--se-flavour", flavour)
-        if st.inventory:
-            st.site = load_site(st.inventory, limit=limit or None, overrides=overrides,
+        if st.source.inventory:
+            st.site = load_site(st.source.inventory, limit=limit or None, overrides=overrides,
                                 playbook_dir=config.getoption("se_playbook_dir"),
                                 vault_password_files=config.getoption("se_vault_password_files"))
         elif limit:
@@ -93,7 +93,7 @@ def pytest_configure(config: pytest.Config) -> None:
             site = adhoc_site(limit, roles, overrides.get("se_flavour"), overrides)
             st.site = remote.detect_roles(site, lambda h: testinfra_host(config, h),
                                           overrides.get("se_flavour"))
-            st.adhoc = True
+            st.source.adhoc = True
     except InventoryError as exc:
         raise pytest.UsageError(str(exc)) from None
     if st.site is not None:
@@ -105,11 +105,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if st.site is None:
         return []
     hosts = ", ".join(f"{h.name} ({h.role or 'role unknown'})" for h in st.site.hosts)
-    src = st.site.inventory_path if st.adhoc else st.inventory
+    src = st.site.inventory_path if st.source.adhoc else st.source.inventory
     lines = [f"se_dualstack: site {st.site.name}, flavour {st.site.flavour}, inventory {src}",
              f"se_dualstack: hosts {hosts}"]
     # How each role was found, so a detected (or undetectable) role is never a silent guess.
-    return lines + [f"se_dualstack: {h.name}: {h.role_source}" for h in st.site.hosts if st.adhoc]
+    return lines + [f"se_dualstack: {h.name}: {h.role_source}" for h in st.site.hosts if st.source.adhoc]
 
 
 # --------------------------------------------------------------------------- parametrization
@@ -138,7 +138,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     st = state_of(metafunc.config)
     where = metafunc.definition.nodeid
     if len(pairs) > 1:
-        st.usage_errors.append(
+        st.source.usage_errors.append(
             f"{where}: takes {' and '.join(pairs)}; a check takes one of "
             f"{', '.join(PAIR_FIXTURES)} (plus se_host/host)"
         )
@@ -146,7 +146,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     primary = pairs[0] if pairs else "se_host"
     argnames = [primary] + (["se_host"] if primary != "se_host" and "se_host" in names else [])
     if st.site is None:
-        st.needs_inventory.append(where)
+        st.source.needs_inventory.append(where)
         metafunc.parametrize(argnames, [tuple(None for _ in argnames)], ids=["no-inventory"],
                              indirect=True)
         return
@@ -178,16 +178,16 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                                   items: list[pytest.Item]) -> None:
     """Validate check ids, then group each host's checks for ``xdist --dist loadgroup``."""
     st = state_of(config)
-    if st.needs_inventory:
+    if st.source.needs_inventory:
         raise pytest.UsageError(
             "no inventory given: run pytest --inventory inventory/mysite.yml (or set SE_INVENTORY), "
             "optionally with --hosts=ssh://root@host1,... to limit the run; see inventory/README.md"
         )
-    if st.usage_errors:
-        raise pytest.UsageError(st.usage_errors[0])
+    if st.source.usage_errors:
+        raise pytest.UsageError(st.source.usage_errors[0])
     errors: list[str] = []
     for item in items:
-        cid = tags.check_id(item)
+        cid = outcomes.check_id(item)
         uses_se = any(f in getattr(item, "fixturenames", ()) for f in SE_FIXTURES)
         if cid is None:
             if uses_se or _in_acceptance_dir(item, config):
@@ -216,21 +216,12 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 # --------------------------------------------------------------------------- xdist groups
 
 
-def _param_id(nodeid: str) -> str | None:
-    if not nodeid.endswith("]") or "[" not in nodeid:
-        return None
-    return nodeid[nodeid.rindex("[") + 1:-1]
-
-
 def group_host(nodeid: str, names: list[str], declared: dict[str, str] | None = None) -> str | None:
     """The host whose xdist group a test id belongs to: a declared one, else the host in the id."""
-    param = _param_id(nodeid)
+    param = nodeids.param_id(nodeid)
     if param is not None and declared and param in declared:
         return declared[param]
-    if param is None:
-        return None
-    return next((n for n in sorted(names, key=len, reverse=True)
-                 if param == n or param.startswith(n + "-")), None)
+    return nodeids.host_in_nodeid(nodeid, names, guess=False)
 
 
 def item_group_host(item: pytest.Item) -> str | None:
@@ -240,7 +231,7 @@ def item_group_host(item: pytest.Item) -> str | None:
         declared = getattr(val, "group_host", None)
         if isinstance(declared, str) and declared:
             return declared
-    seh = tags.se_host(item)
+    seh = outcomes.se_host(item)
     return seh.name if seh is not None else None
 
 
@@ -260,7 +251,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     from xdist.scheduler import LoadGroupScheduling
 
     names = [h.name for h in st.site.hosts]
-    declared = st.group_hosts
+    declared = st.hosts.group_hosts
 
     class HostGroupScheduling(LoadGroupScheduling):
         def _split_scope(self, nodeid: str) -> str:
@@ -283,9 +274,9 @@ def testinfra_host(config: pytest.Config, seh: SEHost) -> Any:
     ``--ssh-identity-file`` apply where the inventory names no key.
     """
     st = state_of(config)
-    with st.lock:
-        if seh.name in st.testinfra_hosts:
-            return st.testinfra_hosts[seh.name]
+    with st.hosts.lock:
+        if seh.name in st.hosts.testinfra:
+            return st.hosts.testinfra[seh.name]
         conn = seh.access
         if config.getoption("connection", None):
             conn = replace(conn, kind=config.getoption("connection"))
@@ -296,7 +287,7 @@ def testinfra_host(config: pytest.Config, seh: SEHost) -> Any:
         real = remote.host_for(seh.name, conn, ssh_config=config.getoption("ssh_config", None),
                                ssh_identity_file=config.getoption("ssh_identity_file", None),
                                timeout=float(seh.vars.get("se_ssh_timeout", 10)))
-        st.testinfra_hosts[seh.name] = real
+        st.hosts.testinfra[seh.name] = real
         return real
 
 
@@ -304,12 +295,12 @@ def require_reachable(config: pytest.Config, seh: SEHost, check_id: str | None =
     """The testinfra host, or fail the current check with one line if it cannot be reached."""
     st = state_of(config)
     real = testinfra_host(config, seh)
-    probe = st.probes.get(seh.name)
+    probe = st.hosts.probes.get(seh.name)
     if probe is None:
         probe = remote.probe(real, float(seh.vars.get("se_ssh_timeout", 10)) * 2 + 5)
-        st.probes[seh.name] = probe
+        st.hosts.probes[seh.name] = probe
     if not probe.ok:
-        raise checks.CouldNotRun(check_id, seh.name, probe.reason, tags.UNREACHABLE_FIX)
+        raise checks.CouldNotRun(check_id, seh.name, probe.reason, outcomes.UNREACHABLE_FIX)
     return real
 
 
@@ -352,9 +343,9 @@ def attach(config: pytest.Config, seh: SEHost | None) -> SEHost | None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Unreachable-host lines name the check being run."""
-    seh = attach(item.config, tags.se_host(item))
+    seh = attach(item.config, outcomes.se_host(item))
     if seh is not None and isinstance(seh.host, GuardedHost):
-        seh.host._se_check = tags.check_id(item)
+        seh.host._se_check = outcomes.check_id(item)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -368,10 +359,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     st = state_of(config)
     if st.site is None or config.getoption("collectonly", False) or hasattr(config, "workerinput"):
         return
-    ran = {r["host"] for r in st.records.values()}
+    ran = {r.host for r in st.outcomes.records.values()}
     todo = [h for h in st.site.hosts
-            if h.name in ran and h.name not in st.unreachable
-            and not st.hostinfo.get(h.name, {}).get("detected_os") and not h.detected_os]
+            if h.name in ran and not st.outcomes.host(h.name).unreachable
+            and not st.outcomes.host(h.name).detected_os and not h.detected_os]
     if not todo:
         return
 
@@ -380,9 +371,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             attach(config, h)
             h.detected_os = detect_os(config, h)
         except BaseException:  # pytest.fail() is a BaseException: the OS stays unknown
-            probe = st.probes.get(h.name)
+            probe = st.hosts.probes.get(h.name)
             if probe is not None and not probe.ok:
-                st.unreachable.setdefault(h.name, probe.reason)
+                facts = st.outcomes.host(h.name)
+                facts.unreachable = facts.unreachable or probe.reason
 
     threads = [threading.Thread(target=one, args=(h,), daemon=True) for h in todo]
     for t in threads:
@@ -392,7 +384,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         t.join(bound)
     for h in todo:
         if h.detected_os:
-            st.hostinfo.setdefault(h.name, {})["detected_os"] = h.detected_os
+            st.outcomes.host(h.name).detected_os = h.detected_os
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -440,13 +432,13 @@ def se_host_transfer_port(request: pytest.FixtureRequest) -> tuple[SEHost, Any]:
 @pytest.fixture(scope="session")
 def facts(pytestconfig: pytest.Config) -> Facts:
     """This run's gathered host state (each fact asked once per run)."""
-    return state_of(pytestconfig).facts
+    return state_of(pytestconfig).hosts.facts
 
 
 @pytest.fixture
 def check(request: pytest.FixtureRequest) -> checks.Bound:
     """The test's check (id from its ``@pytest.mark.check``) bound to its host."""
-    cid, _, name = tags.identify(request.node)
+    cid, _, name = outcomes.identify(request.node)
     if cid is None:
         pytest.fail(f"{request.node.nodeid}: the 'check' fixture needs @pytest.mark.check(\"SE6-...\")",
                     pytrace=False)
@@ -464,7 +456,7 @@ class HostFixture:
     @pytest.fixture
     def host(self, request: pytest.FixtureRequest) -> Any:
         """The testinfra Host of the current inventory host (overrides testinfra's ``host``)."""
-        seh = tags.se_host(request.node)
+        seh = outcomes.se_host(request.node)
         if seh is None:
             pytest.fail(
                 f"{request.node.nodeid}: 'host' needs a per-host check (take se_host, se_headnode, "
