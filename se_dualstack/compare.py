@@ -144,7 +144,7 @@ def _number(value: Any) -> float | None:
 
 def figure_rate(fig: Any) -> float | None:
     """Throughput of one transfer figure: an explicit rate key, else bytes / seconds (in MB/s)."""
-    if isinstance(fig, int | float):
+    if isinstance(fig, (int, float)):
         return _number(fig)
     if not isinstance(fig, dict):
         return None
@@ -165,7 +165,7 @@ def figure_rate(fig: Any) -> float | None:
 def figure_label(fig: Any, index: int) -> str:
     """A label that matches the same figure across runs (protocol/family/... else position)."""
     if isinstance(fig, dict):
-        parts = [str(fig[k]) for k in LABEL_KEYS if k in fig and isinstance(fig[k], str | int)]
+        parts = [str(fig[k]) for k in LABEL_KEYS if k in fig and isinstance(fig[k], (str, int))]
         if parts:
             return "/".join(parts)
     return f"#{index}"

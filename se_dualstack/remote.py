@@ -107,7 +107,7 @@ def detect_roles(site: Site, host_of: Callable[[SEHost], Any], flavour: str | No
     todo = [h for h in site.hosts if h.role is None or not flavour]
     # In parallel: a dead host costs its ssh ConnectTimeout once, not once per host in a row.
     with ThreadPoolExecutor(max_workers=min(16, len(todo) or 1)) as pool:
-        verdicts = dict(zip([h.name for h in todo], pool.map(look, todo), strict=True))
+        verdicts = dict(zip([h.name for h in todo], pool.map(look, todo)))
     chosen, why = detect.site_flavour(list(verdicts.values()), flavour, str(site.vars["se_flavour"]))
     hosts = []
     for h in site.hosts:

@@ -13,7 +13,7 @@ import html
 import re
 import shutil
 import socket
-from datetime import UTC
+from datetime import timezone
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,7 @@ def pytest_se_dualstack_site(config: pytest.Config, state: State) -> None:
     args = [a for a in config.args if not a.startswith("-")]
     if args and all("selftests" in Path(a.split("::")[0]).parts for a in args):
         return  # the project's own tests: no site report
-    stamp = st.started.astimezone(UTC).strftime(STAMP_FORMAT)
+    stamp = st.started.astimezone(timezone.utc).strftime(STAMP_FORMAT)
     reports = config.rootpath / "reports"
     base = reports / resultfile.claim_stem(reports, f"{safe_name(st.site.name)}-{stamp}", ".html")
     config.option.htmlpath = str(base.parent / f"{base.name}.html")
@@ -168,7 +168,7 @@ def fill_metadata(config: pytest.Config, st: State) -> None:
     if digest:
         md["Inventory sha256"] = digest
     md["Hosts"] = {h.name: html.escape(_host_line(st, h.name)) for h in st.site.hosts}
-    md["Started (UTC)"] = st.started.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    md["Started (UTC)"] = st.started.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     md["Suite machine"] = html.escape(socket.gethostname())
 
 

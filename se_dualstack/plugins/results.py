@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,7 @@ def _output_dir_and_stem(config: pytest.Config, site_name: str, st: State) -> tu
     """Next to the HTML report, with its stem when it is already ``<site>-<stamp>``."""
     html = getattr(config.option, "htmlpath", None)
     chosen = config.getoption("results_dir", None)
-    stem = f"{_safe(site_name)}-{st.started.astimezone(UTC).strftime(STAMP_FORMAT)}"
+    stem = f"{_safe(site_name)}-{st.started.astimezone(timezone.utc).strftime(STAMP_FORMAT)}"
     if st.report_base is not None:
         stem = st.report_base.name
     if chosen:
@@ -95,8 +95,8 @@ def write_results(config: pytest.Config, st: State, exitstatus: int) -> None:
     inventory = getattr(st.site, "inventory_path", None) or st.inventory
     workers = getattr(config.option, "numprocesses", None)
     doc = resultfile.build_document(
-        site=st.site, inventory=inventory, started=st.started.astimezone(UTC).replace(microsecond=0),
-        finished=datetime.now(UTC).replace(microsecond=0), records=st.records,
+        site=st.site, inventory=inventory, started=st.started.astimezone(timezone.utc).replace(microsecond=0),
+        finished=datetime.now(timezone.utc).replace(microsecond=0), records=st.records,
         hostinfo=st.hostinfo, exitstatus=exitstatus,
         args=[str(a) for a in config.invocation_params.args],
         workers=workers if isinstance(workers, int) else 0,

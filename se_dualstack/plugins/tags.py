@@ -156,7 +156,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
                  if isinstance(getattr(exc, k, None), str)}
         if parts:
             report.se_detail = parts
-        if isinstance(exc, checks.CheckFailure | checks.CouldNotRun):
+        if isinstance(exc, (checks.CheckFailure, checks.CouldNotRun)):
             report.se_fix = redact(exc.fix)
             report.se_cause = exc.cause
             report.se_could_not_run = isinstance(exc, checks.CouldNotRun)
@@ -210,7 +210,7 @@ def _scrub_value(value: Any) -> Any:
 def skip_reason(report: pytest.TestReport) -> str:
     """A skip's reason as a sentence (never the ``(path, line, reason)`` tuple pytest keeps)."""
     longrepr = report.longrepr
-    if isinstance(longrepr, tuple | list) and len(longrepr) == 3:
+    if isinstance(longrepr, (tuple, list)) and len(longrepr) == 3:
         return str(longrepr[2]).removeprefix("Skipped: ")
     return one_line(getattr(report, "longreprtext", "") or longrepr or "")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Generator
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     st = state_of(config)
     st.waivers, st.waiver_path = waivers, path
-    st.waiver_today = today = datetime.now(UTC).date()
+    st.waiver_today = today = datetime.now(timezone.utc).date()
     try:
         digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     except OSError:
