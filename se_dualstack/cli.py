@@ -61,10 +61,15 @@ def build_site(args: argparse.Namespace) -> Site:
         raise InventoryError("no inventory given: write se-dualstack site --inventory PATH "
                              "(or --hosts=ssh://root@host1,... to detect roles over ssh)")
     site = inventory.adhoc_site(specs, roles, overrides.get("se_flavour"), overrides)
-    return remote.detect_roles(
-        site, lambda h: remote.host_for(h.name, h.access, ssh_config=args.ssh_config,
-                                        timeout=float(h.vars.get("se_ssh_timeout", 10))),
-        overrides.get("se_flavour"))
+    masters = remote.Masters()
+    try:
+        return remote.detect_roles(
+            site, lambda h: remote.host_for(h.name, h.connection, ssh_config=args.ssh_config,
+                                            timeout=float(h.vars.get("se_ssh_timeout", 10)),
+                                            masters=masters),
+            overrides.get("se_flavour"))
+    finally:
+        masters.close()
 
 
 def pytest_args(args: Sequence[str], cwd: Path) -> list[str]:

@@ -12,6 +12,7 @@ pytest_plugins = [
     "se_dualstack.plugins.state",
     "se_dualstack.plugins.tags",
     "se_dualstack.plugins.hosts",
+    "se_dualstack.plugins.groups",
     "se_dualstack.plugins.report",
     "se_dualstack.plugins.results",
     "se_dualstack.plugins.waivers",

@@ -68,7 +68,8 @@ def pytest_se_dualstack_site(config: pytest.Config, state: State) -> None:
     if args and all("selftests" in Path(a.split("::")[0]).parts for a in args):
         return  # the project's own tests: no site report
     stamp = st.started.astimezone(timezone.utc).strftime(STAMP_FORMAT)
-    reports = config.rootpath / "reports"
+    chosen = config.getoption("results_dir", None)  # se-dualstack run: ./reports where typed
+    reports = Path(config.invocation_params.dir, chosen) if chosen else config.rootpath / "reports"
     base = reports / resultfile.claim_stem(reports, f"{safe_name(st.site.name)}-{stamp}", ".html")
     config.option.htmlpath = str(base.parent / f"{base.name}.html")
     config.option.self_contained_html = True
@@ -143,7 +144,7 @@ def _host_line(st: State, name: str) -> str:
     h = st.site.host(name)
     os_text = summary.host_os_text(h, st.hostinfo.get(name, {}).get("detected_os"),
                                    name in st.unreachable)
-    c = h.access
+    c = h.connection
     via = "local" if c.kind == "local" else (
         f"{c.kind} {c.user + '@' if c.user else ''}{c.address}{f':{c.port}' if c.port else ''}"
         + (f", key {c.private_key_file}" if c.private_key_file else "")
@@ -163,7 +164,7 @@ def fill_metadata(config: pytest.Config, st: State) -> None:
     md["Site"] = st.site.name
     md["SE flavour"] = st.site.flavour
     md["Suite version"] = f"se_dualstack {se_dualstack.__version__}"
-    md["Inventory"] = html.escape(st.inventory or st.site.inventory_path)
+    md["Inventory"] = html.escape(st.inventory or st.site.origin)
     digest = inventory_digest(st.inventory)
     if digest:
         md["Inventory sha256"] = digest

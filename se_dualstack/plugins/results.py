@@ -30,8 +30,9 @@ STAMP_RE = re.compile(r"^(?P<site>.+)-(?P<stamp>\d{8}T\d{6}Z)(?:-\d+)?$")  # -2:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("se-results", "se-dualstack result file and comparison")
     group.addoption("--results-dir", default=None, metavar="DIR",
-                    help="where <site>-<start>.json and <site>-latest.json go "
-                         "(default: the HTML report's directory, else reports/ under the rootdir)")
+                    help="where <site>-<start>.json and <site>-latest.json go, and the HTML and "
+                         "JUnit reports unless --html says otherwise (default: the HTML report's "
+                         "directory, else reports/ under the rootdir)")
     group.addoption("--baseline", default=None, metavar="FILE",
                     help="result file of an earlier run; at the end write <site>-<start>-compare.{html,txt} "
                          "(reports/<site>-latest.json works: it is read before this run replaces it)")

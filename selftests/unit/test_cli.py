@@ -21,14 +21,14 @@ def test_site_prints_hosts_roles_connection_vars(capsys: pytest.CaptureFixture[s
     out, err = capsys.readouterr()
     assert (rc, err) == (0, ""), "success, nothing on stderr"
     doc = json.loads(out)
-    assert set(doc) == {"site", "flavour", "inventory", "hosts", "ignored"}, "top-level keys"
+    assert set(doc) == {"site", "flavour", "inventory", "origin", "hosts", "ignored"}, "top-level keys"
     head = doc["hosts"][0]
     assert (head["name"], head["role"], head["connection"]["user"]) == (
         "head.example.org", "headnode", "admin"), "first host"
     assert head["vars"]["se_resolvers"] == ["192.0.2.53"], "--se-var beats the inventory"
     assert all(k.startswith("se_") for h in doc["hosts"] for k in h["vars"]), "se_* vars only"
     assert doc["ignored"] == [{"name": "ce01.example.org",
-                               "reason": "in no SE group (groups: all, computing)"}], "left out"
+                               "reason": "in no SE group (groups: computing)"}], "left out"
 
 
 def test_bad_inventory_exit_4_one_line(tmp_path: Path) -> None:
