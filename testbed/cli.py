@@ -83,7 +83,6 @@ def suite_env(state: dict[str, Any]) -> dict[str, str]:
 
 
 def _print_up(state: dict[str, Any]) -> None:
-    sd = engine.state_dir(state["name"])
     site = state["site"]
     print(f"testbed {state['name']!r} up in {state['up_seconds']:.2f} s: site {site['site']} "
           f"({site['source']}), domain {site['domain']}")
@@ -97,6 +96,14 @@ def _print_up(state: dict[str, Any]) -> None:
         v6 = rec["ipv6"] or "(no IPv6)"
         os_ = personality.get(rec["short"], rec["os"])
         print(f"  {rec['fqdn']:<28} {rec['role']:<8} {os_:<7} {rec['ipv4']:<13} {v6:<16}{extra}{fl}")
+    _print_paths(state)
+    print(f"  run the suite:  python -m testbed --name {state['name']} run -- .venv/bin/pytest")
+    print(f"  tear down:      python -m testbed --name {state['name']} down")
+
+
+def _print_paths(state: dict[str, Any]) -> None:
+    """Where the suite finds the site: inventory, ssh config, proxy, CA, issuer, tokens."""
+    sd = engine.state_dir(state["name"])
     print(f"  inventory   {sd / 'inventory.yml'}")
     print(f"  ssh config  {sd / 'ssh_config'}")
     if state.get("x509"):
@@ -106,8 +113,6 @@ def _print_up(state: dict[str, Any]) -> None:
         print(f"  issuer      {state['tokens']['issuer']}")
         print(f"  tokens      {sd / 'tokens'}/<kind>.jwt: {', '.join(state['tokens']['tokens'])} "
               f"(suite: --bearer-token-file=... or BEARER_TOKEN_FILE)")
-    print(f"  run the suite:  python -m testbed --name {state['name']} run -- .venv/bin/pytest")
-    print(f"  tear down:      python -m testbed --name {state['name']} down")
 
 
 def _status(name: str) -> int:
@@ -130,6 +135,7 @@ def _status(name: str) -> int:
         print(f"  {rec['fqdn']:<28} {'up  ' if ok else 'DEAD'} pid {rec['pid']:<7} {rec['ipv4']:<13} "
               f"{rec['ipv6'] or '-':<16} listening {ports}"
               + (f"  faults {rec['faults']}" if rec["faults"] else ""))
+    _print_paths(state)
     return 1 if bad else 0
 
 
