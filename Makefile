@@ -73,6 +73,7 @@ bench: setup
 	$(PY) bench/bench_transfers.py
 	$(PY) bench/bench_parallel.py
 	$(PY) bench/bench_cost.py
+	$(PY) bench/bench_site_ssh.py
 
 clean:
 	-for n in $$(ip netns list 2>/dev/null | awk '{print $$1}' | sed -n 's/-site$$//p'); do $(TESTBED) --name $$n down; done
