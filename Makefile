@@ -10,6 +10,16 @@ PY := $(VENV)/bin/python
 TESTBED := $(PY) -m testbed
 DEMO_NAME ?= demo
 SITE ?= testbed/sites/default.yml
+# Python 3.9 (EL9's /usr/bin/python3): Debian 11's, unpacked once into a private cache (see
+# selftests/py39.sh), and a venv of its own with the suite installed as a site installs it.
+PY39_CACHE ?= /var/cache/se-dualstack/py39
+VENV39 ?= .venv39
+PY39_ENV := LD_LIBRARY_PATH=$(PY39_CACHE)/root/usr/lib/x86_64-linux-gnu
+PY39_NAME ?= py39$(shell printf '%s' "$${SE6_TB_TAG:-}" | tr -cd 'a-z0-9' | cut -c1-3)
+# The oldest Python the code must run on, checked by reading it (vermin) before running it.
+VERMIN := $(VENV)/bin/vermin -q -t=3.9- --violations --no-tips --backport argparse \
+  --backport configparser --backport dataclasses --backport importlib --backport ipaddress \
+  --backport statistics --backport typing
 
 # Debian 12 packages: gfal2 and its plugins + bindings (as on a grid UI), the testbed's real
 # servers (XRootD, GridFTP, sshd, dnsmasq) and tools (iptables, iproute2, openssl); gcc builds
@@ -23,7 +33,7 @@ APT_PACKAGES := gfal2 gfal2-plugin-gridftp gfal2-plugin-xrootd gfal2-plugin-http
   xrootd-scitokens-plugins python3-jwt \
   firewalld nftables dbus
 
-.PHONY: setup system-packages venv demo test lint unit integration bench clean
+.PHONY: setup system-packages venv demo test lint unit integration bench clean py39 test-py39
 
 setup: system-packages venv
 
@@ -57,16 +67,31 @@ demo: setup
 	echo; echo "report: $$(readlink -f "$$(ls -t reports/*.html | head -1)")"; \
 	exit $$rc
 
-test: setup lint unit integration
+test: setup lint unit test-py39 integration
 
 lint:
 	$(VENV)/bin/ruff check .
+	$(VERMIN) se_dualstack tests testbed selftests bench conftest.py
 
 unit:
 	$(PY) -m pytest -p no:cacheprovider -q selftests/unit
 
 integration:
 	$(PY) -m pytest -p no:cacheprovider -q selftests/integration
+
+# A venv on a real Python 3.9 with the suite installed by `pip install .` (idempotent; the
+# interpreter is downloaded once, from Debian 11 with private apt lists, into PY39_CACHE).
+py39: setup
+	PIP="$(PY) -m pip" bash selftests/py39.sh $(PY39_CACHE) $(VENV39)
+
+# Under Python 3.9: se-dualstack site, the unit tests, the host checks against a testbed site.
+test-py39: py39
+	$(PY39_ENV) $(VENV39)/bin/se-dualstack site --inventory inventory/dpm-site.ini > /dev/null
+	$(PY39_ENV) $(VENV39)/bin/python -m pytest -p no:cacheprovider -q selftests/unit
+	$(TESTBED) --name $(PY39_NAME) up > /dev/null
+	@trap '$(TESTBED) --name $(PY39_NAME) down > /dev/null' EXIT; \
+	$(TESTBED) --name $(PY39_NAME) run -- env $(PY39_ENV) $(VENV39)/bin/pytest -p no:cacheprovider \
+	  -q -m "not transfer" --results-dir=$$(mktemp -d)
 
 bench: setup
 	$(PY) bench/bench_testbed.py
