@@ -95,7 +95,7 @@ def test_up_prints_what_it_started(site_up: subprocess.CompletedProcess) -> None
     # head, two disks, the client and the token issuer
     assert st.stdout.count(" up ") == 5, f"expected 5 hosts up, got {st.stdout.count(' up ')}: {st.stdout}"
     for label in ("inventory", "ssh config", "proxy", "CA dir", "issuer", "tokens"):  # as `up` says
-        line = next((ln for ln in out.splitlines() if ln.strip().startswith(label)), None)
+        line = next((ln for ln in out.splitlines() if ln.strip().startswith(label + " ")), None)
         assert line is not None, f"`up` names its {label}: {out}"
         assert line in st.stdout, f"`status` names the {label} too: {st.stdout}"
 
