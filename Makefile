@@ -24,14 +24,16 @@ VERMIN := $(VENV)/bin/vermin -q -t=3.9- --violations --no-tips --backport argpar
 # Debian 12 packages: gfal2 and its plugins + bindings (as on a grid UI), the testbed's real
 # servers (XRootD, GridFTP, sshd, dnsmasq) and tools (iptables, iproute2, openssl); gcc builds
 # the small LD_PRELOAD shim that forces one address family in the gfal2 worker; the SciTokens
-# plugin and PyJWT give the testbed WLCG tokens (its issuer mints, every XRootD validates).
+# plugin and PyJWT give the testbed WLCG tokens (its issuer mints, every XRootD validates);
+# cmake, g++ and the -dev packages build gfal2's bindings for the Python 3.9 of `make py39`.
 APT_PACKAGES := gfal2 gfal2-plugin-gridftp gfal2-plugin-xrootd gfal2-plugin-http gfal2-plugin-file \
   python3-gfal2 python3-yaml python3-venv xrootd-server xrootd-client \
   globus-gridftp-server-progs globus-proxy-utils globus-gass-copy-progs \
   openssh-server openssh-client dnsmasq-base iptables iproute2 openssl curl procps \
   gfal2-util-scripts python-is-python3 python3-cryptography gcc libc6-dev \
   xrootd-scitokens-plugins python3-jwt \
-  firewalld nftables dbus
+  firewalld nftables dbus \
+  cmake g++ pkg-config libgfal2-dev libglib2.0-dev libboost1.74-dev
 
 .PHONY: setup system-packages venv demo test lint unit integration bench clean py39 test-py39
 
@@ -79,19 +81,22 @@ unit:
 integration:
 	$(PY) -m pytest -p no:cacheprovider -q selftests/integration
 
-# A venv on a real Python 3.9 with the suite installed by `pip install .` (idempotent; the
-# interpreter is downloaded once, from Debian 11 with private apt lists, into PY39_CACHE).
+# A venv on a real Python 3.9 with the suite installed by `pip install .` and gfal2's bindings
+# built for it (idempotent; the interpreter is downloaded once, from Debian 11 with private apt
+# lists, into PY39_CACHE; the bindings are built once into the venv).
 py39: setup
-	PIP="$(PY) -m pip" bash selftests/py39.sh $(PY39_CACHE) $(VENV39)
+	PY39_GFAL2=1 PIP="$(PY) -m pip" bash selftests/py39.sh $(PY39_CACHE) $(VENV39)
 
-# Under Python 3.9: se-dualstack site, the unit tests, the host checks against a testbed site.
+# Under Python 3.9: se-dualstack site, the unit tests, and the whole suite against a testbed
+# site (host checks, X.509 and token transfers).
 test-py39: py39
 	$(PY39_ENV) $(VENV39)/bin/se-dualstack site --inventory inventory/dpm-site.ini > /dev/null
 	$(PY39_ENV) $(VENV39)/bin/python -m pytest -p no:cacheprovider -q selftests/unit
 	$(TESTBED) --name $(PY39_NAME) up > /dev/null
 	@trap '$(TESTBED) --name $(PY39_NAME) down > /dev/null' EXIT; \
 	$(TESTBED) --name $(PY39_NAME) run -- env $(PY39_ENV) $(VENV39)/bin/pytest -p no:cacheprovider \
-	  -q -m "not transfer" --results-dir=$$(mktemp -d)
+	  -q --results-dir=$$(mktemp -d) \
+	  --bearer-token-file=/run/se-testbed/$(PY39_NAME)/tokens/valid.jwt
 
 bench: setup
 	$(PY) bench/bench_testbed.py
