@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -46,3 +47,18 @@ def test_no_inventory_and_no_hosts(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["site"]) == 4, "usage error"
     assert capsys.readouterr().err.startswith("se-dualstack: error: no inventory given: write "
                                               "se-dualstack site --inventory PATH"), "says what to do"
+
+
+def test_site_piped_into_head_ends_quietly() -> None:
+    """`se-dualstack site ... | head`: the reader stops early; no BrokenPipeError traceback.
+
+    The pipe's reading end is closed before the command starts, so every write meets it."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        r = subprocess.run([sys.executable, "-m", "se_dualstack", "site", "--inventory",
+                            str(DATA / "etc-ansible" / "hosts")], stdout=write_end, stderr=subprocess.PIPE,
+                           text=True, timeout=120, cwd=ROOT, check=False)
+    finally:
+        os.close(write_end)
+    assert (r.returncode, r.stderr) == (0, ""), r.stderr[-800:]
