@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from testbed import dns, faults, firewall, hostenv, netns, osfiles, sshd
+from testbed import dns, faults, firewall, hostenv, netns, osfiles, sshd, systems
 from testbed.site import PRIV_ROOT, STATE_ROOT, members
 
 try:  # the services engineer's modules; the core works without them
@@ -176,7 +176,7 @@ def _host_up(site: dict[str, Any], host: dict[str, Any], sd: Path, pki_f: Future
     marks["sshd"] = time.monotonic() - t0
     specs: list[Any] = []
     if svcmod is not None and pki_f is not None:
-        specs = svcmod.service_specs(site, host, pki_f.result(), sd)
+        specs = systems.service_specs(site, host, pki_f.result(), sd)
     marks["specs"] = time.monotonic() - t0
     firewall.apply(pid, site, host, sorted({p for s in specs for p in s.ports}))
     marks["firewall"] = time.monotonic() - t0
@@ -296,7 +296,7 @@ def _up(site: dict[str, Any], sd: Path, log: Log, t_start: float) -> dict[str, A
         # Ports listening is not enough: until each data server's cmsd has logged in, the manager
         # answers with "wait", and the first transfers through the head node stall.
         t0 = time.monotonic()
-        missing = svcmod.wait_cluster(site, sd, timeout=30.0)
+        missing = systems.wait_cluster(site, sd, timeout=30.0)
         timings["_cluster"] = time.monotonic() - t0
         if missing:
             log(f"warning: data servers not joined to the head node's manager after 30 s: "
@@ -330,7 +330,7 @@ def inventory(site: dict[str, Any]) -> dict[str, Any]:
     return {"all": {
         "vars": {
             "se_site": site["site"],
-            "se_flavour": "dpm",
+            "se_flavour": systems.system(site),
             "se_resolvers": [site["dns"]["ipv6"], site["dns"]["ipv4"]],
             "se_ipv6_prefixes": [site["ipv6_prefix"]],
             "se_external_interface": "eth0",

@@ -11,6 +11,7 @@ modules that build a host (dns.py, osfiles.py, firewall.py, netns.py, the servic
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ import yaml
 
 CATALOGUE_FILE = Path(__file__).with_name("faults.yml")
 APPLIES = ("dns", "net", "os", "fw", "svc")
-PARAMS = {"port": "443", "service": "gsiftp"}  # parameter kind -> example for error messages
-ENTRY_KEYS = {"applies", "story", "param", "only", "catches", "catches_on", "catches_with", "note"}
+PARAMS = {"port": "443", "ports": "1094 or 33115-33145", "service": "gsiftp"}  # kind -> example
+ENTRY_KEYS = {"applies", "story", "param", "only", "implies", "catches", "catches_on", "catches_with", "note"}
+SYSTEMS = ("dpm", "dcache", "eos", "xrootd", "storm")  # the storage systems a site file may name
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class Fault:
     param: str | None = None
     only_os: tuple[str, ...] = ()
     only_role: str | None = None
+    only_system: tuple[str, ...] = ()
+    implies: tuple[str, ...] = ()
     catches_on: dict[str, frozenset[str]] = field(default_factory=dict)
     catches_with: dict[str, frozenset[str]] = field(default_factory=dict)
     note: str = ""
@@ -48,17 +52,28 @@ def _entry(name: str, raw: Any) -> Fault:
     if raw.get("param") not in (None, *PARAMS):
         raise ValueError(f"{where}: param must be one of {sorted(PARAMS)}")
     only = raw.get("only") or {}
+    systems = tuple(only.get("system") or ())
+    if set(systems) - set(SYSTEMS):
+        raise ValueError(f"{where}: only.system must name systems from {SYSTEMS}")
     return Fault(name, raw["applies"], str(raw["story"]), frozenset(raw.get("catches") or ()),
-                 raw.get("param"), tuple(only.get("os") or ()), only.get("role"),
+                 raw.get("param"), tuple(only.get("os") or ()), only.get("role"), systems,
+                 tuple(str(f) for f in raw.get("implies") or ()),
                  {str(k): frozenset(v) for k, v in (raw.get("catches_on") or {}).items()},
                  {str(k): frozenset(v) for k, v in (raw.get("catches_with") or {}).items()},
                  str(raw.get("note") or ""))
 
 
 def load(path: Path = CATALOGUE_FILE) -> dict[str, Fault]:
-    """Read and validate the catalogue file."""
+    """Read and validate the catalogue file (an implied fault must be in it and imply nothing)."""
     raw = yaml.safe_load(path.read_text()) or {}
-    return {name: _entry(name, entry) for name, entry in raw.items()}
+    out = {name: _entry(name, entry) for name, entry in raw.items()}
+    for f in out.values():
+        for imp in f.implies:
+            base = out.get(imp.partition(":")[0])
+            if base is None or base.implies:
+                raise ValueError(f"{path.name}: fault {f.name} implies {imp!r}, which is not a fault "
+                                 "of the catalogue that implies nothing itself")
+    return out
 
 
 CATALOGUE: dict[str, Fault] = load()
@@ -71,8 +86,9 @@ def split(fault: str) -> tuple[str, str | None]:
 
 
 def validate(faults: list[str], host: dict[str, Any]) -> None:
-    """Raise ValueError with a one-line reason for an unknown or misplaced fault."""
-    for f in faults:
+    """Raise ValueError with a one-line reason for an unknown or misplaced fault (``host["system"]``,
+    default dpm, is the storage system of the host's site)."""
+    for f in [*faults, *(imp for given in faults for imp in _implied(given))]:
         name, param = split(f)
         if name not in CATALOGUE:
             raise ValueError(f"unknown fault {f!r}; known: {', '.join(sorted(CATALOGUE))}")
@@ -83,6 +99,8 @@ def validate(faults: list[str], host: dict[str, Any]) -> None:
             raise ValueError(f"fault {name} takes no parameter (got {f!r})")
         if entry.param == "port" and not (param or "").isdigit():
             raise ValueError(f"fault {f!r}: the parameter is a TCP port number")
+        if entry.param == "ports" and not re.fullmatch(r"\d+(-\d+)?", param or ""):
+            raise ValueError(f"fault {f!r}: the parameter is a TCP port or a range A-B")
         personality = host.get("personality", host.get("os"))
         if entry.only_os and personality not in entry.only_os:
             raise ValueError(f"fault {name} only applies to {'/'.join(entry.only_os)} hosts "
@@ -90,6 +108,10 @@ def validate(faults: list[str], host: dict[str, Any]) -> None:
         if entry.only_role and host.get("role") != entry.only_role:
             raise ValueError(f"fault {name} only applies to the {entry.only_role}"
                              .replace("headnode", "head node"))
+        system = host.get("system", "dpm")
+        if entry.only_system and system not in entry.only_system:
+            raise ValueError(f"fault {name} only applies to a {'/'.join(entry.only_system)} site "
+                             f"(this site's system is {system})")
 
 
 def catches(fault: str, host: dict[str, Any]) -> frozenset[str]:
@@ -120,14 +142,27 @@ def endpoint_alias(site: dict[str, Any]) -> str | None:
     return None
 
 
+def _implied(fault: str) -> tuple[str, ...]:
+    """The faults whose mechanics a fault reuses (``implies`` in faults.yml), e.g. a dCache pool
+    without IPv6 is built as not_dual_stacked."""
+    entry = CATALOGUE.get(split(fault)[0])
+    return entry.implies if entry else ()
+
+
+def effective(host: dict[str, Any]) -> list[str]:
+    """The host's faults with what they imply: what the modules that build a host act on."""
+    fl = [str(f) for f in host.get("faults", [])]
+    return [*fl, *(imp for f in fl for imp in _implied(f))]
+
+
 def has(host: dict[str, Any], name: str) -> bool:
-    """True if the host carries fault ``name`` (with any parameter)."""
-    return any(split(f)[0] == name for f in host.get("faults", []))
+    """True if the host carries fault ``name`` (with any parameter), itself or implied."""
+    return any(split(f)[0] == name for f in effective(host))
 
 
 def params(host: dict[str, Any], name: str) -> list[str]:
-    """All parameters given to a parametrised fault on this host."""
-    return [p for f in host.get("faults", []) for n, p in [split(f)] if n == name and p]
+    """All parameters given to a parametrised fault on this host (implied ones included)."""
+    return [p for f in effective(host) for n, p in [split(f)] if n == name and p]
 
 
 def describe() -> str:
@@ -135,9 +170,11 @@ def describe() -> str:
     out = []
     for f in CATALOGUE.values():
         name = f"{f.name}:<{f.param}>" if f.param else f.name
-        where = ", ".join(filter(None, ["/".join(f.only_os), f.only_role or ""]))
+        where = ", ".join(filter(None, ["/".join(f.only_system), "/".join(f.only_os), f.only_role or ""]))
         out.append(f"{name:<30} [{f.applies}]{f' ({where} only)' if where else ''} {f.story}")
         out.append(f"{'':<30} caught by: {', '.join(sorted(f.catches)) or 'nothing'}")
+        if f.implies:
+            out.append(f"{'':<30}   built as: {', '.join(f.implies)}")
         for key, ids in [*f.catches_on.items(), *f.catches_with.items()]:
             out.append(f"{'':<30}   {key}: {', '.join(sorted(ids))}")
         if f.note:
