@@ -131,7 +131,8 @@ def _redirect_rule(site: dict, host: dict, pki: dict, srv: Path) -> str:
              f"\t\tssl_certificate {cert};", f"\t\tssl_certificate_key {key};"]
     for d in disks(site):
         port = mover_ports(site, d)[1]
-        v6, v4 = f"https://{d['ipv6']}:{port}$request_uri", f"https://{d['ipv4']}:{port}$request_uri"
+        v4 = f"https://{d['ipv4']}:{port}$request_uri"
+        v6 = f"https://{d['ipv6']}:{port}$request_uri" if d["has_ipv6"] else v4
         lines += [f"\t\tlocation {store_path(d['short'])} {{",
                   f"\t\t\tif ($se6_kind = get6) {{ return 302 {v6}; }}",
                   f"\t\t\tif ($se6_kind = get4) {{ return 302 {v4}; }}",
