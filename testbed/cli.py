@@ -1,6 +1,6 @@
 """Command line of the site in a box.
 
-    python -m testbed [--name NAME] up [SITE.yml] [--disks N]
+    python -m testbed [--name NAME] up [SITE.yml | dcache | eos | xrootd | storm | ...] [--disks N]
     python -m testbed [--name NAME] status
     python -m testbed [--name NAME] exec HOST -- CMD...      (inside HOST; `client` included)
     python -m testbed [--name NAME] run -- CMD...            (as the client, suite env set)
@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
     u = sub.add_parser("up", help="bring a site up (cleans leftovers of the same name first)")
     u.add_argument("site", nargs="?", help="site file (default testbed/sites/default.yml; a bare name "
-                                           "like seed-before means testbed/sites/<name>.yml)")
+                                           "like dcache or seed-before means testbed/sites/<name>.yml)")
     u.add_argument("--disks", type=int, help="number of disk nodes (1..32), overrides the site file")
     sub.add_parser("status", help="hosts, addresses, listening ports, paths")
     e = sub.add_parser("exec", help="run a command inside a host (its network, /etc, processes)")
@@ -140,8 +140,8 @@ def _fault(state: dict[str, Any], host_name: str, fault: str) -> None:
     if h["role"] == "client":
         raise engine.TestbedError("faults apply to SE hosts, not the client")
     name, _ = faults.split(fault)
-    if name in ("service_ipv4_only", "alias_one_dead"):
-        why = "the service restarted" if name == "service_ipv4_only" else "the inventory regenerated"
+    if name in faults.CATALOGUE and (faults.CATALOGUE[name].applies == "svc" or name == "alias_one_dead"):
+        why = "the inventory regenerated" if name == "alias_one_dead" else "its services restarted"
         raise engine.TestbedError(f"{name} needs {why}: put it in the site file's faults and run up")
     new = [*h["faults"], fault] if fault not in h["faults"] else list(h["faults"])
     try:
