@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh Debian 12 machine (as root, system packages included):
 #   make demo   bring up the embedded testbed site, run the suite from its client host, write the
-#               HTML report under reports/, tear the site down
+#               HTML report under reports/, tear the site down; SITE=dcache|eos|xrootd|storm (or
+#               any testbed/sites/<name>.yml, or a path) picks the storage system's site
 #   make test   the project's own tests (lint, unit tests, the suite against testbed sites)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -14,14 +15,15 @@ SITE ?= testbed/sites/default.yml
 # Debian 12 packages: gfal2 and its plugins + bindings (as on a grid UI), the testbed's real
 # servers (XRootD, GridFTP, sshd, dnsmasq) and tools (iptables, iproute2, openssl); gcc builds
 # the small LD_PRELOAD shim that forces one address family in the gfal2 worker; the SciTokens
-# plugin and PyJWT give the testbed WLCG tokens (its issuer mints, every XRootD validates).
+# plugin and PyJWT give the testbed WLCG tokens (its issuer mints, every XRootD validates);
+# nginx with its stream module fronts the StoRM site's WebDAV servers (testbed/systems/).
 APT_PACKAGES := gfal2 gfal2-plugin-gridftp gfal2-plugin-xrootd gfal2-plugin-http gfal2-plugin-file \
   python3-gfal2 python3-yaml python3-venv xrootd-server xrootd-client \
   globus-gridftp-server-progs globus-proxy-utils globus-gass-copy-progs \
   openssh-server openssh-client dnsmasq-base iptables iproute2 openssl curl procps \
   gfal2-util-scripts python-is-python3 python3-cryptography gcc libc6-dev \
   xrootd-scitokens-plugins python3-jwt \
-  firewalld nftables dbus
+  firewalld nftables dbus nginx libnginx-mod-stream
 
 .PHONY: setup system-packages venv demo test lint unit integration bench clean
 
