@@ -77,11 +77,16 @@ def config(host: dict, pki: dict, srv: Path, export: str, instances: list[Instan
     return "\n".join(lines) + "\n"
 
 
-# A data server's cmsd that finds its manager not yet listening retries only after 6 s
-# (XrdCmsProtocol::Pander: Snooze(6)); hosts start in parallel, so it first waits (at most 10 s)
-# for the manager's port, then execs cmsd (same PID, same command line from then on).
-_AWAIT_MANAGER = ('for i in $(seq 100); do (exec 3<>"/dev/tcp/$0") 2>/dev/null && break; sleep 0.1; done; '
+# Hosts and daemons start in parallel, and XRootD retries a late partner only after a fixed
+# pause: a data server's cmsd whose manager is not yet listening after 6 s (XrdCmsProtocol::
+# Pander, Snooze(6)), a data server's xrootd whose local cmsd has no admin socket yet after 10 s
+# (XrdCmsFinderTRG::Start, Wait(10*1000); cms.conwait does not apply there). So each first waits
+# (at most 10 s) for its partner, then execs the daemon: same PID, same command line from then
+# on. The cmsd's pidfile is made first, the service user's (cmsd rewrites it once started).
+_AWAIT_MANAGER = ('echo $$ > "$1" && chown xrootd: "$1"; shift; '
+                  'for i in $(seq 100); do (exec 3<>"/dev/tcp/$0") 2>/dev/null && break; sleep 0.1; done; '
                   'exec "$@"')
+_AWAIT_CMSD = 'for i in $(seq 100); do [ -S "$0" ] && break; sleep 0.1; done; exec "$@"'
 
 
 def specs(site: dict, host: dict, pki: dict, srv: Path, cfg: str, text: str,
@@ -104,7 +109,9 @@ def specs(site: dict, host: dict, pki: dict, srv: Path, cfg: str, text: str,
             argv = [*xrdconf.AS_SERVICE_USER, f"/usr/bin/{daemon}", "-c", cfg, "-n", inst.name,
                     "-l", f"={log}", "-s", pidfile, *fam]
             if daemon == "cmsd" and inst.role == "server":
-                argv = ["/bin/bash", "-c", _AWAIT_MANAGER, inst.manager.replace(":", "/"), *argv]
+                argv = ["/bin/bash", "-c", _AWAIT_MANAGER, inst.manager.replace(":", "/"), pidfile, *argv]
+            elif inst.role == "server":
+                argv = ["/bin/bash", "-c", _AWAIT_CMSD, f"{srv}/xrd/admin/{inst.name}/.olb/olbd.admin", *argv]
             out.append(ServiceSpec(
                 name=f"{daemon}@{inst.name}", files=files if not out else {}, argv=argv,
                 user="root",  # setpriv: runs as xrootd (XRootD refuses root)
