@@ -287,6 +287,17 @@ def check_dcache_unbracketed_redirect(st: dict[str, Any], h: str) -> None:
     assert got == want, f"Location authority per client family: {got}"
 
 
+def check_dcache_listen_ipv4(st: dict[str, Any], d: str) -> None:
+    """dcache.net.listen holds the pool's IPv4 address; its movers refuse IPv6, the door still
+    sends IPv6 clients there."""
+    conf = _tb(st["name"], "exec", d, "--", "cat", "/etc/dcache/dcache.conf").stdout
+    assert f"dcache.net.listen = {_addr(st, d, 'ipv4')}\n" in conf, conf
+    hop = _xroot(st, "root://head.example.test:1094", d, 6)
+    assert (hop["host"], bool(hop["refused"])) == (f"{d}.example.test", True), f"IPv6 root via the door {hop}"
+    got = _connect(st, (_addr(st, d, "ipv6"), hop["port"]), (_addr(st, d, "ipv4"), hop["port"]))
+    assert got == ["ECONNREFUSED", "ok"], f"{d} xroot mover {hop['port']} over IPv6 and IPv4: {got}"
+
+
 def check_eos_fst_http_closed_v6(st: dict[str, Any], d: str) -> None:
     """The MGM sends IPv6 HTTP clients to the FST's EOS_FST_HTTP_PORT, which refuses IPv6."""
     loc = _http(st, f"https://head.example.test:8443/store/{d}/se6test/x", 6)["location"] or ""
@@ -300,6 +311,18 @@ def check_eos_fst_no_aaaa(st: dict[str, Any], d: str) -> None:
     """The MGM hands IPv6 root clients the FST's IPv4 address (its name has no AAAA)."""
     hop = _xroot(st, "root://head.example.test:1094", d, 6)
     assert (hop["host"], hop["port"]) == (_addr(st, d, "ipv4"), 1095), f"IPv6 root via the MGM for {d}: {hop}"
+
+
+def check_eos_fst_http_port_mismatch(st: dict[str, Any], d: str) -> None:
+    """The MGM sends HTTP clients of both families to EOS_FST_HTTP_PORT, where no HTTP answers;
+    XrdHttp answers on 8001."""
+    for fam in (6, 4):
+        loc = _http(st, f"https://head.example.test:8443/store/{d}/se6test/x", fam)["location"] or ""
+        assert loc.split("/")[2].endswith(":9001"), f"IPv{fam} https via the MGM for {d}: {loc!r}"
+        got = _http(st, loc, fam)
+        assert got["status"] is None, f"IPv{fam} https to the advertised {loc}: {got}"
+    got = _http(st, f"https://{d}.example.test:8001/store/{d}/se6test/", 6)
+    assert got["status"] is not None, f"XrdHttp on 8001 (xrd.cf.fst) did not answer: {got}"
 
 
 def check_xrootd_server_ipv4_only(st: dict[str, Any], d: str) -> None:
@@ -317,15 +340,28 @@ def check_storm_nginx_no_ipv6_listen(st: dict[str, Any], d: str) -> None:
     assert got == ["ECONNREFUSED", "ok", "ok"], f"{d} 8443 over IPv6 and IPv4, 8085 over IPv6: {got}"
 
 
+def check_storm_webdav_ipv4_address(st: dict[str, Any], d: str) -> None:
+    """StoRM WebDAV (the stand-in) listens on IPv4 only; nginx still serves both families."""
+    conf = _tb(st["name"], "exec", d, "--", "cat", "/etc/sysconfig/storm-webdav").stdout
+    assert f"STORM_WEBDAV_SERVER_ADDRESS={_addr(st, d, 'ipv4')}\n" in conf, conf
+    listening = _tb(st["name"], "exec", d, "--", "ss", "-Hltn", "sport", "= :9443").stdout.split()
+    assert "0.0.0.0:9443" in listening, f"StoRM WebDAV's HTTPS port on {d}: {listening}"
+    got = _connect(st, (_addr(st, d, "ipv6"), 8443), (_addr(st, d, "ipv4"), 8443))
+    assert got == ["ok", "ok"], f"nginx 8443 on {d} over IPv6 and IPv4: {got}"
+
+
 FAULTS = [  # (system, fault, host carrying it in testbed/sites/<system>-faults.yml)
     ("dcache", "dcache_xroot_movers_closed_v6", "disk01"),
     ("dcache", "dcache_pool_no_ipv6", "disk02"),
     ("dcache", "dcache_world_net_ipv4_only", "head"),
     ("dcache", "dcache_unbracketed_redirect", "head"),
+    ("dcache", "dcache_listen_ipv4", "disk04"),
     ("eos", "eos_fst_http_closed_v6", "disk01"),
     ("eos", "eos_fst_no_aaaa", "disk02"),
+    ("eos", "eos_fst_http_port_mismatch", "disk04"),
     ("xrootd", "xrootd_server_ipv4_only", "disk01"),
     ("storm", "storm_nginx_no_ipv6_listen", "disk01"),
+    ("storm", "storm_webdav_ipv4_address", "disk02"),
 ]
 
 

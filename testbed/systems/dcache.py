@@ -60,20 +60,22 @@ def instances(site: dict, host: dict) -> list[xrd.Instance]:
                              note="dCache WebDAV door (webdav.net.port, https): redirects to the pool's "
                                   "HTTP mover")]
     xroot, http = mover_ports(site, host)
-    v4 = xrd.ipv4_only(host, "xrootd", "mover-xrootd")
+    pinned = faults.has(host, "dcache_listen_ipv4")  # dcache.net.listen = the pool's IPv4 address
+    v4 = pinned or xrd.ipv4_only(host, "xrootd", "mover-xrootd")
     return [xrd.Instance("mover-xrootd", xroot, "server", f"{fqdn}:{CMS_XROOTD}", v4only=v4,
                          note=f"xroot mover of pool {pool_name(host)} (pool.mover.xrootd.port.min/max)"),
             xrd.Instance("mover-http", http, "server", f"{fqdn}:{CMS_WEBDAV}", http=True,
-                         v4only=xrd.ipv4_only(host, "https", "mover-http"),
+                         v4only=pinned or xrd.ipv4_only(host, "https", "mover-http"),
                          note=f"HTTP mover of pool {pool_name(host)} (dcache.net.wan.port.min/max)")]
 
 
 def dcache_conf(host: dict) -> str:
-    """/etc/dcache/dcache.conf: what this site sets over dCache's defaults."""
+    """/etc/dcache/dcache.conf: what this site sets over dCache's defaults (dcache.net.listen left
+    blank: all interfaces, both families; fault dcache_listen_ipv4 pins it to the IPv4 address)."""
+    listen = f"dcache.net.listen = {host['ipv4']}\n" if faults.has(host, "dcache_listen_ipv4") else ""
     return (f"# dCache configuration of {host['fqdn']} (se-testbed: a dCache-shaped site, see\n"
-            "# docs/testbed.md). Defaults: dCache's share/defaults/*.properties; dcache.net.listen\n"
-            "# is left blank (all interfaces, both families).\n"
-            "dcache.layout = ${host.name}\n"
+            "# docs/testbed.md). Defaults: dCache's share/defaults/*.properties.\n"
+            "dcache.layout = ${host.name}\n" + listen +
             f"dcache.net.wan.port.min = {WAN[0]}\ndcache.net.wan.port.max = {WAN[1]}\n"
             f"dcache.net.lan.port.min = {LAN[0]}\ndcache.net.lan.port.max = {LAN[1]}\n")
 

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from testbed import faults
 from testbed.services import ServiceSpec, store_path
 from testbed.systems import xrd
 from testbed.systems.base import head
 
 MGM_XROOT, MGM_HTTP, MQ = 1094, 8443, 1097
 FST_XROOT, FST_HTTP = 1095, 9001
+FST_HTTP_DEFAULT = 8001   # the FST's own default; fault eos_fst_http_port_mismatch listens here
 CMS_MGM, CMS_MGM_HTTP = 2131, 2132   # cmsd ports (EOS's xrd.cf.fst names 2131 for all.manager)
 INSTANCE = "eostestbed"
 
@@ -42,9 +44,13 @@ def instances(site: dict, host: dict) -> list[xrd.Instance]:
                              note="EOS MGM, HTTPS (XrdHttp, EOS_MGM_HTTP_PORT): redirects to the FST's "
                                   "EOS_FST_HTTP_PORT")]
     v4 = xrd.ipv4_only(host, "xrootd", "fst")
+    # fault eos_fst_http_port_mismatch: the FST advertises EOS_FST_HTTP_PORT (the MGM redirects
+    # there) while xrd.cf.fst puts XrdHttp on 8001: the advertised port speaks xroot only
+    mismatch = faults.has(host, "eos_fst_http_port_mismatch")
     return [xrd.Instance("fst", FST_XROOT, "server", f"{fqdn}:{CMS_MGM}", v4only=v4,
                          note="EOS FST, xroot (xrd.port 1095)"),
-            xrd.Instance("fst-http", FST_HTTP, "server", f"{fqdn}:{CMS_MGM_HTTP}", http=True,
+            xrd.Instance("fst-http", FST_HTTP, "server", f"{fqdn}:{CMS_MGM_HTTP}", http=not mismatch,
+                         http_ports=(FST_HTTP_DEFAULT,) if mismatch else (),
                          v4only=v4 or xrd.ipv4_only(host, "https", "fst-http"),
                          note="EOS FST, HTTP (XrdHttp on EOS_FST_HTTP_PORT, /etc/sysconfig/eos_env)")]
 

@@ -32,9 +32,14 @@ WEBDAV_ADDRESS = "0.0.0.0"                 # STORM_WEBDAV_SERVER_ADDRESS default
 XRD_CFG = "/etc/xrootd/xrootd-storm-webdav.cfg"
 
 
+def webdav_address(host: dict) -> str:
+    """STORM_WEBDAV_SERVER_ADDRESS (fault storm_webdav_ipv4_address: the host's IPv4 address)."""
+    return host["ipv4"] if faults.has(host, "storm_webdav_ipv4_address") else WEBDAV_ADDRESS
+
+
 def webdav_settings(host: dict) -> dict[str, str]:
     """StoRM WebDAV's service settings (keys of its storm-webdav.conf systemd drop-in)."""
-    return {"STORM_WEBDAV_SERVER_ADDRESS": WEBDAV_ADDRESS,
+    return {"STORM_WEBDAV_SERVER_ADDRESS": webdav_address(host),
             "STORM_WEBDAV_HTTPS_PORT": str(BACKEND_HTTPS),
             "STORM_WEBDAV_HTTP_PORT": str(BACKEND_HTTP),
             "STORM_WEBDAV_HOSTNAME_0": host["fqdn"],
@@ -57,12 +62,14 @@ def dropin(host: dict) -> str:
 def nginx_conf(host: dict) -> str:
     """/etc/nginx/conf.d/storm-webdav.conf: both families on both ports (a fault drops one line)."""
     v6_https = not faults.has(host, "storm_nginx_no_ipv6_listen")
+    # nginx reaches StoRM WebDAV where it binds: loopback for the wildcard, else that address
+    backend = "127.0.0.1" if webdav_address(host) == WEBDAV_ADDRESS else webdav_address(host)
     return "\n".join([
         "# StoRM WebDAV front: nginx passes TLS through to StoRM WebDAV (stream module).",
         "# `listen [::]:P;` alone is IPv6-only, `listen P;` alone IPv4-only: both lines per port.",
         "stream {",
-        f"\tupstream storm_webdav_https {{ server 127.0.0.1:{BACKEND_HTTPS}; }}",
-        f"\tupstream storm_webdav_http {{ server 127.0.0.1:{BACKEND_HTTP}; }}",
+        f"\tupstream storm_webdav_https {{ server {backend}:{BACKEND_HTTPS}; }}",
+        f"\tupstream storm_webdav_http {{ server {backend}:{BACKEND_HTTP}; }}",
         "\tserver {", *(f"\t\t{ln}" for ln in nginx.listen_lines(HTTPS, v6=v6_https)),
         "\t\tproxy_pass storm_webdav_https;", "\t}",
         "\tserver {", *(f"\t\t{ln}" for ln in nginx.listen_lines(HTTP)),
@@ -88,7 +95,10 @@ def specs(site: dict, host: dict, pki: dict, srv: Path) -> list[ServiceSpec]:
                           tls=True, v4=xrd.ipv4_only(host, "srm", "storm-frontend-server"))
         fe.files["/etc/storm/frontend-server/storm-frontend-server.conf"] = (frontend_conf(), 0o644, "root")
         return [fe, standin_spec("storm-backend-server", "storm-backend", 0, host, pki, srv)]
+    # an IPv4 STORM_WEBDAV_SERVER_ADDRESS: the stand-in listens on IPv4 only (XRootD binds no
+    # single address; -I v4 gives the family's effect)
     inst = [xrd.Instance("storm-webdav", BACKEND_HTTPS, http=True, http_ports=(BACKEND_HTTP,),
+                         v4only=webdav_address(host) != WEBDAV_ADDRESS,
                          note="StoRM WebDAV stand-in: XrdHttp on STORM_WEBDAV_HTTPS_PORT and _HTTP_PORT")]
     text = xrd.config(host, pki, srv, store_path(host["short"]), inst,
                       [f"se-testbed: StoRM WebDAV host {host['fqdn']}: XRootD (XrdHttp) stands in for "
