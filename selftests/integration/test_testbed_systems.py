@@ -279,12 +279,16 @@ def check_dcache_world_net_ipv4_only(st: dict[str, Any], h: str) -> None:
 
 
 def check_dcache_unbracketed_redirect(st: dict[str, Any], h: str) -> None:
-    """IPv6 clients get the pool's IPv6 literal without brackets; IPv4 clients a valid literal."""
+    """IPv6 clients get the pool's IPv6 literal without brackets, which curl cannot follow (gfal2's
+    davix does); IPv4 clients a valid literal."""
     url = "https://head.example.test:2880/store/disk03/se6test/x"
     got = {f: (_http(st, url, f)["location"] or "").split("/")[2] for f in (6, 4)}
     port = WAN[0] + 2  # disk03's HTTP mover
     want = {6: f"{_addr(st, 'disk03', 'ipv6')}:{port}", 4: f"{_addr(st, 'disk03', 'ipv4')}:{port}"}
     assert got == want, f"Location authority per client family: {got}"
+    follow = _tb(st["name"], "run", "--", "curl", "-6", "-sS", "-L", "-o", "/dev/null", "--capath",
+                 st["x509"]["X509_CERT_DIR"], url)
+    assert "Port number was not a decimal number" in follow.stderr, f"curl -6 -L {url}: {follow.stderr}"
 
 
 def check_dcache_listen_ipv4(st: dict[str, Any], d: str) -> None:
