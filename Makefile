@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh Debian 12 machine (as root, system packages included):
 #   make demo   bring up the embedded testbed site, run the suite from its client host, write the
-#               HTML report under reports/, tear the site down
+#               HTML report under reports/, tear the site down; SITE=dcache|eos|xrootd|storm (or
+#               any testbed/sites/<name>.yml, or a path) picks the storage system's site
 #   make test   the project's own tests (lint, unit tests, the suite against testbed sites)
 #   make docs   rewrite the documents' generated tables (checks, faults, variables) from the data
 SHELL := /bin/bash
@@ -28,6 +29,7 @@ VERMIN := $(VENV)/bin/vermin -q -t=3.9- --violations --no-tips --backport argpar
 # plugin and PyJWT give the testbed WLCG tokens (its issuer mints, every XRootD validates);
 # unbound (dns64 module) and tayga are the DNS64 and NAT64 of the IPv6-only sites (ipv6only*.yml);
 # cmake, g++ and the -dev packages build gfal2's bindings for the Python 3.9 of `make py39`.
+# nginx with its stream module fronts the StoRM site's WebDAV servers (testbed/systems/).
 APT_PACKAGES := gfal2 gfal2-plugin-gridftp gfal2-plugin-xrootd gfal2-plugin-http gfal2-plugin-file \
   python3-gfal2 python3-yaml python3-venv xrootd-server xrootd-client \
   globus-gridftp-server-progs globus-proxy-utils globus-gass-copy-progs \
@@ -35,7 +37,8 @@ APT_PACKAGES := gfal2 gfal2-plugin-gridftp gfal2-plugin-xrootd gfal2-plugin-http
   gfal2-util-scripts python-is-python3 python3-cryptography gcc libc6-dev \
   xrootd-scitokens-plugins python3-jwt \
   firewalld nftables dbus unbound tayga \
-  cmake g++ pkg-config libgfal2-dev libglib2.0-dev libboost1.74-dev
+  cmake g++ pkg-config libgfal2-dev libglib2.0-dev libboost1.74-dev \
+  nginx libnginx-mod-stream
 
 .PHONY: setup system-packages venv demo test lint docs unit integration bench clean py39 test-py39
 

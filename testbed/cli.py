@@ -1,6 +1,6 @@
 """Command line of the site in a box.
 
-    python -m testbed [--name NAME] up [SITE.yml] [--disks N]
+    python -m testbed [--name NAME] up [SITE.yml | dcache | eos | xrootd | storm | ...] [--disks N]
     python -m testbed [--name NAME] status
     python -m testbed [--name NAME] exec HOST -- CMD...      (inside HOST; `client` included)
     python -m testbed [--name NAME] run -- CMD...            (as the client, suite env set)
@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
     u = sub.add_parser("up", help="bring a site up (cleans leftovers of the same name first)")
     u.add_argument("site", nargs="?", help="site file (default testbed/sites/default.yml; a bare name "
-                                           "like seed-before means testbed/sites/<name>.yml)")
+                                           "like dcache or seed-before means testbed/sites/<name>.yml)")
     u.add_argument("--disks", type=int, help="number of disk nodes (1..32), overrides the site file")
     sub.add_parser("status", help="hosts, addresses, listening ports, paths")
     e = sub.add_parser("exec", help="run a command inside a host (its network, /etc, processes)")
