@@ -9,14 +9,16 @@ The cache is one :class:`Facts` object per run (the plugin's state holds it; tes
 
 from __future__ import annotations
 
+import re
+import shlex
 import threading
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
-from se_dualstack import knowledge
+from se_dualstack import detect, knowledge
 from se_dualstack.checks import Bound
 from se_dualstack.concerns import dns as dnscheck
-from se_dualstack.concerns import firewall, firewalld, fwkind
+from se_dualstack.concerns import firewall, firewalld, fwkind, sysconf
 from se_dualstack.concerns import interfaces as netconfig
 from se_dualstack.concerns import services as listening
 from se_dualstack.model import SEHost
@@ -43,6 +45,25 @@ def read_file(host: Any, path: str) -> str | None:
     """A file's text, or None when it does not exist."""
     f = host.file(path)
     return f.content_string if f.exists else None
+
+
+# Files XRootD's `continue <dir>` skips (backups and package leftovers, XrdOucStream).
+XRD_SKIPPED = ("~", ".rpmsave", ".rpmnew", ".dpkg-old", ".dpkg-dist", ".bak")
+SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./*?@+,\[\]-]+$")
+FILE_LIMIT = 262144  # bytes read of one config file
+
+
+def read_files(host: Any, patterns: tuple[str, ...]) -> dict[str, str]:
+    """Files matching glob ``patterns`` on the host, in one command (see :meth:`Facts.files`)."""
+    bad = [p for p in patterns if not SAFE_PATH.match(p)]
+    if bad:
+        raise ValueError(f"not a plain absolute path or glob: {bad[0]!r}")
+    if not patterns:
+        return {}
+    script = (f"for f in {' '.join(patterns)}; do [ -f \"$f\" ] && [ -r \"$f\" ] && "
+              f"{{ printf '\\n{sysconf.FILE_MARK} %s\\n' \"$f\"; head -c {FILE_LIMIT} \"$f\"; }}; done; true")
+    out = host.run(f"timeout {NFT_TIMEOUT} sh -c {shlex.quote(script)}")
+    return sysconf.split_files(out.stdout) if out.rc == 0 else {}
 
 
 def resolver_down(check: Bound, err: Exception, resolvers: str) -> NoReturn:
@@ -136,6 +157,49 @@ class Facts:
             return listening.parse_ss(out.stdout), v6only
 
         return self._cached(("ss", se_host.name), make)
+
+    # ----------------------------------------------------------------------- storage systems
+
+    def processes(self, se_host: SEHost, host: Any) -> list[detect.Process]:
+        """The host's processes, kernel name and command line (``ps -eo comm,args``)."""
+
+        def make() -> list[detect.Process]:
+            out = host.run(f"timeout {NFT_TIMEOUT} {detect.PS_COMMAND}")
+            return detect.parse_ps(out.stdout) if out.rc == 0 else []
+
+        return self._cached(("ps", se_host.name), make)
+
+    def files(self, se_host: SEHost, host: Any, patterns: tuple[str, ...]) -> dict[str, str]:
+        """Text of the regular files the glob ``patterns`` match on the host (path -> text; a
+        pattern matching nothing adds nothing), in one command, each file cut at 256 KiB."""
+        return self._cached(("files", se_host.name, *patterns), lambda: read_files(host, patterns))
+
+    def nginx_files(self, se_host: SEHost, host: Any, main: str) -> dict[str, str]:
+        """nginx's main file and every file it includes (as nginx reads them at start-up)."""
+        found = dict(self.files(se_host, host, (main,)))
+        todo = [main]
+        for _ in range(4):  # nginx.conf -> conf.d/*.conf -> their includes: a few levels at most
+            patterns = tuple(dict.fromkeys(p for path in todo if path in found
+                                           for p in sysconf.parse_nginx(found[path], path).includes))
+            new = {k: v for k, v in self.files(se_host, host, patterns).items() if k not in found} \
+                if patterns else {}
+            if not new:
+                break
+            found.update(new)
+            todo = list(new)
+        return found
+
+    def xrootd_config(self, se_host: SEHost, host: Any, path: str) -> str | None:
+        """An XRootD config file with the files its ``continue`` directives name appended (a
+        directory: its files in name order, backups left out, as XRootD reads them)."""
+        text = self.files(se_host, host, (path,)).get(path)
+        if text is None:
+            return None
+        extra = []
+        for target in sysconf.continues(sysconf.xrootd_directives(text, "xrootd", "", (se_host.name,))):
+            got = self.files(se_host, host, (target, f"{target.rstrip('/')}/*"))
+            extra += [got[p] for p in sorted(got) if not p.endswith(XRD_SKIPPED)]
+        return "\n".join([text, *extra])
 
 
 def _saved_ipv6(se_host: SEHost, host: Any) -> tuple[str, netconfig.SavedIPv6 | None, str]:

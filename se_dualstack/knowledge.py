@@ -214,6 +214,10 @@ class System:
     def files(self, role: str) -> list[ConfigFile]:
         return [f for f in self.config_files if role in f.roles]
 
+    def paths(self, fmt: str) -> list[str]:
+        """The paths of this system's config files of one format (``xrootd``, ``nginx``...)."""
+        return [f.path for f in self.config_files if f.format == fmt]
+
 
 def system(flavour: str) -> System:
     """The storage system ``flavour`` (a KeyError naming the known ones otherwise)."""

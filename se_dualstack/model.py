@@ -177,6 +177,11 @@ class SEHost:
             self.detected_os = self.detect_os()
         return self.detected_os
 
+    def config_path(self, path: str) -> str:
+        """Where this host keeps a config file the storage data names at ``path`` (the site may
+        move it: ``se_config_files``, registry path -> the host's path)."""
+        return str((self.vars.get("se_config_files") or {}).get(path, path))
+
     @property
     def transfer_ports(self) -> list[TransferPort]:
         """Transfer ports of this host's services: each one's port, then its ranges (a GridFTP

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from se_dualstack import checks, remote, sitevars
+from se_dualstack import checks, knowledge, remote, sitevars
 from se_dualstack.errors import InventoryError
 from se_dualstack.facts import Facts
 from se_dualstack.inventory import adhoc_site, load_site
@@ -27,7 +27,7 @@ from se_dualstack.plugins.state import state_of
 MASTERS = pytest.StashKey[remote.Masters]()
 
 # Fixtures that parametrize a test over inventory hosts, in the order the plugin prefers them.
-PAIR_FIXTURES = ("se_host_service", "se_host_transfer_port", "se_headnode")
+PAIR_FIXTURES = ("se_host_service", "se_host_transfer_port", "se_headnode", "se_host_system")
 SE_FIXTURES = ("site", "se_host", *PAIR_FIXTURES)
 
 
@@ -128,6 +128,9 @@ def _rows(site: Site | None, fixture: str) -> list[tuple[SEHost, Any, str]]:
             out.extend((h, (h, s), f"{h.name}-{s.name}") for s in h.services)
         elif fixture == "se_host_transfer_port":
             out.extend((h, (h, tp), f"{h.name}-{tp.label}") for tp in h.transfer_ports)
+        elif fixture == "se_host_system":
+            flavour = str(h.vars["se_flavour"])
+            out.append((h, (h, knowledge.system(flavour)), f"{h.name}-{flavour}"))
     return out
 
 
@@ -389,6 +392,14 @@ def se_host_transfer_port(request: pytest.FixtureRequest) -> tuple[SEHost, Any]:
     seh, tp = request.param
     attach(request.config, seh)
     return seh, tp
+
+
+@pytest.fixture
+def se_host_system(request: pytest.FixtureRequest) -> tuple[SEHost, Any]:
+    """(host, System): every host with its storage system's registry entry; id ``host-system``."""
+    seh, system = request.param
+    attach(request.config, seh)
+    return seh, system
 
 
 @pytest.fixture(scope="session")
