@@ -364,11 +364,20 @@ def inventory(site: dict[str, Any]) -> dict[str, Any]:
             "se_gridftp_data_range": site["gridftp_data_range"],
         },
         "children": {
-            "headnodes": {"hosts": {h["fqdn"]: hv(h) for h in site["hosts"] if h["role"] == "headnode"}},
+            "headnodes": {"hosts": {h["fqdn"]: hv(h) for h in site["hosts"] if h["role"] == "headnode"},
+                          **_group_vars(site, "headnodes")},
             "disknodes": {"hosts": {h["fqdn"]: hv(h) for h in site["hosts"] if h["role"] == "disknode"},
-                          **_alias_vars(site)},
+                          **_group_vars(site, "disknodes")},
         },
     }}
+
+
+def _group_vars(site: dict[str, Any], group: str) -> dict[str, Any]:
+    """A group's vars: what the storage system runs beyond the defaults, and the door alias."""
+    out = dict(systems.inventory_vars(site).get(group, {}))
+    if group == "disknodes":
+        out.update(_alias_vars(site).get("vars", {}))
+    return {"vars": out} if out else {}
 
 
 def _alias_vars(site: dict[str, Any]) -> dict[str, Any]:

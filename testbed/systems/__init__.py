@@ -9,8 +9,9 @@ its firewall opens for them. A site file names one (`system:`, default dpm).
     storm   systems/storm.py    frontend (SRM) + StoRM WebDAV hosts behind nginx
 
 Each system module has ``specs(site, host, pki, srv)`` (the host's daemons and config files),
-``firewall_ports(site, host)`` (ports and 'A:B' ranges for clients) and ``managers(site)`` (the
-head node's cluster managers, whose data servers must have joined before transfers start).
+``firewall_ports(site, host)`` (ports and 'A:B' ranges for clients), ``managers(site)`` (the
+head node's cluster managers, whose data servers must have joined before transfers start) and
+``inventory_vars(site)`` (what the generated inventory says the site runs beyond the defaults).
 docs/testbed.md says per system what is the product itself and what is built to its shape.
 """
 
@@ -47,6 +48,14 @@ def firewall_ports(site: dict[str, Any], host: dict[str, Any]) -> list[int | str
     return None if mod is None else mod.firewall_ports(site, host)
 
 
+def inventory_vars(site: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Group vars (``headnodes``/``disknodes``) the generated inventory adds for the site's system:
+    where the site in a box runs something other than the product's defaults, it says so, as a
+    real site's inventory would."""
+    mod = MODULES.get(system(site))
+    return {} if mod is None else mod.inventory_vars(site)
+
+
 def wait_cluster(site: dict[str, Any], state_dir: Path, timeout: float = 10.0) -> list[str]:
     """Wait until every data server has joined its manager(s); returns what is missing."""
     mod = MODULES.get(system(site))
@@ -58,4 +67,4 @@ def wait_cluster(site: dict[str, Any], state_dir: Path, timeout: float = 10.0) -
     return xrd.wait_joined(logs, timeout)
 
 
-__all__ = ["MODULES", "firewall_ports", "service_specs", "system", "wait_cluster"]
+__all__ = ["MODULES", "firewall_ports", "inventory_vars", "service_specs", "system", "wait_cluster"]

@@ -172,5 +172,14 @@ def firewall_ports(site: dict, host: dict) -> list[int | str]:
     return [span(*WAN), span(*LAN)]
 
 
+def inventory_vars(site: dict) -> dict[str, dict]:
+    """Group vars of the generated inventory: what serves each dCache service here (XRootD and
+    GridFTP stand in for dCache's Java doors and movers), as a site running them would write it."""
+    doors = {"dcache-srm": ["dcache-srm"], "dcache-webdav": ["xrootd"], "dcache-xrootd": ["xrootd"],
+             "dcache-gsiftp": ["globus-gridftp-server"]}
+    return {"headnodes": {"se_service_processes": doors},
+            "disknodes": {"se_service_processes": {"dcache-pool": ["xrootd"]}}}
+
+
 def managers(site: dict) -> list[xrd.Instance]:
     return instances(site, head(site))

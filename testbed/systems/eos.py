@@ -92,5 +92,11 @@ def firewall_ports(site: dict, host: dict) -> list[int | str]:
     return [FST_XROOT, FST_HTTP]
 
 
+def inventory_vars(site: dict) -> dict[str, dict]:
+    """Group vars of the generated inventory: the FSTs' HTTP port (EOS_FST_HTTP_PORT), which the
+    storage data gives as the manual's recommended 8444."""
+    return {"disknodes": {"se_service_ports": {"eos-fst-https": FST_HTTP}}}
+
+
 def managers(site: dict) -> list[xrd.Instance]:
     return instances(site, head(site))

@@ -120,5 +120,10 @@ def firewall_ports(site: dict, host: dict) -> list[int | str]:
     return [GRIDFTP, span(lo, hi), HTTPS, HTTP]
 
 
+def inventory_vars(site: dict) -> dict[str, dict]:
+    """Nothing beyond the storage data: nginx holds 8443/8085 as StoRM's reverse-proxy guide has it."""
+    return {}
+
+
 def managers(site: dict) -> list[xrd.Instance]:
     return []   # no cluster: StoRM has no redirect hop

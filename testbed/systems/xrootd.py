@@ -45,5 +45,12 @@ def firewall_ports(site: dict, host: dict) -> list[int | str]:
     return [REDIRECTOR] if host["role"] == "headnode" else [DATA_SERVER]
 
 
+def inventory_vars(site: dict) -> dict[str, dict]:
+    """Group vars of the generated inventory: XrdHttp shares each host's xrd.port, and the data
+    servers run on 1095 (the storage data gives XRootD's default 1094 and https 443)."""
+    return {"headnodes": {"se_service_ports": {"https": REDIRECTOR}},
+            "disknodes": {"se_service_ports": {"xrootd": DATA_SERVER, "https": DATA_SERVER}}}
+
+
 def managers(site: dict) -> list[xrd.Instance]:
     return instances(site, head(site))
