@@ -82,6 +82,7 @@ def _validate(data: dict[str, Any]) -> None:
         for cf in sysdata.get("config_files") or []:
             if not str(cf.get("path", "")).startswith("/") or not set(cf.get("roles") or ()) <= set(ROLES):
                 raise ValueError(f"{at}: config file {cf!r} needs an absolute path and roles of {ROLES}")
+        _validate_detection(at, sysdata.get("detection") or {}, services)
         for hop in sysdata.get("redirects") or []:
             frm, to = hop.get("from") or {}, hop.get("to") or {}
             if frm.get("role") not in ROLES or to.get("role") not in ROLES or not hop.get("protocol"):
@@ -91,6 +92,34 @@ def _validate(data: dict[str, Any]) -> None:
                 raise ValueError(f"{at}: redirect {hop['protocol']} names unknown services or ranges {bad}")
     if not isinstance(data.get("defaults"), dict):
         raise ValueError(f"se_dualstack/{KNOWLEDGE}: defaults must be a mapping of variables")
+
+
+def _validate_detection(at: str, det: dict[str, Any], services: dict[str, Any]) -> None:
+    """A system's ``detection``: markers name a process or a file, ports a known service."""
+    for m in det.get("markers") or []:
+        if bool(m.get("process")) == bool(m.get("file")) or not m.get("what") or \
+                m.get("role") not in (None, *ROLES):
+            raise ValueError(f"{at}: detection marker {m!r} needs a process or a file, what, and a role "
+                             f"of {ROLES} (or none)")
+        for key in ("args", "contains"):
+            if m.get(key):
+                re.compile(str(m[key]))
+    for p in det.get("ports") or []:
+        if p.get("service") not in services or not (p.get("xrootd") in ("xrd.port", "XrdHttp")
+                                                    or (p.get("file") and p.get("key"))):
+            raise ValueError(f"{at}: detection port {p!r} needs a known service and file+key or "
+                             "xrootd: xrd.port|XrdHttp")
+
+
+def detection_markers() -> list[dict[str, Any]]:
+    """Every system's detection markers, each with its ``flavour`` (data/flavours/*.yml)."""
+    return [{**m, "flavour": name} for name, raw in load()["flavours"].items()
+            for m in (raw.get("detection") or {}).get("markers") or []]
+
+
+def detection_ports(flavour: str) -> list[dict[str, Any]]:
+    """Where a host of ``flavour`` sets its services' ports itself (``detection: ports``)."""
+    return list(((load()["flavours"][flavour].get("detection") or {}).get("ports")) or [])
 
 
 def defaults() -> dict[str, Any]:
@@ -172,6 +201,11 @@ class Role:
 
     name: str  # headnode | disknode
     what: str  # door node, MGM, redirector, frontend / pool, FST, data server
+
+    @property
+    def short(self) -> str:
+        """What the role is called in the system's own words (``door node``, ``FST``)."""
+        return self.what.split(" (", 1)[0]
     several: bool  # more than one such host allowed
     services: tuple[str, ...]
 

@@ -35,6 +35,7 @@ from typing import Any
 
 from se_dualstack import detect, knowledge, sitevars
 from se_dualstack.errors import InventoryError
+from se_dualstack.facts import read_files
 from se_dualstack.model import Connection, SEHost, Site
 
 CLOSE_TIMEOUT = 5.0  # s, for `ssh -O exit` to one master at the run's end
@@ -106,12 +107,14 @@ def host_for(name: str, conn: Connection, ssh_config: str | None = None,
 
 
 def gather(host: Any) -> detect.Verdict:
-    """Run ``ps`` and ``ss`` on the host (read only) and decide its role and flavour."""
+    """Run ``ps`` and ``ss`` and read the marker files on the host (read only); decide its role
+    and flavour."""
     ps = host.run(detect.PS_COMMAND)
     if ps.rc != 0:
         raise RuntimeError((ps.stderr or f"exit status {ps.rc}").strip().splitlines()[-1])
     ss = host.run(detect.SS_COMMAND)
-    return detect.detect_text(ps.stdout, ss.stdout if ss.rc == 0 else "")
+    files = read_files(host, detect.wanted_files(detect.parse_ps(ps.stdout)))
+    return detect.detect_text(ps.stdout, ss.stdout if ss.rc == 0 else "", files)
 
 
 def short_reason(exc: BaseException) -> str:
@@ -191,7 +194,12 @@ def detect_roles(site: Site, host_of: Callable[[SEHost], Any], flavour: str | No
             why_not = v.reason if v else "no evidence"
             hosts.append(sitevars.with_role(h, None, f"not detected: {why_not}", chosen))
         else:
-            hosts.append(sitevars.with_role(h, v.role, f"detected: {v.reason}", v.flavour or chosen))
+            fl = v.flavour or chosen
+            found, notes = detect.host_vars(v, fl, v.role, h.name)
+            system = knowledge.system(fl)
+            source = (f"detected: {system.title} {system.roles[v.role].short}, {v.reason}"
+                      + (f"; from the host: {'; '.join(notes)}" if notes else ""))
+            hosts.append(sitevars.with_role(h, v.role, source, fl, found))
     site_vars = {**site.vars, "se_flavour": chosen}
     return Site(name=site.name, flavour=chosen, inventory_path=None, hosts=hosts, vars=site_vars,
                 ignored=site.ignored, origin=f"--hosts; flavour {chosen}: {why}")

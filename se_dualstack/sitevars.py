@@ -115,7 +115,30 @@ def validate(at: str, v: dict[str, Any]) -> dict[str, Any]:
         )
     if v.get("se_endpoints") is not None:
         v["se_endpoints"] = endpoints(at, v["se_endpoints"])
+    if v.get("se_config_files") is not None:
+        v["se_config_files"] = config_files(at, v["se_config_files"])
     return v
+
+
+PLAIN_PATH = re.compile(r"^/[A-Za-z0-9_./*?@+,<>\[\]-]+$")
+
+
+def config_files(at: str, value: Any) -> dict[str, str]:
+    """``se_config_files``: the storage data's path of a config file -> the host's path."""
+    example = "{/var/lib/dcache/config/poolmanager.conf: /srv/dcache/poolmanager.conf}"
+    if not isinstance(value, dict):
+        raise InventoryError(f"{at}: se_config_files must be a mapping path: path, e.g. {example}")
+    known = {f.path for name in knowledge.flavours() for f in knowledge.system(name).config_files}
+    out = {}
+    for key, path in value.items():
+        if str(key) not in known:
+            raise InventoryError(f"{at}: se_config_files names {key!r}, which is no config file of the "
+                                 f"storage data; use one of: {', '.join(sorted(known))}")
+        if not PLAIN_PATH.match(str(path)):
+            raise InventoryError(f"{at}: se_config_files {key}: {path!r} is not an absolute path of plain "
+                                 f"characters (no spaces, quotes or $), e.g. {example}")
+        out[str(key)] = str(path)
+    return out
 
 
 ENDPOINT_EXAMPLE = "[{name: door.example.org, protocols: [<protocol>], ports: {<protocol>: <port>}}]"
@@ -229,9 +252,13 @@ def build_host(at: str, name: str, role: str | None, merged: dict[str, Any],
                   role_source=role_source)
 
 
-def with_role(h: SEHost, role: str | None, source: str, flavour: str | None = None) -> SEHost:
-    """The same host with its role (and flavour) decided later, e.g. by detection on the host."""
+def with_role(h: SEHost, role: str | None, source: str, flavour: str | None = None,
+              found: dict[str, Any] | None = None) -> SEHost:
+    """The same host with its role (and flavour) decided later, e.g. by detection on the host;
+    ``found``: variables read on the host, under any the site gave (``--se-var``)."""
     merged = dict(h.vars)
+    for key, value in (found or {}).items():
+        merged.setdefault(key, value)
     if flavour:
         merged["se_flavour"] = flavour
     return build_host(f"host {h.name}", h.name, role, merged, h.connection, source)

@@ -149,14 +149,15 @@ def comm_matches(comm: str, name: str) -> bool:
 
 def in_ranges(listeners: list[Listener], ranges: list[tuple[int, int]], processes: tuple[str, ...],
               limit: int = 8) -> list[int]:
-    """Ports listening now inside ``ranges`` and held by one of ``processes`` (a socket whose
-    holder ss cannot show counts too): a sample of a mover range, at most ``limit`` ports.
+    """Ports listening now inside ``ranges`` and held by one of ``processes`` (any holder when
+    none is given; a socket whose holder ss cannot show counts too): a sample of a mover range,
+    at most ``limit`` ports.
 
     Why the holder: a range inside the kernel's ephemeral ports (a dCache pool's 33115-33145)
     may hold a client socket of some other daemon by chance."""
     ports = sorted({x.port for x in listeners if any(a <= x.port <= b for a, b in ranges)
-                    and (not x.processes or any(comm_matches(n, p) for n, _ in x.processes
-                                                for p in processes))})
+                    and (not processes or not x.processes
+                         or any(comm_matches(n, p) for n, _ in x.processes for p in processes))})
     return ports[:limit]
 
 

@@ -2,7 +2,7 @@
 
 The testbed captures are real ``ps -eo comm,args`` / ``ss -Htlnp`` outputs of the default site's
 head node (DPM daemons, XRootD manager) and a disk node (XRootD data server, GridFTP); the other
-cases are small hand-made outputs in the same format for the markers of knowledge.yml.
+cases are small hand-made outputs in the same format for the markers of data/flavours/*.yml.
 """
 
 from __future__ import annotations
@@ -53,9 +53,9 @@ PS = "COMMAND         COMMAND\n"
      "disknode", "dcache"),
     (PS + "cmsd            /usr/bin/cmsd -c /etc/xrootd/xrootd-clustered.cfg\n"
           "xrootd          /usr/bin/xrootd -c /etc/xrootd/xrootd-clustered.cfg\n",
-     'LISTEN 0 255 *:3121 *:* users:(("cmsd",pid=8,fd=16))\n', "headnode", None),
+     'LISTEN 0 255 *:3121 *:* users:(("cmsd",pid=8,fd=16))\n', "headnode", "xrootd"),
 ])
-def test_markers_from_knowledge(ps: str, ss: str, role: str, flavour: str | None) -> None:
+def test_markers_from_the_storage_data(ps: str, ss: str, role: str, flavour: str | None) -> None:
     v = detect.detect_text(ps, ss)
     assert (v.role, v.flavour) == (role, flavour), v.reason
 
@@ -89,3 +89,83 @@ def test_parse_assignments() -> None:
         parse_assignments(["ansible_user=x"], "--se-var")
     with pytest.raises(InventoryError, match=r"^--se-var 'se_x': write it as KEY=VALUE$"):
         parse_assignments(["se_x"], "--se-var")
+
+
+# --------------------------------------------------------------------------- each storage system
+
+SYSTEMS = DATA / "systems"
+
+# The marker files as each host of the systems' sites has them (data/systems/, README there).
+SYSTEM_FILES = {
+    "dcache-door": {"/etc/dcache/dcache.conf": "dcache.conf-testbed-door",
+                    "/etc/dcache/layouts/head.conf": "dcache-layout-testbed-door.conf",
+                    "/var/lib/dcache/config/poolmanager.conf": "poolmanager.conf-testbed"},
+    "dcache-pool": {"/etc/dcache/dcache.conf": "dcache.conf-testbed-door",
+                    "/etc/dcache/layouts/disk01.conf": "dcache-layout-testbed-pool.conf"},
+    "eos-mgm": {"/etc/sysconfig/eos_env": "eos_env-testbed-mgm"},
+    "eos-fst": {"/etc/sysconfig/eos_env": "eos_env-testbed-fst"},
+    "xrootd-redirector": {"/etc/xrootd/xrootd-clustered.cfg": "xrootd-clustered.cfg-testbed-redirector"},
+    "xrootd-data-server": {"/etc/xrootd/xrootd-clustered.cfg": "xrootd-clustered.cfg-testbed-data-server"},
+    "storm-frontend": {},
+    "storm-webdav": {"/etc/sysconfig/storm-webdav": "sysconfig-storm-webdav-testbed",
+                     "/etc/systemd/system/storm-webdav.service.d/storm-webdav.conf":
+                         "storm-webdav.service.d-testbed.conf"},
+}
+
+
+def system_host(name: str) -> detect.Verdict:
+    ps = (SYSTEMS / f"ps-eo-comm-args-{name}.txt").read_text()
+    files = {path: (SYSTEMS / f).read_text() for path, f in SYSTEM_FILES[name].items()}
+    return detect.detect_text(ps, (SYSTEMS / f"ss-Htlnp-{name}.txt").read_text(), files)
+
+
+@pytest.mark.parametrize(("name", "role", "flavour", "evidence"), [
+    ("dcache-door", "headnode", "dcache", "/var/lib/dcache/config/poolmanager.conf (PoolManager's "
+                                          "poolmanager.conf)"),
+    ("dcache-pool", "disknode", "dcache", "/etc/dcache/layouts/disk01.conf (a pool cell in the layout)"),
+    ("eos-mgm", "headnode", "eos", "xrootd running (EOS MGM)"),
+    ("eos-fst", "disknode", "eos", "xrootd running (EOS FST)"),
+    ("xrootd-redirector", "headnode", "xrootd", "cmsd listening on manager port 3121 (XRootD manager)"),
+    ("xrootd-data-server", "disknode", "xrootd", "xrootd with cmsd on port"),
+    ("storm-frontend", "headnode", "storm", "storm-frontend-server running (StoRM frontend)"),
+    ("storm-webdav", "disknode", "storm", "/etc/sysconfig/storm-webdav (StoRM WebDAV's settings)"),
+])
+def test_each_system_and_role_from_its_site(name: str, role: str, flavour: str, evidence: str) -> None:
+    v = system_host(name)
+    assert (v.role, v.flavour) == (role, flavour), v.evidence
+    assert evidence in v.reason
+
+
+def test_the_files_to_read_include_running_configs() -> None:
+    procs = detect.parse_ps((SYSTEMS / "ps-eo-comm-args-xrootd-redirector.txt").read_text())
+    wanted = detect.wanted_files(procs)
+    assert "/etc/xrootd/xrootd-clustered.cfg" in wanted, "the running daemon's -c"
+    assert "/etc/dcache/layouts/*.conf" in wanted
+    assert "/etc/sysconfig/eos_env" in wanted
+
+
+@pytest.mark.parametrize(("name", "flavour", "host", "found"), [
+    ("xrootd-data-server", "xrootd", "disk01.example.test",
+     {"se_service_ports": {"xrootd": 1095, "https": 1095}}),
+    ("xrootd-redirector", "xrootd", "head.example.test", {"se_service_ports": {"https": 1094}}),
+    ("eos-fst", "eos", "disk01.example.test", {"se_service_ports": {"eos-fst-https": 9001}}),
+    ("eos-mgm", "eos", "head.example.test", {}),
+    ("dcache-door", "dcache", "head.example.test", {"se_service_processes": {
+        "dcache-srm": ["dcache-srm"], "dcache-webdav": ["xrootd"], "dcache-gsiftp": ["globus-gridftp-"],
+        "dcache-xrootd": ["xrootd"]}}),
+    ("dcache-pool", "dcache", "disk01.example.test", {"se_service_processes": {"dcache-pool": ["xrootd"]}}),
+    ("storm-webdav", "storm", "disk01.example.test", {}),
+])
+def test_ports_and_processes_the_host_sets_itself(name: str, flavour: str, host: str,
+                                                  found: dict[str, dict[str, object]]) -> None:
+    v = system_host(name)
+    got, notes = detect.host_vars(v, flavour, v.role, host)
+    assert got == found
+    assert len(notes) == sum(len(x) for x in found.values()), notes
+
+
+def test_notes_say_where_a_port_came_from() -> None:
+    _, notes = detect.host_vars(system_host("eos-fst"), "eos", "disknode", "disk01.example.test")
+    assert notes == ["eos-fst-https on 9001 (EOS_FST_HTTP_PORT in /etc/sysconfig/eos_env)"]
+    _, notes = detect.host_vars(system_host("dcache-pool"), "dcache", "disknode", "disk01.example.test")
+    assert notes == ["dcache-pool served by xrootd on its ranges (20000:25000, 33115:33145) (no java)"]

@@ -109,3 +109,29 @@ def test_a_pool_without_a_port_is_checked_on_its_ranges_only() -> None:
     assert svc.port is None
     assert svc.transfer
     assert len(svc.ranges) == 2
+
+
+def test_config_files_move_per_host() -> None:
+    moved = {"/var/lib/dcache/config/poolmanager.conf": "/srv/dcache/poolmanager.conf"}
+    head = _host("headnode", se_flavour="dcache", se_config_files=moved)
+    assert head.config_path("/var/lib/dcache/config/poolmanager.conf") == "/srv/dcache/poolmanager.conf"
+    assert head.config_path("/etc/dcache/dcache.conf") == "/etc/dcache/dcache.conf", "the others stay"
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ({"/etc/dcache/nosuch.conf": "/x"}, "names '/etc/dcache/nosuch.conf', which is no config file"),
+    ({"/etc/dcache/dcache.conf": "relative/dcache.conf"}, "is not an absolute path of plain characters"),
+    ({"/etc/dcache/dcache.conf": "/etc/dcache/my dcache.conf"}, "is not an absolute path of plain"),
+    (["/etc/dcache/dcache.conf"], "must be a mapping path: path"),
+])
+def test_config_files_refused(value: object, message: str) -> None:
+    with pytest.raises(InventoryError, match=message):
+        _host("headnode", se_flavour="dcache", se_config_files=value)
+
+
+@pytest.mark.parametrize("flavour", knowledge.flavours())
+def test_every_system_can_be_detected(flavour: str) -> None:
+    markers = [m for m in knowledge.detection_markers() if m["flavour"] == flavour]
+    assert markers, f"{flavour}: --hosts without an inventory needs a marker"
+    for p in knowledge.detection_ports(flavour):
+        assert p["service"] in knowledge.service_names()
