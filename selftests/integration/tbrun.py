@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,11 @@ class Testbed:
                                f"{(res.stderr or res.stdout).strip()[-2000:]}")
         return time.monotonic() - t0
 
+    def hosts(self) -> list[dict[str, Any]]:
+        """The SE hosts of the running site (head and disk nodes), as state.json lists them."""
+        return [h for h in json.loads((self.state / "state.json").read_text())["hosts"]
+                if h["role"] in ("headnode", "disknode")]
+
     def down(self) -> None:
         self._tb("down", timeout=300)
 
@@ -94,15 +100,18 @@ class Testbed:
     def __exit__(self, *exc: object) -> None:
         self.down()
 
-    def run_suite(self, results_dir: Path, *pytest_args: str, timeout: float = 3600) -> Run:
+    def run_suite(self, results_dir: Path, *pytest_args: str, timeout: float = 3600,
+                  inventory: bool = True) -> Run:
         """Run the suite as the client host; the result file goes to ``results_dir``.
+        ``inventory=False``: without the generated inventory (give ``--hosts`` in ``pytest_args``).
 
         Every path option is given as ``--opt=value`` (PYTEST_ADDOPTS restated too): in the
         ``--opt value`` form pytest takes a path outside the project for a test path before the
         plugin's options exist and picks the wrong rootdir (see inventory/README.md).
         """
         results_dir.mkdir(parents=True, exist_ok=True)
-        addopts = f"--inventory={self.state}/inventory.yml --ssh-config={self.state}/ssh_config"
+        addopts = (f"--inventory={self.state}/inventory.yml " if inventory else "") + \
+            f"--ssh-config={self.state}/ssh_config"
         cmd = ["run", "--", "env", f"PYTEST_ADDOPTS={addopts}", str(PY), "-m", "pytest",
                "-p", "no:cacheprovider", "-q", f"--results-dir={results_dir}",
                f"--html={results_dir / 'report.html'}", *pytest_args]
@@ -116,6 +125,16 @@ class Testbed:
             raise RuntimeError(f"suite run on {self.name} wrote {len(new)} result files (exit "
                                f"{res.returncode}):\n{output[-3000:]}")
         return Run(res.returncode, seconds, json.loads(new[0].read_text()), new[0], output)
+
+
+def failing_by_host(doc: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
+    """host short name -> check id -> failure messages (errors count as failures)."""
+    out: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for rec in doc["records"]:
+        if rec["outcome"] in ("failed", "error"):
+            short = (rec["host"] or "?").split(".")[0]
+            out[short][rec["check"]].append(rec["message"])
+    return out
 
 
 def outcomes(doc: dict[str, Any]) -> dict[str, str]:

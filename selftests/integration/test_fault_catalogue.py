@@ -13,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from tbrun import ROOT, Testbed, tb_name, unavailable
+from tbrun import ROOT, Testbed, failing_by_host, tb_name, unavailable
 
 from testbed import faults
 from testbed.site import load_site
@@ -46,16 +46,6 @@ def run_suite_on_site(site_file: Path, name: str, out: Path) -> dict:
     assert run.status in (0, 1), (
         f"suite could not run on {site_file.name} (exit {run.status}):\n{run.output[-4000:]}")
     return run.result
-
-
-def failing_by_host(doc: dict) -> dict[str, dict[str, list[str]]]:
-    """host short name -> check id -> failure messages (errors count as failures)."""
-    out: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for rec in doc["records"]:
-        if rec["outcome"] in ("failed", "error"):
-            short = (rec["host"] or "?").split(".")[0]
-            out[short][rec["check"]].append(rec["message"])
-    return out
 
 
 @pytest.fixture(scope="module")
