@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from se_dualstack import detect
-from se_dualstack.concerns import sysconf, systems
+from se_dualstack import detect, sitevars
+from se_dualstack.concerns import firewall, fwkind, sysconf, systems
 from se_dualstack.concerns.interfaces import parse_ifcfg
+from se_dualstack.concerns.services import in_ranges, parse_ss
 
 DATA = Path(__file__).resolve().parent / "data" / "systems"
 
@@ -324,3 +325,59 @@ def test_storm_address_variants(env: dict[str, str], ok: bool) -> None:
 def test_systemd_environment_lines() -> None:
     env = sysconf.parse_systemd_env('[Service]\nEnvironment="A=1" B=2\nEnvironment=\nEnvironment="C=x y"\n')
     assert env == {"C": "x y"}, "an empty Environment= resets, quotes keep spaces"
+
+
+# --------------------------------------------------------------------------- ranges (SE6-FW-01/02/03)
+# The rows of the firewall checks are the registry's ports and ranges of each host
+# (SEHost.transfer_ports); here the dCache site's rule sets on each kind of firewall (door:
+# iptables; pools: firewalld and nftables), and a pool whose ip6tables opens the WAN range only.
+
+
+def dcache_rows(role: str) -> list[tuple[str, int, int]]:
+    h = sitevars.build_host("t.yml: host h", "h.example.org", role, {"se_flavour": "dcache"}, None)
+    return [(t.label, t.first, t.last) for t in h.transfer_ports]
+
+
+def rule_set(kind: str, name: str) -> fwkind.HostFirewall:
+    if kind.startswith("iptables"):
+        return fwkind.HostFirewall(kind, iptables={f: read(f"{'ip6' if f == 6 else 'ip'}tables-S-{name}.txt")
+                                                   .splitlines() for f in (4, 6)}, iface="eth0")
+    return fwkind.HostFirewall(kind, read(f"nft-j-{kind}-{name}.json"), zone="public", iface="eth0")
+
+
+@pytest.mark.parametrize(("kind", "name", "role"), [
+    ("iptables-nft", "dcache-door", "headnode"),
+    ("firewalld", "dcache-pool", "disknode"),
+    ("nftables", "dcache-pool", "disknode"),
+])
+def test_dcache_ranges_open_on_every_kind_of_firewall(kind: str, name: str, role: str) -> None:
+    rows = dcache_rows(role)
+    assert ("dcache-pool-xrootd", 33115, 33145) in rows or role == "headnode"
+    assert ("dcache-gsiftp-data", 20000, 25000) in rows or role == "disknode"
+    fwall = rule_set(kind, name)
+    for family in (4, 6):
+        for label, first, last in rows:
+            state, detail = fwall.view(family).status(first, last)
+            assert state == "open", (kind, family, label, detail)
+    assert firewall.parity(fwall.view(4), fwall.view(6)) == []
+
+
+def test_xroot_mover_range_closed_over_ipv6_only() -> None:
+    fwall = rule_set("iptables-nft", "dcache-pool-xroot-movers-closed-v6")
+    v4, v6 = fwall.view(4), fwall.view(6)
+    assert v4.status(33115, 33145)[0] == "open"
+    assert v6.status(20000, 25000)[0] == "open", "the WAN range (HTTP movers) is open over IPv6"
+    state, detail = v6.status(33115, 33145)
+    assert state == "closed"
+    assert "REJECT" in detail
+    assert fwkind.open_command(fwall, firewall.PortSet.of([(33115, 33145)]), 6) == \
+        "ip6tables -I INPUT -p tcp -m conntrack --ctstate NEW -m tcp --dport 33115:33145 -j ACCEPT"
+
+
+def test_mover_sample_leaves_out_a_cmsd_socket_inside_the_lan_range() -> None:
+    """The pool's cmsd took an ephemeral port inside 33115-33145 (33137), as the kernel may."""
+    socks = parse_ss(read("ss-Htlnp-dcache-pool.txt"))
+    ranges = [(20000, 25000), (33115, 33145)]
+    assert in_ranges(socks, ranges, ("xrootd",)) == [20000, 33115]
+    assert in_ranges(socks, ranges, ()) == [20000, 33115, 33137], "no process given: every holder"
+    assert in_ranges(socks, ranges, ("java",)) == [], "a real pool's movers are java"
