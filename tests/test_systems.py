@@ -42,15 +42,23 @@ def _read(se_host, facts, path):
     return facts.files(se_host, se_host.testinfra, (path,)).get(path)
 
 
-@pytest.mark.check("SE6-SYS-01")
-def test_dcache_world_net_matches_ipv6(se_host_system, facts, check):
+def _file_of(se_host_system, flavour, fmt, facts, check, absent):
+    """(host, system, path, text) of the system's file of format ``fmt`` on the host; N/A on a
+    host of another system or without the file (``absent`` says what that means)."""
     se_host, system = se_host_system
-    _only(system, "dcache", check)
-    path = se_host.config_path(system.paths("dcache-admin")[0])
+    _only(system, flavour, check)
+    path = se_host.config_path(system.paths(fmt)[0])
     text = _read(se_host, facts, path)
     if text is None:
-        check.not_applicable(f"no {path}: PoolManager does not run on this host (dCache keeps it with "
-                             "the core services, usually on the head node)")
+        check.not_applicable(f"no {path}: {absent}")
+    return se_host, system, path, text
+
+
+@pytest.mark.check("SE6-SYS-01")
+def test_dcache_world_net_matches_ipv6(se_host_system, facts, check):
+    _, _, path, text = _file_of(se_host_system, "dcache", "dcache-admin", facts, check,
+                                "PoolManager does not run on this host (dCache keeps it with the core "
+                                "services, usually on the head node)")
     v = systems.world_net(text)
     check.expect(v.ok, "every unit group of a link that matches all IPv4 clients (0.0.0.0/0) matching "
                  "all IPv6 clients (::/0)", f"{path}: {v.observed}", lines=v.fix, path=path)
@@ -69,12 +77,8 @@ def _dcache_layout(se_host, conf, registry_path):
 
 @pytest.mark.check("SE6-SYS-02")
 def test_dcache_listen_not_pinned(se_host_system, facts, check):
-    se_host, system = se_host_system
-    _only(system, "dcache", check)
-    conf_path = se_host.config_path(system.paths("properties")[0])
-    conf = _read(se_host, facts, conf_path)
-    if conf is None:
-        check.not_applicable(f"no {conf_path}: dCache is not configured on this host")
+    se_host, system, conf_path, conf = _file_of(se_host_system, "dcache", "properties", facts, check,
+                                                "dCache is not configured on this host")
     layout_path = _dcache_layout(se_host, conf, system.paths("dcache-layout")[0])
     v = systems.dcache_listen(conf, conf_path, _read(se_host, facts, layout_path), layout_path)
     check.expect(v.ok, "dcache.net.listen blank (every interface) for every domain and cell",
