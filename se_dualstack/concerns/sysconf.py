@@ -292,8 +292,14 @@ class NginxListen:
     port: int
     ipv6only: bool  # nginx's default for an IPv6 address: on
     context: str  # http | stream
-    source: str  # file: the directive as written
+    file: str  # where it is written
+    text: str  # the directive as written: "listen [::]:8443 ssl"
     unix: bool = False
+
+    @property
+    def options(self) -> list[str]:
+        """Its parameters after the address (``ssl``, ``http2``...), ``ipv6only`` left out."""
+        return [w for w in self.text.split()[2:] if not w.startswith("ipv6only=")]
 
     @property
     def families(self) -> frozenset[int]:
@@ -340,13 +346,13 @@ def _nginx_statements(text: str) -> list[tuple[list[str], str]]:
     return out
 
 
-def parse_listen(words: list[str], context: str, source: str) -> NginxListen | None:
+def parse_listen(words: list[str], context: str, file: str) -> NginxListen | None:
     """``listen`` arguments (nginx's ngx_http_core_module / stream core module)."""
     if not words:
         return None
     first = words[0]
     if first.startswith("unix:"):
-        return NginxListen(first, 0, False, context, source, unix=True)
+        return NginxListen(first, 0, False, context, file, " ".join(["listen", *words]), unix=True)
     m = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?", first) or re.fullmatch(r"(?:(.+):)?(\d+)", first)
     if m is None:  # a name or address alone: port 80
         addr, port = first, 80
@@ -355,7 +361,7 @@ def parse_listen(words: list[str], context: str, source: str) -> NginxListen | N
     else:
         addr, port = (m.group(1) or ""), int(m.group(2))
     v6only = not any(w == "ipv6only=off" for w in words[1:])
-    return NginxListen(addr, port, v6only, context, source)
+    return NginxListen(addr, port, v6only, context, file, " ".join(["listen", *words]))
 
 
 def parse_nginx(text: str, path: str, prefix: str = "/etc/nginx") -> NginxConfig:
@@ -370,7 +376,7 @@ def parse_nginx(text: str, path: str, prefix: str = "/etc/nginx") -> NginxConfig
             out.includes.append(pattern if pattern.startswith("/") else f"{prefix}/{pattern}")
         elif words[0] == "listen" and stack and stack[-1] == "server":
             context = "stream" if "stream" in stack else "http"
-            lst = parse_listen(words[1:], context, f"{path}: {stmt}")
+            lst = parse_listen(words[1:], context, path)
             if lst is not None:
                 out.listens.append(lst)
     return out

@@ -67,11 +67,11 @@ def world_net(text: str) -> Finding:
             linked.extend(words[4:])
     gaps, seen = [], []
     for name, units in groups.items():
-        members = [nets.get(u) or _net(u) for u in units if u in nets]
+        members = [nets[u] for u in units if u in nets]
         if not members or (linked and name not in linked):
             continue
-        any4 = any(n.version == 4 and n.prefixlen == 0 for n in members if n is not None)
-        any6 = any(n.version == 6 and n.prefixlen == 0 for n in members if n is not None)
+        any4 = any(n.version == 4 and n.prefixlen == 0 for n in members)
+        any6 = any(n.version == 6 and n.prefixlen == 0 for n in members)
         held = ", ".join(u for u in units if u in nets)
         seen.append(f"{name}: {held}")
         if any4 and not any6:
@@ -211,15 +211,15 @@ def nginx_families(listens: list[NginxListen], ports: list[int]) -> Finding | No
     problems, fixes, seen = [], [], []
     for port, group in sorted(by_port.items()):
         fams = frozenset().union(*(x.families for x in group))
-        lines = "; ".join(f"`{x.source.split(': ', 1)[1]}`" for x in group)
+        lines = "; ".join(f"`{x.text}`" for x in group)
         seen.append(f"{port}: {lines}")
         if not fams or fams == {4, 6}:
             continue
         missing = 6 if 4 in fams else 4
-        opts = " ".join(w for w in group[0].source.split(": ", 1)[1].split()[2:] if w != "ipv6only=on")
+        opts = " ".join(group[0].options)
         add = f"listen [::]:{port}" if missing == 6 else f"listen {port}"
         problems.append(f"{port} is served over IPv{4 if missing == 6 else 6} only ({lines} in "
-                        f"{group[0].source.split(': ', 1)[0]})")
+                        f"{group[0].file})")
         fixes.append(f"`{add}{' ' + opts if opts else ''};` beside it")
     if problems:
         return Finding(False, "; ".join(problems), "add " + ", ".join(fixes) + ", then `nginx -s reload`")
