@@ -163,9 +163,11 @@ def _make_cases(config: pytest.Config, site: Any) -> RunCases:
         return RunCases([], token, note, [], [], str(exc))
 
 
-def _tpc_param(case: TpcCase) -> Any:
-    """A TPC case, skipped with the server's own words when the servers cannot do it."""
-    marks = [pytest.mark.skip(reason=case.unsupported)] if case.unsupported else []
+def _param(case: Any) -> Any:
+    """A case, skipped saying why when it does not apply (a TPC the servers cannot do, a data
+    server a client never reaches directly)."""
+    why = case.unsupported if isinstance(case, TpcCase) else case.skip
+    marks = [pytest.mark.skip(reason=why)] if why else []
     return pytest.param(case, marks=marks, id=case.id)
 
 
@@ -187,10 +189,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             metafunc.parametrize(name, [pytest.param(None, marks=pytest.mark.skip(reason=why))],
                                  ids=["no-transfer-dir"])
             continue
-        if name == "tpc_case":
-            metafunc.parametrize(name, [_tpc_param(c) for c in cases])
-        else:
-            metafunc.parametrize(name, cases, ids=[c.id for c in cases])
+        metafunc.parametrize(name, [_param(c) for c in cases])
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
