@@ -18,16 +18,15 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 
 from se_dualstack import exitcodes
-from se_dualstack.concerns.dns import default_resolvers
 from se_dualstack.plugins.state import State, is_worker, state_of
 from se_dualstack.transfer import protocols, tokens
-from se_dualstack.transfer.addresses import alias_cases, dns_resolve, per_address
+from se_dualstack.transfer.addresses import alias_cases, per_address, site_resolve
 from se_dualstack.transfer.cases import (
     AUTHS,
     DEFAULTS,
@@ -38,6 +37,7 @@ from se_dualstack.transfer.cases import (
     tpc_cases,
     transfer_cases,
 )
+from se_dualstack.transfer.hops.cases import ChainCase, chain_cases
 from se_dualstack.transfer.outcome import Step, TransferResult
 from se_dualstack.transfer.pool import TransferPool
 from se_dualstack.transfer.proxy import check_proxy
@@ -100,9 +100,7 @@ def _per_address(config: pytest.Config, site: Any, cases: list[TransferCase]) ->
     """
     if build_shim()[0] is None:
         return cases
-    v = getattr(site, "vars", {}) or {}
-    servers = [str(x) for x in (v.get("se_resolvers") or default_resolvers())]
-    resolve = dns_resolve(servers, float(v.get("se_dns_timeout", 3)), state_of(config).facts.dns_cache)
+    resolve = site_resolve(site, state_of(config).facts.dns_cache)
     return [*per_address(cases, resolve), *alias_cases(site, resolve, _protocols(config))]
 
 
@@ -139,6 +137,7 @@ class RunCases:
     transfers: list[TransferCase]  # round trips, per address and through service aliases too
     tpcs: list[TpcCase]
     error: str = ""  # a bad protocol or credential setting: a usage error where it is met
+    chains: list[ChainCase] = field(default_factory=list)  # redirect chains (SE6-XFER-03)
 
 
 def run_cases(config: pytest.Config) -> RunCases:
@@ -158,7 +157,8 @@ def _make_cases(config: pytest.Config, site: Any) -> RunCases:
         # Without the family shim (no cc), fall back to declared single-family aliases.
         plain = transfer_cases(site, _protocols(config), use_aliases=build_shim()[0] is None, auths=auths)
         return RunCases(auths, token, note, _per_address(config, site, plain),
-                        tpc_cases(site, _protocols(config), auths=auths))
+                        tpc_cases(site, _protocols(config), auths=auths),
+                        chains=chain_cases(site, _protocols(config), auths=auths))
     except (ValueError, pytest.UsageError) as exc:
         return RunCases([], token, note, [], [], str(exc))
 
@@ -171,8 +171,18 @@ def _param(case: Any) -> Any:
     return pytest.param(case, marks=marks, id=case.id)
 
 
+# A parametrizing fixture without cases: why its test does not apply, and the id it then has.
+NO_CASES = {
+    "transfer_case": ("no host has se_transfer_dir (set it per host: the test directory on the SE)",
+                      "no-transfer-dir"),
+    "tpc_case": ("no disk node with se_transfer_dir", "no-transfer-dir"),
+    "chain_case": ("no entry point redirects to a host with se_transfer_dir (the storage system's "
+                   "redirects, data/flavours/<system>.yml)", "no-redirect"),
+}
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    for name in ("transfer_case", "tpc_case"):
+    for name in ("transfer_case", "tpc_case", "chain_case"):
         if name not in metafunc.fixturenames:
             continue
         if state_of(metafunc.config).site is None:
@@ -182,12 +192,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         run = run_cases(metafunc.config)
         if run.error:
             raise pytest.UsageError(run.error)
-        cases = run.transfers if name == "transfer_case" else run.tpcs
+        cases = {"transfer_case": run.transfers, "tpc_case": run.tpcs, "chain_case": run.chains}[name]
         if not cases:
-            why = ("no host has se_transfer_dir (set it per host: the test directory on the SE)"
-                   if name == "transfer_case" else "no disk node with se_transfer_dir")
+            why, none_id = NO_CASES[name]
             metafunc.parametrize(name, [pytest.param(None, marks=pytest.mark.skip(reason=why))],
-                                 ids=["no-transfer-dir"])
+                                 ids=[none_id])
             continue
         metafunc.parametrize(name, [_param(c) for c in cases])
 
@@ -416,4 +425,4 @@ def pytest_se_dualstack_site(config: pytest.Config, state: State) -> None:
     are the run's (:func:`run_cases`); a bad setting is reported at parametrization.
     """
     run = run_cases(config)
-    state.group_hosts.update({c.id: c.group_host for c in [*run.transfers, *run.tpcs]})
+    state.group_hosts.update({c.id: c.group_host for c in [*run.transfers, *run.tpcs, *run.chains]})

@@ -71,6 +71,10 @@ class TransferSession:
         pool = self.workers.get(auth) or self.workers["x509"]
         return pool, pool.settings
 
+    def settings_for(self, auth: str) -> TransferSettings:
+        """The settings a credential's transfers run with (its token file, its proxy)."""
+        return self._credential(auth)[1]
+
     def precondition(self, auth: str, ends: tuple[tuple[str, str], ...]) -> str | None:
         """Why a transfer with ``auth`` cannot start; ``ends``: (host, test dir) it touches."""
         if auth != "token":

@@ -23,7 +23,9 @@ class Redirect:
     """How a server sends a client on to another host and port (an entry point to a data server).
 
     The redirect-chain check (SE6-XFER-03) reads this to follow every hop of a protocol without
-    moving data; ``tracer`` names its function once written ("" until then).
+    moving data; ``tracer`` names its function (``module:function``, called with the protocol,
+    the entry point's host and port and a :class:`~se_dualstack.transfer.hops.chain.TraceContext`,
+    returning a :class:`~se_dualstack.transfer.hops.chain.Chain`); "" for a protocol not traced.
     """
 
     kind: str  # "http" (a status code and a header), "xroot" (a response), "ftp" (a reply)

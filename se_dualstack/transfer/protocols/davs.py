@@ -36,7 +36,8 @@ class WebDAV(Protocol):
     redirect = Redirect(
         "http", ("301", "302", "303", "307", "308"), "the Location header (host, port and path)",
         note="dCache's WebDAV door answers GET with 302 and PUT with 307 to a pool's mover, a PUT only "
-             "when the client sends Expect: 100-continue (webdav.redirect.on-read / on-write)")
+             "when the client sends Expect: 100-continue (webdav.redirect.on-read / on-write)",
+        tracer="se_dualstack.transfer.hops.http:trace")
     gone_on_redirect_loop = False
 
     def worker_options(self, timeout: int) -> list[Option]:

@@ -40,7 +40,8 @@ class XRootD(Protocol):
     redirect = Redirect(
         "xroot", ("kXR_redirect (4004)",),
         "the host (with opaque data after ?) and the port (a 32-bit integer) of the kXR_redirect response",
-        note="a manager's cmsd picks the data server; kXR_wait (4005) asks the client to retry the same host")
+        note="a manager's cmsd picks the data server; kXR_wait (4005) asks the client to retry the same host",
+        tracer="se_dualstack.transfer.hops.xroot:trace")
     # After a delete, a manager may still redirect to the server that held the file, which answers
     # "not found": gfal2 reports ELOOP, which means the file is gone there.
     gone_on_redirect_loop = True
