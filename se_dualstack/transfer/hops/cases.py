@@ -120,7 +120,13 @@ def context(case: ChainCase, settings: TransferSettings, resolve: Resolve) -> Tr
     name = unique_name(f"chain-{case.protocol}-{family_label(case.family)}")
     probe = guard_path(build_url(case.protocol, "x", 1, f"{case.test_dir}/{name}"), case.test_dir)
     return TraceContext(case.family, case.auth, settings.proxy, settings.certdir, settings.token_file,
-                        float(settings.connect_timeout), min(float(settings.timeout), 30.0), resolve, probe)
+                        float(settings.connect_timeout), trace_timeout(settings), resolve, probe)
+
+
+def trace_timeout(settings: TransferSettings) -> float:
+    """Seconds a server has to answer one request of a trace: no data moves, so the connection
+    window is enough (a redirector that makes an XRootD client wait, kXR_wait, ends a chain at it)."""
+    return float(min(settings.timeout, max(5, settings.connect_timeout)))
 
 
 def landing_ports(site: Any, case: ChainCase) -> Callable[[str], list[tuple[str, int, int]]]:

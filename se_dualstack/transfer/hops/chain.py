@@ -58,7 +58,7 @@ class TraceContext:
 class Target:
     """Where a redirect sends the client, as written (query dropped)."""
 
-    text: str  # the Location, or the kXR_redirect ``host, port N``, without its query
+    text: str  # the Location up to its path, or the kXR_redirect ``host, port N`` (never a query)
     scheme: str  # "https", "http", "root"...; "" when the answer has none (xroot host and port)
     host: str  # name or address, without brackets
     port: int
@@ -106,15 +106,16 @@ def parse_location(location: str, scheme: str, host: str, port: int) -> Target:
     text = location.strip().split("?", 1)[0].split("#", 1)[0]
     m = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://([^/]*)(/.*)?$", text)
     if text.startswith("/") and not text.startswith("//"):
-        t_host, t_port, scheme_ = host, port, scheme
-        return Target(text, scheme_, t_host, t_port, _literal(t_host))
+        return Target("(a path on the same server)", scheme, host, port, _literal(host))
     if not m:
-        return Target(text, "", "", 0, problem="not an absolute URL or a path")
+        return Target(text[:120], "", "", 0, problem="not an absolute URL or a path")
     scheme_ = m.group(1).lower()
     t_host, t_port, bracketed, problem = split_authority(m.group(2), DEFAULT_PORTS.get(scheme_, 0))
     if not t_host:
         problem = problem or "no host"
-    return Target(text, scheme_, t_host, t_port, _literal(t_host), bracketed, problem)
+    # The path is the request's own (the probe file); what matters is written before it.
+    shown = f"{m.group(1)}://{m.group(2)}" + ("/..." if (m.group(3) or "/") != "/" else "")
+    return Target(shown, scheme_, t_host, t_port, _literal(t_host), bracketed, problem)
 
 
 def parse_xroot(host_text: str, port: int) -> Target:
@@ -253,9 +254,10 @@ def landed_host(name: str, view: SiteView, addresses: list[str]) -> str:
         return names[name.lower().rstrip(".")]
     for a in addresses:
         try:
-            key = str(ipaddress.ip_address(a))
+            ip = ipaddress.ip_address(a)
         except ValueError:
             continue
+        key = str(getattr(ip, "ipv4_mapped", None) or ip)
         if key in view.holders:
             return view.holders[key]
     return ""
@@ -275,7 +277,10 @@ def judge(chain: Chain, view: SiteView) -> list[Finding]:
         out += _judge_hop(i, hop, chain, view, rec)
     if chain.error and not out:  # a hop's finding explains it otherwise
         at = chain.error_at or (chain.hops[-1].target.host if chain.hops else chain.entry)
-        host = host_of(at, view, fam) or view.fallback or chain.entry
+        # An entry point that sends the client nowhere for the target's directory ("no server of
+        # your family has it") speaks for the target; any other host answers for itself.
+        entry_refused = not chain.hops and view.fallback
+        host = (view.fallback if entry_refused else host_of(at, view, fam)) or view.fallback or chain.entry
         out.append(Finding(len(chain.hops) - 1, host, f"the chain stopped at {at}: {chain.error}",
                            f"Repeat the request by hand (see the report) and read {at}'s log."))
     return out

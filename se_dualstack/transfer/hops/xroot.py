@@ -27,7 +27,8 @@ _ID = r"\[(?P<id>(?:\[[^\]]+\]|[^\[\]\s])+?)(?:\.\d+)?\]"
 _REDIRECT = re.compile(_ID + r" Got kXR_redirect response to message (?P<req>kXR_\w+) \((?P<desc>.*)\): "
                        r"(?P<host>\S+), port (?P<port>-?\d+)\s*$")
 _ATTEMPT = re.compile(_ID + r" Attempting connection to (?P<addr>\S+)\s*$")
-_CONNECTED = re.compile(_ID + r" Stream \d+ connected \(IPv[46]\)")
+# The server's handshake answer: TCP works (before TLS and the login, which may still fail).
+_CONNECTED = re.compile(_ID + r" Got the server hand shake response")
 _FAILED = re.compile(_ID + r" Unable to connect: (?P<why>.*)$")
 _UNRESOLVED = re.compile(_ID + r" Unable to resolve IP address for the host")
 _HANDSHAKE = re.compile(_ID + r" Socket error while handshaking: (?P<why>.*)$")
