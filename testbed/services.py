@@ -167,10 +167,11 @@ def _xrootd_config(site: dict, host: dict, pki: dict, srv: Path, v4only: bool) -
         f"http.gridmap {gridmap}",
         "http.listingdeny false",
         "http.desthttps true",
-        # Third-party copy: xroot TPC (xrdcp, delegated proxy) and HTTP TPC (libXrdHttpTPC).
-        # The pull runs in a wrapper (see _TPC_WRAPPER): with ztn, every xroot login is TLS, and
-        # OpenSSL 3 refuses the SHA-1 signature XRootD 5.5 puts on the delegated proxy.
-        f"ofs.tpc autorm echo fcreds gsi =X509_USER_PROXY ttl 60 70 xfr 8 pgm {srv}/xrd/tpc-xrdcp --server",
+        # Third-party copy: xroot TPC (xrdcp pulls with the client's delegated proxy, or its token:
+        # `fcreds ?ztn` writes it to BEARER_TOKEN_FILE for the pull) and HTTP TPC (libXrdHttpTPC). The
+        # pull's wrapper (_TPC_WRAPPER): ztn makes logins TLS; OpenSSL 3 refuses a SHA-1 signed proxy.
+        f"ofs.tpc autorm echo fcreds gsi =X509_USER_PROXY fcreds ?ztn =BEARER_TOKEN_FILE ttl 60 70 xfr 8 "
+        f"pgm {srv}/xrd/tpc-xrdcp --server",
         "http.exthandler xrdtpc libXrdHttpTPC.so",
         f"tpc.cadir {certdir}",
         # gfal2/davix ask XrdHttpTPC for a "gridsite" delegation, which 5.5 does not implement;
@@ -447,5 +448,4 @@ def clean_host(state_dir: Path, short: str) -> None:
 
 
 __all__ = ["ServiceSpec", "clean_host", "cluster_members", "host_srv_dir", "ipv4_only", "issuer_spec",
-           "service_specs",
-           "store_path", "wait_cluster"]
+           "service_specs", "store_path", "wait_cluster"]

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import pytest
 
+from se_dualstack.transfer import protocols
+from se_dualstack.transfer.addresses import site_resolve
 from se_dualstack.transfer.cases import TpcCase, TransferCase
 from se_dualstack.transfer.evidence import used_connections
+from se_dualstack.transfer.hops.cases import trace_context
 from se_dualstack.transfer.outcome import TransferResult
 from se_dualstack.transfer.render import result_html
 from se_dualstack.transfer.stats import summarize
+from se_dualstack.transfer.tpc import refusal, why_ipv4
 
 pytestmark = pytest.mark.transfer
 
@@ -79,13 +83,18 @@ def test_transfer(transfer_case: TransferCase, transfer_session, check, add_html
 
 
 @pytest.mark.check("SE6-XFER-02")
-def test_third_party_copy(tpc_case: TpcCase, transfer_session, check, add_html, record) -> None:
+def test_third_party_copy(tpc_case: TpcCase, transfer_session, site, facts, check, add_html, record) -> None:
     case = tpc_case
     r = transfer_session.run_tpc(case)
     add_html(result_html([r]))
     record([r])
     expected = (f"{case.protocol} third-party copy {case.source_host} -> {case.dest_host} over IPv6 "
                 "with ADLER32 verified")
+    resolve = site_resolve(site, facts.dns_cache)
+    refused = refusal(case, r, lambda: protocols.get(case.protocol).server_version(
+        case.dest.host, case.dest.port, trace_context(transfer_session.settings_for(case.auth), 6, resolve)))
+    if refused:
+        check.at(case.dest_host).not_applicable(refused)
     if not r.ok:
         at = r.fault_host or case.dest_host
         step = r.failed_step.name if r.failed_step else ""
@@ -98,3 +107,24 @@ def test_third_party_copy(tpc_case: TpcCase, transfer_session, check, add_html, 
                                f"check {at}'s {case.protocol} port over IPv6 (AAAA, firewall, the "
                                "service listening on IPv6) with the command in the report."
                                if own else None))
+    _leg_family(case, transfer_session.legs.get(case.id), site, resolve, check, expected)
+
+
+def _leg_family(case: TpcCase, leg, site, resolve, check, expected: str) -> None:
+    """The servers' own connection went over the copy's family (read from their socket tables)."""
+    wrong = leg.wrong(case.family) if leg is not None else []
+    if not wrong:
+        return
+    g = wrong[0]
+    peer = case.source if g.opened_by == case.dest_host else case.dest
+    reasons = why_ipv4(site.host(g.opened_by).host, g.opened_by, peer.host,
+                       next(iter(resolve(peer.host, 6)), ""), next(iter(resolve(peer.host, 4)), ""))
+    why = ("; ".join(reasons) if reasons else "neither its gai.conf, its server processes' settings "
+           "nor its resolver explains it")
+    check.at(g.opened_by).fail(
+        expected, f"the server-to-server leg went over IPv{g.family}: {g}; {g.opened_by} opened it, "
+                  f"and may have chosen IPv{g.family} because: {why}",
+        fix=f"On {g.opened_by}, let connections to {peer.host} prefer IPv6: undo what is named above (a "
+            "gai.conf precedence for ::ffff:0:0/96, XRD_PREFERIPV4 or -Djava.net.preferIPv4Stack in the "
+            "server's environment, an xrd.network option; an AAAA record it cannot see); or declare "
+            "se_ipv6_alias names, so the copy's URLs force IPv6.")

@@ -25,7 +25,7 @@ import pytest
 
 from se_dualstack import exitcodes
 from se_dualstack.plugins.state import State, is_worker, state_of
-from se_dualstack.transfer import protocols, tokens
+from se_dualstack.transfer import protocols, tokens, tpc
 from se_dualstack.transfer.addresses import alias_cases, per_address, site_resolve
 from se_dualstack.transfer.cases import (
     AUTHS,
@@ -297,6 +297,11 @@ def transfer_session(pytestconfig: pytest.Config, request: pytest.FixtureRequest
     """The run's gfal2 workers; always closed (workers killed, scratch files removed)."""
     site = state_of(pytestconfig).site
     sess = make_session(pytestconfig, site)
+    # Third-party copies read the servers' socket tables over the hosts' ssh connections, which
+    # the site fixture gives its hosts.
+    site = request.getfixturevalue("site")
+    resolve = site_resolve(site, state_of(pytestconfig).facts.dns_cache)
+    sess.leg_watch = lambda case: tpc.watch(case, site, resolve)
     if sess.slots is not None:
         sess.plan, sess.plan_by_group = _plan(request.session, pytestconfig)
     try:

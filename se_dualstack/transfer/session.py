@@ -16,7 +16,7 @@ from se_dualstack.transfer.cases import TpcCase, TransferCase, TransferSettings
 from se_dualstack.transfer.outcome import TransferResult
 from se_dualstack.transfer.pool import Slot, TransferPool, case_hosts
 from se_dualstack.transfer.proxy import ProxyProblem
-from se_dualstack.transfer.steps import precondition_result, run_tpc, run_transfer
+from se_dualstack.transfer.steps import UNFORCED_LEG, precondition_result, run_tpc, run_transfer
 from se_dualstack.transfer.worker import WorkerPool
 
 
@@ -44,6 +44,10 @@ class TransferSession:
     slots: TransferPool | None = None  # --transfer-concurrency > 1: transfers side by side
     plan: list[Any] = field(default_factory=list)  # the cases this process will run, in order
     plan_by_group: bool = False  # xdist --dist loadgroup: run ahead only in the asking case's group
+    # Third-party copies: reads the servers' socket tables while one runs (transfer/tpc.py), and
+    # what it saw per case id.
+    leg_watch: Callable[[TpcCase], Any] | None = None
+    legs: dict[str, Any] = field(default_factory=dict)
 
     def _in_slots(self, case: Any, fn: Callable[[Slot], Any]) -> Any:
         """The case's result from the transfer slots, which run the planned cases ahead.
@@ -120,10 +124,14 @@ class TransferSession:
         why = self.precondition(case.auth, ((case.source_host, case.source.test_dir),
                                             (case.dest_host, case.dest.test_dir)))
         if why:
-            r = TransferResult(case.id, case.protocol, case.family, self.settings.size,
-                               precondition=why, auth=case.auth)
-        else:
+            return TransferResult(case.id, case.protocol, case.family, self.settings.size,
+                                  precondition=why, auth=case.auth)
+        if self.leg_watch is None:
+            return run_tpc(case, workers, settings, self.workdir, self.shim)
+        with self.leg_watch(case) as leg:
             r = run_tpc(case, workers, settings, self.workdir, self.shim)
+        self.legs[case.id] = leg
+        r.forcing = r.forcing.replace(UNFORCED_LEG, "") + f"; {leg.line()}"
         return r
 
     def close(self) -> None:

@@ -258,6 +258,10 @@ def precondition_result(case: TransferCase, settings: TransferSettings, why: str
     return res
 
 
+# The servers choose the family of their own leg unless the URLs name single-family aliases.
+UNFORCED_LEG = "; server-to-server family NOT forced (declare se_ipv6_alias)"
+
+
 class ThirdPartyCopy:
     """Upload to the source, server-to-server copy with ADLER32 check, verify, clean both ends."""
 
@@ -276,7 +280,7 @@ class ThirdPartyCopy:
             case.id, case.protocol, case.family, settings.size, remote_url=self.dst,
             local_url=self.src, target=case.dest_host,
             forcing=proto.forcing_description(case.family, shim, case.names_forced)
-            + ("" if case.names_forced else "; server-to-server family NOT forced (declare se_ipv6_alias)"),
+            + ("" if case.names_forced else UNFORCED_LEG),
             forced=proto.is_forced(shim, case.names_forced))
         self.res.auth = settings.auth
         self.copy_mode = case.mode  # "" (gfal2's default), or a mode the protocol declares

@@ -115,11 +115,17 @@ def tracer(protocol: str) -> Callable[[str, str, int, TraceContext], Chain]:
 
 
 def context(case: ChainCase, settings: TransferSettings, resolve: Resolve) -> TraceContext:
-    """How to trace ``case`` with the transfers' credential and timeouts; a fresh probe file name
-    in the test directory, past the transfers' path guard."""
+    """How to trace ``case``: a fresh probe file name in the test directory, past the transfers'
+    path guard."""
     name = unique_name(f"chain-{case.protocol}-{family_label(case.family)}")
     probe = guard_path(build_url(case.protocol, "x", 1, f"{case.test_dir}/{name}"), case.test_dir)
-    return TraceContext(case.family, case.auth, settings.proxy, settings.certdir, settings.token_file,
+    return trace_context(settings, case.family, resolve, probe)
+
+
+def trace_context(settings: TransferSettings, family: int, resolve: Resolve,
+                  probe: str = "/") -> TraceContext:
+    """Asking servers as the transfers would: their credential (``settings.auth``), their timeouts."""
+    return TraceContext(family, settings.auth, settings.proxy, settings.certdir, settings.token_file,
                         float(settings.connect_timeout), trace_timeout(settings), resolve, probe)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Union
+from typing import Any, ClassVar, Union
 
 # A gfal2 context option: (section, key, value), as ``gfal2.set_opt_*`` and ``gfal-copy -D`` take it.
 # Evaluated at run time, where Python 3.9 has no ``X | Y``.
@@ -74,6 +74,10 @@ class Protocol:
     tpc_modes: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     # Credential -> why the servers of the field cannot do a third-party copy with it.
     tpc_unsupported: ClassVar[Mapping[str, str]] = {}
+    # Credential -> what servers answer when they will not copy with it (the test then skips,
+    # quoting this run's answer and the server's version), and how a site lets them.
+    tpc_refusals: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    tpc_enable: ClassVar[Mapping[str, str]] = {}
 
     # --- redirects ----------------------------------------------------------------------------
     redirect: Redirect = Redirect("", (), "")
@@ -135,6 +139,19 @@ class Protocol:
 
     def unsupported(self, auth: str) -> str:
         return self.tpc_unsupported.get(auth, "")
+
+    def refusal(self, auth: str, error: str) -> str:
+        """The servers' words in ``error`` that mean they will not copy with ``auth`` ("" none)."""
+        return next((x for x in self.tpc_refusals.get(auth, ()) if x in error), "")
+
+    def server_version(self, host: str, port: int, ctx: Any) -> str:
+        """The server software's version as the server names it ("" when the protocol cannot ask);
+        ``ctx``: a :class:`~se_dualstack.transfer.hops.chain.TraceContext` (family, credential)."""
+        return ""
+
+    def tpc_active(self, mode: str) -> tuple[str, ...]:
+        """The end(s) that open the server-to-server connection ("dest" pulls, "source" pushes)."""
+        return ("dest", "source")
 
     def copy_mode_option(self, mode: str) -> Option | None:
         """The gfal2 option that selects a third-party copy ``mode`` (None: no such option)."""

@@ -32,6 +32,8 @@ class WebDAV(Protocol):
     # With a token both ways (the token travels with the request); X.509 keeps gfal2's default.
     tpc_modes: ClassVar[Mapping[str, tuple[str, ...]]] = {"token": ("pull", "push")}
     tpc_unsupported: ClassVar[Mapping[str, str]] = {}
+    tpc_refusals: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    tpc_enable: ClassVar[Mapping[str, str]] = {}
 
     redirect = Redirect(
         "http", ("301", "302", "303", "307", "308"), "the Location header (host, port and path)",
@@ -42,6 +44,9 @@ class WebDAV(Protocol):
 
     def worker_options(self, timeout: int) -> list[Option]:
         return [("HTTP PLUGIN", "KEEP_ALIVE", True), ("HTTP PLUGIN", "OPERATION_TIMEOUT", timeout)]
+
+    def tpc_active(self, mode: str) -> tuple[str, ...]:
+        return ("source",) if mode == "push" else ("dest",)  # gfal2's default is a pull
 
     def copy_mode_option(self, mode: str) -> Option | None:
         return ("HTTP PLUGIN", "DEFAULT_COPY_MODE", f"3rd {mode}")  # gfal2's "3rd pull" / "3rd push"

@@ -31,6 +31,8 @@ class GridFTP(Protocol):
     tpc = "FXP: the servers open the data channel between themselves (gfal2's default)"
     tpc_modes: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     tpc_unsupported: ClassVar[Mapping[str, str]] = {}
+    tpc_refusals: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    tpc_enable: ClassVar[Mapping[str, str]] = {}
 
     redirect = Redirect(
         "ftp", ("227 Entering Passive Mode", "229 Entering Extended Passive Mode"),
