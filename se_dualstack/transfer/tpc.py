@@ -39,13 +39,15 @@ def refusal(case: TpcCase, result: TransferResult, version: Callable[[], str]) -
     """The skip reason when the servers refused to copy with the case's credential ("" otherwise):
     their answer in this run, the destination's version as it names it, how a site enables it."""
     proto = registry.get(case.protocol)
-    error = result.error_summary()
+    error = result.error_summary().replace("\x00", "").replace("\\x00", "").strip()
     if result.ok or not proto.refusal(case.auth, error):
         return ""
-    named = version() or "version not named"
+    answer = error.split("Server responded with an error: ", 1)[-1]
+    v = version()
+    named = f"{proto.title} {v}" if v else f"{proto.title}, version not named"
     hint = proto.tpc_enable.get(case.auth, "")
     return (f"{case.protocol} third-party copy with a {case.auth} credential refused by the servers: "
-            f"{case.dest_host} ({named}) answered {error!r}" + (f"; {hint}" if hint else ""))
+            f"{case.dest_host} ({named}) answered \"{answer}\"" + (f"; {hint}" if hint else ""))
 
 
 # --------------------------------------------------------------------------- the leg
