@@ -186,11 +186,13 @@ def test_xroot_trace_from_the_clients_answer(monkeypatch: pytest.MonkeyPatch) ->
     assert judge(chain, view()) == []
     bad = {**answer, "open": {"ok": False, "message": "[ERROR] Server responded with an error: [3011] "
                                                       "No servers have write access to the file"}}
-    monkeypatch.setattr(xroot, "run_probe", lambda cmd, url, c: (bad, ""))
+    connected = log[:log.index("Got kXR_redirect")]  # the entry answered before any redirect
+    monkeypatch.setattr(xroot, "run_probe", lambda cmd, url, c: (bad, connected))
     chain = xroot.trace("root", "head.example.test", 1094, ctx())
     assert (chain.error_at, chain.cleanup) == ("head.example.test", "not created"), chain
     found = judge(chain, view("disk01.example.test"))
     assert [f.host for f in found] == ["disk01.example.test"], "an entry that sends the client nowhere"
+    assert "sent an IPv6 client nowhere for disk01.example.test's directory" in found[0].what, found
 
 
 # --------------------------------------------------------------------------- the HTTP tracer

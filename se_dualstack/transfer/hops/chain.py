@@ -277,12 +277,19 @@ def judge(chain: Chain, view: SiteView) -> list[Finding]:
         out += _judge_hop(i, hop, chain, view, rec)
     if chain.error and not out:  # a hop's finding explains it otherwise
         at = chain.error_at or (chain.hops[-1].target.host if chain.hops else chain.entry)
-        # An entry point that sends the client nowhere for the target's directory ("no server of
-        # your family has it") speaks for the target; any other host answers for itself.
-        entry_refused = not chain.hops and view.fallback
-        host = (view.fallback if entry_refused else host_of(at, view, fam)) or view.fallback or chain.entry
-        out.append(Finding(len(chain.hops) - 1, host, f"the chain stopped at {at}: {chain.error}",
-                           f"Repeat the request by hand (see the report) and read {at}'s log."))
+        if not chain.hops and view.fallback and any(a.ok for a in chain.start):
+            # The entry point sends the client nowhere for the target's directory, as a redirector
+            # does that knows no data server of the client's family for the path: the target's.
+            t = view.fallback
+            out.append(Finding(-1, t, f"{chain.entry}:{chain.entry_port} sent an {family_name(fam)} client "
+                                      f"nowhere for {t}'s directory: it {chain.error}",
+                               f"Make {t} reachable over {family_name(fam)} and known so to {chain.entry}: "
+                               f"its {rec} record, its data server registered on {family_name(fam)} (the "
+                               "cmsd's login, the pool's interfaces); then read the redirector's log."))
+        else:
+            host = host_of(at, view, fam) or view.fallback or chain.entry
+            out.append(Finding(len(chain.hops) - 1, host, f"the chain stopped at {at}: {chain.error}",
+                               f"Repeat the request by hand (see the report) and read {at}'s log."))
     return out
 
 
