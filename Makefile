@@ -15,9 +15,10 @@ SITE ?= testbed/sites/default.yml
 # servers (XRootD, GridFTP, sshd, dnsmasq) and tools (iptables, iproute2, openssl); gcc builds
 # the small LD_PRELOAD shim that forces one address family in the gfal2 worker; the SciTokens
 # plugin and PyJWT give the testbed WLCG tokens (its issuer mints, every XRootD validates);
-# unbound (dns64 module) and tayga are the DNS64 and NAT64 of the IPv6-only sites (ipv6only*.yml).
+# unbound (dns64 module) and tayga are the DNS64 and NAT64 of the IPv6-only sites (ipv6only*.yml);
+# python3-xrootd is XRootD's client the redirect-chain check (SE6-XFER-03) traces root:// with.
 APT_PACKAGES := gfal2 gfal2-plugin-gridftp gfal2-plugin-xrootd gfal2-plugin-http gfal2-plugin-file \
-  python3-gfal2 python3-yaml python3-venv xrootd-server xrootd-client \
+  python3-gfal2 python3-yaml python3-venv xrootd-server xrootd-client python3-xrootd \
   globus-gridftp-server-progs globus-proxy-utils globus-gass-copy-progs \
   openssh-server openssh-client dnsmasq-base iptables iproute2 openssl curl procps \
   gfal2-util-scripts python-is-python3 python3-cryptography gcc libc6-dev \
@@ -46,7 +47,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	# the suite itself, as a site installs it (pytest11 entry point, se-dualstack command);
 	# editable, so work on it needs no reinstall; the distribution's setuptools builds it
 	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
-	$(PY) -c "import gfal2, testinfra, dns.resolver, pytest_html, xdist, yaml"
+	$(PY) -c "import gfal2, testinfra, dns.resolver, pytest_html, xdist, yaml, XRootD.client"
 	touch $@
 
 demo: setup
