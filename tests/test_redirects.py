@@ -17,8 +17,9 @@ from se_dualstack.transfer.hops.xroot import TracerUnavailable
 pytestmark = pytest.mark.transfer
 
 
-class RedirectPortWarning(UserWarning):
-    """A hop landed on a port the storage registry does not name for it (the connection worked)."""
+class RedirectChainWarning(UserWarning):
+    """What a chain showed that is no family matter: a port the storage registry does not name for
+    the hop, TLS or the data server's answer once it accepted the connection."""
 
 
 @pytest.mark.check("SE6-XFER-03")
@@ -42,7 +43,7 @@ def test_redirect_chain(chain_case: ChainCase, transfer_session, site, facts, ch
     for f in findings:
         if f.warn:
             text = f"[SE6-XFER-03] {f.host}: {f.what}. Fix: {f.fix}"
-            warnings.warn(RedirectPortWarning(text), stacklevel=1)
+            warnings.warn(RedirectChainWarning(text), stacklevel=1)
     bad = [f for f in findings if not f.warn]
     if bad:
         check.at(bad[0].host).fail(expected, f"{'; '.join(f.what for f in bad)} (chain: {summary(chain)})",

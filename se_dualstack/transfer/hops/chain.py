@@ -11,13 +11,16 @@ data lands:
 * the form of a redirect (not a URL, an IPv6 literal without brackets): the host that wrote it;
 * everything about where it points (a literal or a name without an address of the client's
   family, a link-local, loopback or off-prefix address, an address no inventory host publishes,
-  a port that refuses the connection, TLS): the host it lands on, since in every system the data
+  a port that refuses the connection): the host it lands on, since in every system the data
   server announces how it is reached (a pool's interfaces, an FST's advertised port, the address
   a data server's cmsd logged in from); when the target is no inventory host, the host whose test
-  directory the chain was asked for, else the host that wrote the redirect;
-* a port other than the storage registry's for that hop is a warning, not a failure: the
+  directory the chain was asked for, else the host that wrote the redirect; an entry point that
+  sends a family nowhere for the target's directory (500, "no servers") speaks for the target;
+* warnings, not failures, for what is no family matter and both families meet alike, which the
+  round trip (SE6-XFER-01) fails on: a port other than the storage registry's for that hop (the
   connection is the fact, the registry a model; the warning says how to declare the port so the
-  firewall checks test it.
+  firewall checks test it), TLS with a target that accepted the connection, and what the data
+  server answered once it did (a wrong protocol on the port, a refused credential).
 """
 
 from __future__ import annotations
@@ -275,9 +278,16 @@ def judge(chain: Chain, view: SiteView) -> list[Finding]:
                            f"{family_name(fam)} (SE6-SVC-0{4 if fam == 6 else 5}, the firewall checks)."))
     for i, hop in enumerate(chain.hops):
         out += _judge_hop(i, hop, chain, view, rec)
-    if chain.error and not out:  # a hop's finding explains it otherwise
+    if chain.error and all(f.warn for f in out):  # a hop's failure explains it otherwise
         at = chain.error_at or (chain.hops[-1].target.host if chain.hops else chain.entry)
-        if not chain.hops and view.fallback and any(a.ok for a in chain.start):
+        if chain.hops and any(a.ok for a in chain.hops[-1].attempts):
+            # Where it landed accepted the connection and answered: the family's path is sound; what
+            # the answer means (a wrong protocol on the port, a refused credential) is the round
+            # trip's to say (SE6-XFER-01), for both families alike.
+            out.append(Finding(len(chain.hops) - 1, host_of(at, view, fam) or view.fallback or at,
+                               f"{at} accepted the connection and answered: {chain.error}",
+                               "See the round trip through this entry point (SE6-XFER-01).", warn=True))
+        elif not chain.hops and view.fallback and any(a.ok for a in chain.start):
             # The entry point sends the client nowhere for the target's directory, as a redirector
             # does that knows no data server of the client's family for the path: the target's.
             t = view.fallback
@@ -342,10 +352,10 @@ def _judge_hop(i: int, hop: Hop, chain: Chain, view: SiteView, rec: str) -> list
         out.append(Finding(i, at, f"{where}: the target did not accept the connection over {fname} ({said})",
                            f"Open port {t.port} over {fname} on {at} (the firewall in force, the service "
                            f"listening on {fname}): SE6-FW-0{n}, SE6-SVC-0{n}."))
-    if hop.tls:
+    if hop.tls:  # the connection was made: a certificate matter, for the round trip to fail on
         out.append(Finding(i, at, f"{where}: TLS with {t.hostport} failed: {hop.tls}",
                            f"Give {at} a certificate naming {t.host}, or make {hop.issuer} redirect to "
-                           "the name its certificate carries."))
+                           "the name its certificate carries.", warn=True))
     allowed = view.ports(host) if host else []
     if allowed and not any(lo <= t.port <= hi for _, lo, hi in allowed):
         want = ", ".join(f"{label} {lo}" + (f"-{hi}" if hi != lo else "") for label, lo, hi in allowed)

@@ -3,9 +3,9 @@
 Why our own client and not davix or http.client: a tracer must see every answer (http.client
 swallows ``100 Continue``), connect to the address of the forced family itself (the name resolved
 at the site's resolvers, each address tried in turn and recorded), and never send the body. The
-request is an upload's: ``PUT`` announcing one byte with ``Expect: 100-continue``, which dCache's
-WebDAV door redirects (307, webdav.redirect.on-write) like XrdHttp and EOS; the data server
-answers ``100 Continue`` and the connection is closed before any byte. Credentials as the
+request is an upload's: ``PUT`` with ``Expect: 100-continue`` and no body, which dCache's WebDAV
+door redirects (307, webdav.redirect.on-write) like XrdHttp and EOS; the data server answers
+``100 Continue`` (XrdHttp has then made an empty file) and the connection is closed. Credentials as the
 transfers hold them: the X.509 proxy as TLS client certificate, or the bearer token in an
 ``Authorization`` header, sent over TLS only (a dCache pool's ``http://`` mover gets none). The
 probe file the data server may have created is deleted through the entry point afterwards.
@@ -13,6 +13,7 @@ probe file the data server may have created is deleted through the entry point a
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from se_dualstack.transfer.hops.chain import Attempt, Chain, Hop, TraceContext, 
 
 REDIRECTS = (301, 302, 303, 307, 308)
 MAX_HEAD = 65536  # bytes of a response head read at most
+CONTINUE_WAIT = 0.5  # seconds to wait after 100 Continue for a proxy's real answer
 
 
 @dataclass
@@ -134,18 +136,30 @@ class Client:
                     "User-Agent: se-dualstack", *(f"{k}: {v}" for k, v in headers.items()),
                     "Connection: close", "", ""]
             sock.sendall("\r\n".join(head).encode("iso-8859-1"))
-            raw = b""
-            while b"\r\n\r\n" not in raw and len(raw) < MAX_HEAD:
-                data = sock.recv(4096)
-                if not data:
-                    break
-                raw += data
+            raw = _read_head(sock, b"")
             out.answer = parse_head(raw)
+            if out.answer.status == 100:
+                # A proxy in front (nginx) says 100 itself, then forwards and answers for real; a
+                # data server waits for the body: a short wait tells them apart.
+                sock.settimeout(CONTINUE_WAIT)
+                rest = raw.split(b"\r\n\r\n", 1)[1]
+                with contextlib.suppress(OSError, ValueError):
+                    out.answer = parse_head(_read_head(sock, rest))
         except (OSError, ValueError) as exc:
             out.error = _error(exc, self.ctx.timeout)
         finally:
             sock.close()
         return out
+
+
+def _read_head(sock: socket.socket, raw: bytes) -> bytes:
+    """Read until a response head is complete (or the peer closes, or MAX_HEAD)."""
+    while b"\r\n\r\n" not in raw and len(raw) < MAX_HEAD:
+        data = sock.recv(4096)
+        if not data:
+            break
+        raw += data
+    return raw
 
 
 def _af(family: int) -> int:
@@ -194,23 +208,26 @@ def request_target(location: str) -> str:
 def trace(protocol: str, entry: str, port: int, ctx: TraceContext) -> Chain:
     """The chain of an upload's ``PUT`` from ``entry``:``port``, then the probe file removed."""
     chain = Chain(protocol, ctx.family, ctx.auth, entry, port,
-                  f"PUT {ctx.probe} announcing 1 byte with Expect: 100-continue (no byte sent)")
+                  f"PUT {ctx.probe} with Expect: 100-continue and no body (Content-Length: 0)")
     client = Client(ctx)
     try:
         client.tls()
     except (OSError, ssl.SSLError) as exc:
         chain.error, chain.error_at = f"the client credential cannot be used: {_error(exc, 0)}", entry
         return chain
+    # No body at all: a proxy in front (nginx) would answer 100 Continue itself and wait for an
+    # announced byte before it forwards; a door redirects on the Expect header.
     asked, at = follow(client, chain, "https", entry, port, ctx.probe, "PUT",
-                       {"Content-Length": "1", "Expect": "100-continue"})
+                       {"Content-Length": "0", "Expect": "100-continue"})
     a = asked.answer
-    if a is not None and a.status == 100:
-        chain.final = f"100 Continue: {at} takes the upload"
+    if a is not None and (a.status == 100 or 200 <= a.status < 300):
+        chain.final = f"{a.status} {a.reason}: {at} takes the upload".replace("  ", " ")
     elif a is not None:
         chain.error, chain.error_at = f"answered {a.status} {a.reason}".strip(), at
     else:
         chain.error, chain.error_at = asked.error or "no answer", at
-    chain.cleanup = cleanup(client, entry, port, ctx.probe)
+    # Only a data server that took the request may have made the (empty) probe file.
+    chain.cleanup = cleanup(client, entry, port, ctx.probe) if chain.final else "not created"
     return chain
 
 
