@@ -17,8 +17,8 @@ its names:
 
 How a chain is followed without moving data: the request is the one an upload starts with, since
 every storage system redirects it (DPM and XRootD redirectors, dCache doors, EOS MGMs) and it needs
-no file to exist: an HTTP ``PUT`` announcing one byte with ``Expect: 100-continue`` (a redirector
-answers 3xx, the data server ``100 Continue``, and the byte is never sent), an xroot ``kXR_open``
+no file to exist: an HTTP ``PUT`` with ``Expect: 100-continue`` and no body (a redirector answers
+3xx, the data server ``100 Continue``), an xroot ``kXR_open``
 for a new file. The data server may create an empty file of a fresh name in the test directory
 (the transfers' path guard applies); the tracer removes it at once and the check says so.
 """
