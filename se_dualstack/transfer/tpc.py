@@ -173,15 +173,18 @@ class LegWatch:
         return out.stdout
 
     def _leg(self, name: str, how: str, conn: Conn, oriented: bool) -> None:
-        """Record ``conn`` (seen on ``name``) when it goes from one end's address to the other's
-        published address, on a port of the protocol there: the first end opened it. A socket
-        table does not say which side opened a connection: both directions are tried."""
+        """Record ``conn`` (seen on ``name``) when it goes from the end that opens this copy's
+        connection (the protocol says which) to the other's published address, on a port of the
+        protocol there. A socket table does not say which side opened a connection: both
+        directions are tried. Two copies of one protocol in the same direction at once (an X.509
+        and a token pull) cannot be told apart: the watch is a family's evidence, not a trace."""
         state, a, ap, b, bp = conn
+        active = self.active()  # a copy beside this one (a pull beside a push) opens the other way
         for src, sport, dst, dport in ((a, ap, b, bp),) if oriented else ((a, ap, b, bp), (b, bp, a, ap)):
             for passive in self.ends():
                 opener = next((h for h in self.ends() if h != passive), passive)
-                if src in self.addresses.get(opener, set()) and dst in self.published.get(passive, set()) \
-                        and self.ports[passive](dport):
+                if opener in active and src in self.addresses.get(opener, set()) \
+                        and dst in self.published.get(passive, set()) and self.ports[passive](dport):
                     leg = Leg(name, how, src, sport, dst, dport, state, opener)
                     if leg not in self.legs:
                         self.legs.append(leg)

@@ -169,3 +169,16 @@ def test_a_refusal_quotes_this_runs_answer_and_the_version() -> None:
     assert "fcreds ?ztn" in why, "how a site lets it"
     assert refusal(case, _failed(error), lambda: "v5.5.3") == "", "with a proxy it is a failure"
     assert refusal(token, _failed("[3010] permission denied"), lambda: "v") == "", "another failure"
+
+
+def test_a_push_beside_a_pull_takes_only_its_own_direction() -> None:
+    """Copies run side by side: the pull's connection (disk02 -> disk01:443) is no leg of a push,
+    which disk01 opens."""
+    d1 = Host({"ip -o addr": ["2: eth0 inet 10.42.0.11/24\n2: eth0 inet6 fd42:6::11/64"],
+               "cat /proc/net/nf_conntrack": [_text("nf-conntrack-disk01-before-davs-tpc.txt"),
+                                              _text("nf-conntrack-disk01-after-davs-tpc-pulled-over-ipv4.txt")],
+               "ss -tanH": [""]})
+    d2 = Host({"ip -o addr": [_text("ip-o-addr-disk02.txt")], "ss -tanH": [""]})
+    with _watch(_case("davs", "push"), d1, d2) as w:
+        pass
+    assert w.legs == [], w.legs
