@@ -132,9 +132,8 @@ def test_ipv4_rejected_at_the_client_only_ipv6_token_transfers_pass(tb: Testbed,
     got = {i: o for i, o in outcomes(run.result).items() if "test_transfer[" in i or "test_third_party" in i}
     assert [i for i in got if "-ipv4" in i], f"no IPv4 token transfer ran: {sorted(got)}"
     for test_id, outcome in got.items():
-        if "-ipv6" in test_id:  # root TPC with a token: skipped, XRootD 5.5 cannot
-            want = "skipped" if "-to-" in test_id and "-root-" in test_id else "passed"
-            assert outcome == want, f"IPv4 rejected: {test_id} should be {want}, got {outcome}"
+        if "-ipv6" in test_id:  # root TPC with a token too: the destination forwards it
+            assert outcome == "passed", f"IPv4 rejected: {test_id} should pass, got {outcome}"
         elif "-ipv4" in test_id:
             assert outcome == "failed", f"IPv4 rejected, yet {test_id} {outcome}: not forced"
     assert not _left_on_se(tb), f"left on the SE: {_left_on_se(tb)}"
