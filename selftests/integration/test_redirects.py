@@ -12,8 +12,9 @@ that really redirects root and davs clients to the disk nodes.
 * the new faults' catalogue (sites/tpc-leg.yml: gai_prefers_ipv4 on the pulling disk) run whole
   without IPv6-only aliases: each host fails exactly ``testbed.faults.expected_failures``.
 
-Cost (2 cores, measured on this machine): about 20 s for the default site, 40 s for the failure
-kinds, 90 s for the catalogue site; each brings up its own 1+2 or 1+3 site (~5 s).
+Cost (2 shared cores, measured on this machine): the module 116 s (default site ~10 s of suite,
+the failure kinds 46-48 s, the catalogue site's whole suite 31-54 s), each test with its own 1+2 or
+1+3 site (~5 s up). It runs in ``make test`` (selftests/integration).
 """
 
 from __future__ import annotations
