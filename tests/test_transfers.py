@@ -90,8 +90,9 @@ def test_third_party_copy(tpc_case: TpcCase, transfer_session, site, facts, chec
     expected = (f"{case.protocol} third-party copy {case.source_host} -> {case.dest_host} over IPv6 "
                 "with ADLER32 verified")
     resolve = site_resolve(site, facts.dns_cache)
-    refused = refusal(case, r, lambda: protocols.get(case.protocol).server_version(
-        case.dest.host, case.dest.port, trace_context(transfer_session.settings_for(case.auth), 6, resolve)))
+    refused = refusal(case, r, lambda: protocols.server_version(
+        case.protocol, case.dest.host, case.dest.port,
+        trace_context(transfer_session.settings_for(case.auth), 6, resolve)))
     if refused:  # the servers will not copy with this credential: not a transfer figure
         check.at(case.dest_host).not_applicable(refused)
     record([r])

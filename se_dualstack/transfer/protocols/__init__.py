@@ -38,14 +38,24 @@ def get(name: str) -> Protocol:
     return proto
 
 
+def _named(spec: str) -> Callable[..., Any]:
+    module, func = spec.split(":")
+    return getattr(importlib.import_module(module), func)
+
+
 def tracer(name: str) -> Callable[..., Any]:
     """The redirect tracer the protocol's module names (``Redirect.tracer``, ``module:function``);
     a ValueError when it names none (the redirect chain check skips such a protocol, saying so)."""
     spec = get(name).redirect.tracer
     if not spec:
         raise ValueError(f"transfer protocol {name!r} names no redirect tracer")
-    module, func = spec.split(":")
-    return getattr(importlib.import_module(module), func)
+    return _named(spec)
+
+
+def server_version(name: str, host: str, port: int, ctx: Any) -> str:
+    """The version a server of the protocol names (its module's ``version_query``), "" none."""
+    spec = get(name).version_query
+    return str(_named(spec)(host, port, ctx) or "") if spec else ""
 
 
 def names() -> tuple[str, ...]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Union
+from typing import ClassVar, Union
 
 # A gfal2 context option: (section, key, value), as ``gfal2.set_opt_*`` and ``gfal-copy -D`` take it.
 # Evaluated at run time, where Python 3.9 has no ``X | Y``.
@@ -83,6 +83,9 @@ class Protocol:
     redirect: Redirect = Redirect("", (), "")
     # A stat that meets a redirect loop after a delete means "gone" (a manager's stale location).
     gone_on_redirect_loop: bool = False
+    # "module:function" asking a server its software version, called with host, port and a
+    # TraceContext ("" when the protocol has no such question): a refusal's skip quotes it.
+    version_query: str = ""
 
     # --- URLs ---------------------------------------------------------------------------------
 
@@ -143,11 +146,6 @@ class Protocol:
     def refusal(self, auth: str, error: str) -> str:
         """The servers' words in ``error`` that mean they will not copy with ``auth`` ("" none)."""
         return next((x for x in self.tpc_refusals.get(auth, ()) if x in error), "")
-
-    def server_version(self, host: str, port: int, ctx: Any) -> str:
-        """The server software's version as the server names it ("" when the protocol cannot ask);
-        ``ctx``: a :class:`~se_dualstack.transfer.hops.chain.TraceContext` (family, credential)."""
-        return ""
 
     def tpc_active(self, mode: str) -> tuple[str, ...]:
         """The end(s) that open the server-to-server connection ("dest" pulls, "source" pushes)."""

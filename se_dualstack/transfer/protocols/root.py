@@ -8,7 +8,7 @@ port after a double slash (``root://host:1094//store/file``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from se_dualstack.transfer.protocols.base import Protocol, Redirect
 
@@ -47,14 +47,10 @@ class XRootD(Protocol):
     # After a delete, a manager may still redirect to the server that held the file, which answers
     # "not found": gfal2 reports ELOOP, which means the file is gone there.
     gone_on_redirect_loop = True
+    version_query = "se_dualstack.transfer.hops.xroot:server_version"  # query config version
 
     def tpc_active(self, mode: str) -> tuple[str, ...]:
         return ("dest",)  # the destination's xrdcp pulls
-
-    def server_version(self, host: str, port: int, ctx: Any) -> str:
-        from se_dualstack.transfer.hops.xroot import server_version  # its client, run on demand
-
-        return server_version(host, port, ctx)
 
     def family_env(self, family: int) -> dict[str, str]:
         return {"XRD_NETWORKSTACK": f"IPv{family}"}
