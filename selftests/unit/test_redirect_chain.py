@@ -338,7 +338,8 @@ def test_every_tracer_the_registry_names_exists() -> None:
     with pytest.raises(ValueError, match="names no redirect tracer"):
         protocols.tracer("gsiftp")
     assert protocols.server_version("gsiftp", "h", 1, None) == "", "no version question: empty"
-    assert callable(protocols._named(protocols.get("root").version_query)), "root asks its servers"
+    assert protocols.get("root").version_query == "se_dualstack.transfer.hops.xroot:server_version"
+    assert callable(xroot.server_version), "root asks its servers (query config version)"
 
 
 def test_report_extra_shows_the_chain_and_never_a_token() -> None:
