@@ -47,18 +47,20 @@ class CheckFailure(AssertionError):
 
 
 class CouldNotRun(AssertionError):
-    """A check that could not look at its host at all (ssh unreachable): not a finding about
-    the host's configuration, so the report counts it apart from failures."""
+    """A check that could not look at its host at all (ssh unreachable, or a transfer not tried
+    because the service it needs did not answer an earlier one): not a finding about the host's
+    configuration, so the report counts it apart from failures, under its root ``cause``."""
 
-    def __init__(self, check_id: str | None, host: str, reason: str, fix: str) -> None:
+    def __init__(self, check_id: str | None, host: str, reason: str, fix: str, cause: str = "",
+                 what: str = "") -> None:
         self.check_id = check_id
         self.host = host
         self.reason = reason
         self.fix = fix
-        self.cause = f"unreachable:{host}"
+        self.cause = cause or f"unreachable:{host}"
         prefix = f"[{check_id}] " if check_id else ""
-        super().__init__(f"{prefix}{host}: host unreachable over ssh ({reason}); could not run. "
-                         f"Fix: {fix}")
+        what = what or f"host unreachable over ssh ({reason})"
+        super().__init__(f"{prefix}{host}: {what}; could not run. Fix: {fix}")
 
 
 @functools.cache
@@ -139,6 +141,10 @@ class Bound:
 
     def not_applicable(self, reason: str) -> NoReturn:
         not_applicable(self.id, self.host, reason)
+
+    def could_not_run(self, reason: str, fix: str, cause: str) -> NoReturn:
+        """The check was not tried on its host for ``reason``, a root ``cause`` shown once."""
+        raise CouldNotRun(self.id, self.host, reason, fix, cause=cause, what=reason)
 
     def at(self, host: str) -> Bound:
         """The same check about another host (a transfer fails on its target, not its entry)."""

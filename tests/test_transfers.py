@@ -61,9 +61,12 @@ def test_transfer(transfer_case: TransferCase, transfer_session, check, add_html
     if len(results) == 1:
         r = results[0]
         if not r.ok:
-            # The endpoint at fault (a redirect target, the address that did not answer).
-            check.at(r.fault_host or case.target).fail(
-                expected, _observed(r, case.entry, case.target), **fmt)
+            # The endpoint at fault (a redirect target, the address that did not answer), the
+            # fix its evidence points to, the root cause it shares (a service that did not answer).
+            at = check.at(r.fault_host or case.target)
+            if r.could_not_run:
+                at.could_not_run(r.error_summary(), fix=r.fix, cause=r.cause)
+            at.fail(expected, _observed(r, case.entry, case.target), fix=r.fix or None, cause=r.cause, **fmt)
         if not r.forced:
             # Passed, but the family was only verified, not forced: say so rather than hide it.
             check.at(case.target).expect(set(r.families_used) == {case.family}, expected,
@@ -75,7 +78,8 @@ def test_transfer(transfer_case: TransferCase, transfer_session, check, add_html
         stats.rate >= minimum,
         f"{expected}, success rate >= {minimum:.0%} over {stats.runs} runs",
         f"{stats.successes}/{stats.runs} succeeded ({stats.rate:.0%}); first failure: "
-        + (_observed(first_bad, case.entry, case.target) if first_bad else "-"), **fmt)
+        + (_observed(first_bad, case.entry, case.target) if first_bad else "-"),
+        fix=(first_bad.fix or None) if first_bad else None, **fmt)
 
 
 @pytest.mark.check("SE6-XFER-02")
@@ -88,13 +92,16 @@ def test_third_party_copy(tpc_case: TpcCase, transfer_session, check, add_html, 
                 "with ADLER32 verified")
     if not r.ok:
         at = r.fault_host or case.dest_host
+        if r.could_not_run:
+            check.at(at).could_not_run(r.error_summary(), fix=r.fix, cause=r.cause)
         step = r.failed_step.name if r.failed_step else ""
         # The client's own step on one end (listing, seeding the source) failed: that end is at
         # fault, not the server-to-server copy.
         own = step in ("list", "seed")
         check.at(at).fail(expected, f"{r.error_summary()} (step {step or '-'} at {at}; forced by: "
                                     f"{r.forcing})", protocol=case.protocol,
+                          cause=r.cause,
                           fix=(f"The client could not reach {at} over {case.protocol} (step {step}): "
                                f"check {at}'s {case.protocol} port over IPv6 (AAAA, firewall, the "
                                "service listening on IPv6) with the command in the report."
-                               if own else None))
+                               if own and not r.timed_out else (r.fix or None)))

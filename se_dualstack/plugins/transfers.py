@@ -237,6 +237,10 @@ def make_session(config: pytest.Config, site: Any) -> TransferSession:
             sess.workers["token"] = WorkerPool(replace(settings, auth="token", token_file=sess.token.path),
                                                shim)
     sess.no_credential = no_credential_line(run.auths, sess)
+    if site is not None:  # a silent endpoint's service, and which address is the entry's
+        sess.services = {(h.name, svc.port): svc.name for h in site.hosts for svc in h.services
+                         if svc.port is not None}
+        sess.resolve = _resolver(config, site)
     concurrency, per_host = _slot_limits(config, site)
     if concurrency > 1:
         sess.slots = TransferPool(shim, concurrency, per_host)
@@ -291,8 +295,10 @@ def transfer_session(pytestconfig: pytest.Config, request: pytest.FixtureRequest
     """The run's gfal2 workers; always closed (workers killed, scratch files removed)."""
     site = state_of(pytestconfig).site
     sess = make_session(pytestconfig, site)
+    plan, by_group = _plan(request.session, pytestconfig)
+    sess.cases = list(plan)  # the other family of a failed transfer's endpoint, for its fix
     if sess.slots is not None:
-        sess.plan, sess.plan_by_group = _plan(request.session, pytestconfig)
+        sess.plan, sess.plan_by_group = plan, by_group
     try:
         yield sess
     finally:

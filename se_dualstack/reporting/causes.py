@@ -3,9 +3,10 @@
 Why: with one disk node down, forty red lines on three hosts hide the one fact a site admin
 must act on, and blame hosts that are fine. A failure carries its cause (``record.cause``:
 ``unreachable:<host>`` for a host ssh cannot reach, ``resolver:<servers>`` for a dead DNS
-resolver) and the host at fault (``record.host``; the host a transfer ran through stays in
-``record.through``). Failures on a host whose cause is known (its service ports, transfers
-through other hosts reaching it) join that cause.
+resolver, ``silent:<host>|<service>`` for a service that did not answer a transfer) and the host
+at fault (``record.host``; the host a transfer ran through stays in ``record.through``). Failures
+on an unreachable host (its service ports, transfers through other hosts reaching it) join that
+cause; a silent service takes only the transfers that waited for it or were not tried for it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ class RootCause:
     key: str
     host: str | None  # the inventory host at fault, None for a site-wide cause (resolver)
     records: list[Record] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list)  # silent: the host's services that did not answer
+
+    @property
+    def kind(self) -> str:
+        return self.key.partition(":")[0]
 
     @property
     def could_not_run(self) -> int:
@@ -51,6 +57,17 @@ class RootCause:
             if self.through_others:
                 bits.append(f"{self.through_others} transfers through other hosts failed because of it")
             return f"{what} unreachable over ssh{why}{ports}: {'; '.join(bits)}"
+        if kind == "silent":
+            fams = sorted({t.family for r in self.records for t in r.transfers}, reverse=True)
+            over = " and ".join(f"IPv{f}" for f in fams)
+            services = " and ".join(self.parts) or "a service"
+            it = "them" if len(self.parts) > 1 else "it"
+            timed_out = len(self.records) - self.could_not_run
+            bits = [f"{timed_out} transfer{'s' if timed_out != 1 else ''} timed out waiting for {it}"]
+            if self.could_not_run:
+                bits.append(f"{self.could_not_run} could not run (not tried: no second wait)")
+            return (f"{what}: {services} did not answer{f' over {over}' if over else ''}: "
+                    f"{'; '.join(bits)}")
         if kind == "resolver":
             hosts = sorted({r.host for r in self.records if r.host})
             return (f"DNS resolver {what} did not answer: {len(self.records)} checks on "
@@ -67,14 +84,19 @@ def root_causes(records: Iterable[Record]) -> tuple[list[RootCause], list[Record
     failed = [r for r in records if r.failed]
     causes: dict[str, RootCause] = {}
     for r in failed:
-        key = r.cause or ""
+        key = _group(r.cause or "")
         if key:
-            host = key.partition(":")[2] if key.startswith("unreachable:") else None
-            causes.setdefault(key, RootCause(key, host))
-    host_cause = {c.host: c for c in causes.values() if c.host}
+            kind, _, what = key.partition(":")
+            host = what if kind in ("unreachable", "silent") else None
+            cause = causes.setdefault(key, RootCause(key, host))
+            part = (r.cause or "").partition("|")[2]
+            if kind == "silent" and part and part not in cause.parts:
+                cause.parts.append(part)
+    # An unreachable host explains every failure on it; other causes only their own records.
+    host_cause = {c.host: c for c in causes.values() if c.host and c.kind == "unreachable"}
     loose: list[Record] = []
     for r in failed:
-        key = r.cause or ""
+        key = _group(r.cause or "")
         if key:
             causes[key].records.append(r)
         elif r.host in host_cause:
@@ -82,6 +104,12 @@ def root_causes(records: Iterable[Record]) -> tuple[list[RootCause], list[Record
         else:
             loose.append(r)
     return list(causes.values()), loose
+
+
+def _group(key: str) -> str:
+    """The cause a record's key is shown under: a host's silent services share one line
+    (``silent:<host>|<service>`` -> ``silent:<host>``)."""
+    return key.partition("|")[0] if key.startswith("silent:") else key
 
 
 def hosts_at_fault(causes: list[RootCause], loose: list[Record]) -> list[str]:

@@ -22,7 +22,8 @@ PARTS = (("failed", "F", "failed"), ("could_not_run", "X", "could not run"),
          ("passed", "p", "passed"), ("waived", "w", "waived"),
          ("not_applicable", "n", "n/a"))
 LEGEND = ("each cell counts the host's checks of that concern by outcome: p passed, F failed, "
-          "X could not run (host unreachable), w failure waived, n not applicable")
+          "X could not run (host unreachable, or a transfer not tried after its service did not "
+          "answer), w failure waived, n not applicable")
 WIDTH = 13  # a terminal column: "30p 1F 1w 1n"
 
 
