@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from se_dualstack import exitcodes, inventory, remote, sitevars
 from se_dualstack.errors import InventoryError
 from se_dualstack.model import ROLES, Site
+from se_dualstack.monitor import cli as monitor
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--se-var", action="append", default=[], metavar="KEY=VALUE",
                    help="set any se_* site variable; beats the inventory (YAML value)")
     s.add_argument("--ssh-config", metavar="FILE", help="ssh config for role detection")
+    monitor.register(sub)
     return p
 
 
@@ -62,6 +64,8 @@ def build_site(args: argparse.Namespace) -> Site:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``se-dualstack`` console script and ``python -m se_dualstack``."""
     args = _parser().parse_args(argv)
+    if args.command in monitor.COMMANDS:
+        return monitor.run(args)
     try:
         site = build_site(args)
     except InventoryError as exc:
