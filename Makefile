@@ -16,14 +16,15 @@ SITE ?= testbed/sites/default.yml
 # servers (XRootD, GridFTP, sshd, dnsmasq) and tools (iptables, iproute2, openssl); gcc builds
 # the small LD_PRELOAD shim that forces one address family in the gfal2 worker; the SciTokens
 # plugin and PyJWT give the testbed WLCG tokens (its issuer mints, every XRootD validates);
-# unbound (dns64 module) and tayga are the DNS64 and NAT64 of the IPv6-only sites (ipv6only*.yml).
+# unbound (dns64 module) and tayga are the DNS64 and NAT64 of the IPv6-only sites (ipv6only*.yml);
+# prometheus-node-exporter serves the Prometheus textfile in selftests/integration/test_monitoring.py.
 APT_PACKAGES := gfal2 gfal2-plugin-gridftp gfal2-plugin-xrootd gfal2-plugin-http gfal2-plugin-file \
   python3-gfal2 python3-yaml python3-venv xrootd-server xrootd-client \
   globus-gridftp-server-progs globus-proxy-utils globus-gass-copy-progs \
   openssh-server openssh-client dnsmasq-base iptables iproute2 openssl curl procps \
   gfal2-util-scripts python-is-python3 python3-cryptography gcc libc6-dev \
   xrootd-scitokens-plugins python3-jwt \
-  firewalld nftables dbus unbound tayga
+  firewalld nftables dbus unbound tayga prometheus-node-exporter
 
 .PHONY: setup system-packages venv demo test lint docs unit integration bench clean
 

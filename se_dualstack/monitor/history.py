@@ -88,6 +88,11 @@ class Row:
     def ever_failed(self) -> bool:
         return any(c.state in BAD for c in self.cells)
 
+    @property
+    def notable(self) -> bool:
+        """Worth a row in the table: failed, could not run or was waived in some night."""
+        return self.flapping or any(c.state in (*BAD, "waived") for c in self.cells)
+
 
 @dataclass
 class Chart:
@@ -99,9 +104,14 @@ class Chart:
     xlabels: list[tuple[float, str]] = field(default_factory=list)
 
 
-def night_label(doc: ResultDoc) -> str:
-    t = parse_time(doc.started)
-    return t.strftime("%Y-%m-%d %H:%M") if t is not None else (doc.started or "?")
+def night_labels(docs: list[ResultDoc]) -> list[str]:
+    """``2026-12-03 03:15`` per run (to the second when two runs share a minute)."""
+    times = [parse_time(d.started) for d in docs]
+    for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"):
+        labels = [t.strftime(fmt) if t is not None else (d.started or "?") for t, d in zip(times, docs)]
+        if len(set(labels)) == len(labels):
+            break
+    return labels
 
 
 def _report_link(doc: ResultDoc, out_dir: Path | None) -> str:
@@ -164,7 +174,7 @@ def _row(check: str, host: str, cells: list[Cell], nights: list[Night]) -> Row:
 
 def _rank(r: Row) -> tuple:
     """Failing now first (the oldest failure first), then flapping, then failed once, then the rest."""
-    group = 0 if r.failing else 1 if r.flapping else 2 if r.ever_failed else 3
+    group = 0 if r.failing else 1 if r.flapping else 2 if r.ever_failed else 3 if r.notable else 4
     return (group, r.failing_since or "~", r.host, r.check)
 
 
@@ -198,7 +208,10 @@ def charts(nights: list[Night]) -> list[Chart]:
                                  "dash": "" if auth == "x509" else "5,3", "points": pts})
         chart.ticks = [(round(y(v), 1), f"{v:.3g}") for v in (0.0, top / 2, top)]
         every = max(1, len(nights) // 6)
-        chart.xlabels = [(round(x, 1), n.label[5:10]) for i, (x, n) in enumerate(zip(xs, nights))
+        days = [n.label[5:10] for n in nights]
+        short = len(set(days)) == len(days)  # one night a day: the date says which
+        chart.xlabels = [(round(x, 1), n.label[5:10] if short else n.label[5:])
+                         for i, (x, n) in enumerate(zip(xs, nights))
                          if i % every == 0 or i == len(nights) - 1]
         out.append(chart)
     return out
@@ -206,10 +219,10 @@ def charts(nights: list[Night]) -> list[Chart]:
 
 def history_html(docs: list[ResultDoc], out_dir: Path | None = None) -> str:
     """The page for a site's nights (``docs`` oldest first)."""
-    nights = [Night(view(d), night_label(d), _report_link(d, out_dir)) for d in docs]
+    nights = [Night(view(d), label, _report_link(d, out_dir)) for d, label in zip(docs, night_labels(docs))]
     table = rows(nights)
-    shown = [r for r in table if r.ever_failed or r.flapping]
-    quiet = [r for r in table if not (r.ever_failed or r.flapping)]
+    shown = [r for r in table if r.notable]
+    quiet = [r for r in table if not r.notable]
     site = docs[-1].site if docs else "?"
     return templates.render(
         "history.html.j2", site=site, nights=nights, shown=shown, quiet=quiet,

@@ -95,6 +95,10 @@ def expiring(v: RunView, today: date, days: int) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def _n(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def _ids(records: list, limit: int = MAX_IDS) -> str:
     ids = list(dict.fromkeys(r.check or r.test for r in records))
     more = f", +{len(ids) - limit} more" if len(ids) > limit else ""
@@ -128,7 +132,7 @@ def probe(doc: ResultDoc | None, now: datetime, max_age_h: float | None = None,
     waived = [f"{r.check} on {r.host} until {r.waiver.expires if r.waiver else '?'}"
               for r in v.rows if r.waived]
     if c.failed:
-        what = f"{v.failed_only} checks failed" if v.failed_only else ""
+        what = f"{_n(v.failed_only, 'check')} failed" if v.failed_only else ""
         if c.could_not_run:
             what += f"{' and ' if what else ''}{c.could_not_run} could not run"
         at = f" on {', '.join(v.at_fault)}" if v.at_fault else ""

@@ -154,8 +154,7 @@ def evidence_fix(r: TransferResult, host: str, port: int, service: str,
     Why not one fix for every transfer failure: "IPv6 only failing: check the AAAA..." misleads
     when both families fail (the service is at fault), and "renew the proxy" when the server
     never saw a credential problem. ``other_family``: the same endpoint's transfers forced to the
-    other family (None: not known in this process). Returns "" for a transfer stopped by a
-    precondition (its message names its own fix: the proxy, the token).
+    other family (None: not known in this process).
     """
     fam = r.family
     other = 4 if fam == 6 else 6
@@ -163,8 +162,9 @@ def evidence_fix(r: TransferResult, host: str, port: int, service: str,
     if r.could_not_run:
         return (f"Make {svc} on {host} answer again (the root cause above); this transfer was "
                 "not tried, so as not to wait for it once more.")
-    if r.precondition:
-        return ""
+    if r.precondition:  # the suite could not use the credential: it never reached the server
+        return (f"Fix the credential the failure names (it was never sent to {host}), then rerun; "
+                f"{host} itself was not tested.")
     tried = [o for o in other_family or [] if o.tried]
     other_failed = any(not o.ok for o in tried)
     other_passed = bool(tried) and not other_failed
