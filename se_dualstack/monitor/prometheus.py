@@ -27,6 +27,12 @@ def escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+def number(value: float) -> str:
+    """A sample value, exact (the shortest text that reads back the same float)."""
+    v = float(value)
+    return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+
+
 @dataclass
 class Family:
     """One metric: its help, type and samples (labels, value)."""
@@ -40,7 +46,7 @@ class Family:
         out = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.type}"]
         for labels, value in self.samples:
             text = ",".join(f'{k}="{escape(str(v))}"' for k, v in labels.items())
-            out.append(f"{self.name}{{{text}}} {value:.9g}")
+            out.append(f"{self.name}{{{text}}} {number(value)}")
         return out
 
 
