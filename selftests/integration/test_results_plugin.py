@@ -256,6 +256,31 @@ def test_malformed_waiver_file_is_a_one_line_usage_error(suite: pytest.Pytester,
     assert not (suite.path / "reports").exists(), "no result file when the suite could not run"
 
 
+def test_a_narrowed_run_keeps_off_latest_and_a_baseline_directory_finds_its_selection(
+        suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a run of the whole selection replaces exsite-latest.json; ``-k`` makes a run of its
+    own (exsite-k_aaaa-latest.json); ``--baseline=reports`` compares each with its own kind."""
+    (suite.path / "reports").mkdir()
+    whole = suite.runpytest(*PLUGINS, "--baseline=reports")
+    assert whole.ret == 0, whole.stdout.str()
+    whole.stdout.fnmatch_lines(["no baseline: reports holds no exsite-latest.json (the first run*"])
+    first = latest(suite)
+    assert first["partial"] == [], first["partial"]
+    assert "baseline" not in first, first.get("baseline")
+    monkeypatch.setenv("FAKE_BROKEN", "aaaa-disk-1.example.org")
+    narrow = suite.runpytest(*PLUGINS, "-k", "aaaa", "--baseline=reports")
+    assert narrow.ret == 1
+    narrow.stdout.fnmatch_lines(["*(also exsite-k_aaaa-latest.json)*",
+                                 "partial run (-k aaaa): exsite-latest.json, the baseline of runs of "
+                                 "the whole selection, was left as it was"])
+    assert latest(suite) == first, "exsite-latest.json untouched by the -k run"
+    own = json.loads((suite.path / "reports" / "exsite-k_aaaa-latest.json").read_text())
+    assert own["partial"] == ["-k aaaa"], own["partial"]
+    again = suite.runpytest(*PLUGINS, "--baseline=reports")
+    again.stdout.fnmatch_lines(["*compared with reports/exsite-latest.json: 1 regressed*"])
+    assert latest(suite)["baseline"]["started"] == first["started"], "compared with the whole run"
+
+
 def test_baseline_writes_comparison_and_lists_regressions(suite: pytest.Pytester,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_BROKEN", "listen-gsiftp")
