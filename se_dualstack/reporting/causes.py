@@ -82,9 +82,10 @@ class RootCause:
 def root_causes(records: Iterable[Record]) -> tuple[list[RootCause], list[Record]]:
     """(causes, failures explained by no cause), both in record order."""
     failed = [r for r in records if r.failed]
+    down = {(r.cause or "").partition(":")[2] for r in failed if (r.cause or "").startswith("unreachable:")}
     causes: dict[str, RootCause] = {}
     for r in failed:
-        key = _group(r.cause or "")
+        key = _group(r.cause or "", down)
         if key:
             kind, _, what = key.partition(":")
             host = what if kind in ("unreachable", "silent") else None
@@ -96,7 +97,7 @@ def root_causes(records: Iterable[Record]) -> tuple[list[RootCause], list[Record
     host_cause = {c.host: c for c in causes.values() if c.host and c.kind == "unreachable"}
     loose: list[Record] = []
     for r in failed:
-        key = _group(r.cause or "")
+        key = _group(r.cause or "", down)
         if key:
             causes[key].records.append(r)
         elif r.host in host_cause:
@@ -106,10 +107,14 @@ def root_causes(records: Iterable[Record]) -> tuple[list[RootCause], list[Record
     return list(causes.values()), loose
 
 
-def _group(key: str) -> str:
+def _group(key: str, down: set[str]) -> str:
     """The cause a record's key is shown under: a host's silent services share one line
-    (``silent:<host>|<service>`` -> ``silent:<host>``)."""
-    return key.partition("|")[0] if key.startswith("silent:") else key
+    (``silent:<host>|<service>`` -> ``silent:<host>``), the host's unreachability when ssh
+    cannot reach it either (``down``: the unreachable hosts)."""
+    if not key.startswith("silent:"):
+        return key
+    host = key.partition(":")[2].partition("|")[0]
+    return f"unreachable:{host}" if host in down else f"silent:{host}"
 
 
 def hosts_at_fault(causes: list[RootCause], loose: list[Record]) -> list[str]:
