@@ -294,7 +294,8 @@ class TransferSession:
             return None
         key = (case.protocol, case.entry, case.target, case.auth, case.alias)
         sibs = [c for c in self.cases if isinstance(c, TransferCase) and c.family != case.family
-                and (c.protocol, c.entry, c.target, c.auth, c.alias) == key]
+                and (c.protocol, c.entry, c.target, c.auth, c.alias) == key
+                and (not self.plan_by_group or c.group_host == case.group_host)]
         if not sibs:
             return None
         out: list[TransferResult] = []
