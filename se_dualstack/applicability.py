@@ -9,7 +9,8 @@ IPv4 is really gone). A suite machine with no IPv4 cannot look at anyone's IPv4:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, NoReturn
 
 from se_dualstack.checks import Bound
@@ -72,3 +73,67 @@ def transfer_na(case: Any, hosts: Mapping[str, Any]) -> str:
         if h is not None and declared_na(h.vars, case.family):
             return f"{name} {families.DECLARED_IPV6_ONLY}: no IPv{case.family} transfer to it"
     return ""
+
+
+def runnable(case: Any, hosts: Mapping[str, Any], machine: MachineNet) -> bool:
+    """Whether a transfer case will really run (the transfer pool plans only those)."""
+    return not transfer_na(case, hosts) and not suite_missing(machine, case.family)
+
+
+def require_transfer(case: Any, hosts: Mapping[str, Any], machine: MachineNet, check: Bound) -> None:
+    """N/A for an end declared without the case's family; "could not run" for a suite machine
+    without it (the case's target is named: the data would have landed there)."""
+    why = transfer_na(case, hosts)
+    if why:
+        check.not_applicable(why)
+    missing = suite_missing(machine, case.family)
+    if missing:
+        blocked(check, missing, case.family)
+
+
+def _client_names(case: Any) -> list[tuple[str, str]]:
+    """(name the client resolves, the address pinned for it or "") of each end it connects to:
+    a round trip's entry and redirect target, a third-party copy's source and destination."""
+    if hasattr(case, "source"):
+        return [(case.source.host, ""), (case.dest.host, "")]
+    out = [(case.endpoint.host, case.address)]
+    if case.target != case.entry and not case.alias:
+        out.append((case.target, case.target_address))
+    return out
+
+
+def through_nat64(case: Any, resolve: Callable[[str, int], list[str]], prefixes: list[str]) -> bool:
+    """An IPv6 case where the client reaches an end only at AAAA records DNS64 made up (in a
+    NAT64 prefix): it proves the NAT64 gateway, not the host's own IPv6."""
+    if case.family != 6:
+        return False
+    for name, pinned in _client_names(case):
+        addrs = [pinned] if pinned else resolve(name, 6)
+        if addrs and all(families.synthesized(a, prefixes) for a in addrs):
+            return True
+    return False
+
+
+def label_nat64(cases: list[Any], resolve: Callable[[str, int], list[str]],
+                prefixes: list[str]) -> list[Any]:
+    """The cases, those through NAT64 marked so (their ids end ``-nat64``)."""
+    return [replace(c, nat64=True) if through_nat64(c, resolve, prefixes) else c for c in cases]
+
+
+def token_issuer_cause(facts: Any, se_host: Any) -> tuple[str, str]:
+    """(cause key, sentence) when a host with no IPv4 cannot reach a token issuer it trusts over
+    IPv6 (SE6-DEP-01): a token transfer to it then fails because it cannot fetch the issuer's
+    keys, one root cause with that check. ("", "") when that is not the case or cannot be told."""
+    try:
+        addrs = facts.host_addresses(se_host, se_host.host)
+        if addrs is None or families.usable(addrs, 4):
+            return "", ""
+        rep = facts.dependencies(se_host, se_host.host)
+    except Exception:  # unreachable over ssh (CouldNotRun), ssh errors: the failure stands as it is
+        return "", ""
+    bad = [d for d in rep.issuers if rep.failures([d])]
+    if not bad:
+        return "", ""
+    return (f"dependency:{bad[0].kind} {bad[0].url}",
+            f"; {se_host.name} has no IPv4 and cannot reach its token issuer {bad[0].url} over IPv6 "
+            "(SE6-DEP-01), so it cannot fetch the issuer's keys to validate the token")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from se_dualstack.applicability import require_transfer, token_issuer_cause
 from se_dualstack.transfer.cases import TpcCase, TransferCase
 from se_dualstack.transfer.evidence import used_connections
 from se_dualstack.transfer.outcome import TransferResult
@@ -48,9 +49,24 @@ def _no_test_dir(case: TransferCase, check, expected: str) -> None:
                    "hosts holding them in the inventory, or give its se_endpoints entry a transfer_dir.")
 
 
+def _token_cause(case, ends, site, facts) -> tuple[str, str, str]:
+    """(host, cause, sentence): a token transfer's end that has no IPv4 and cannot reach its
+    token issuer over IPv6 (SE6-DEP-01) is why it failed, one root cause with that check."""
+    if case.auth != "token":
+        return "", "", ""
+    hosts = {h.name: h for h in site.hosts}
+    for name in dict.fromkeys(e for e in ends if e in hosts):
+        cause, why = token_issuer_cause(facts, hosts[name])
+        if cause:
+            return name, cause, why
+    return "", "", ""
+
+
 @pytest.mark.check("SE6-XFER-01")
-def test_transfer(transfer_case: TransferCase, transfer_session, check, add_html, record) -> None:
+def test_transfer(transfer_case: TransferCase, transfer_session, check, add_html, record, site,
+                  facts) -> None:
     case = transfer_case
+    require_transfer(case, {h.name: h for h in site.hosts}, facts.suite_machine(), check.at(case.target))
     _no_test_dir(case, check, _expected(case, transfer_session.settings.size))
     results = transfer_session.run_case(case)
     stats = summarize(results)
@@ -62,8 +78,10 @@ def test_transfer(transfer_case: TransferCase, transfer_session, check, add_html
         r = results[0]
         if not r.ok:
             # The endpoint at fault (a redirect target, the address that did not answer).
-            check.at(r.fault_host or case.target).fail(
-                expected, _observed(r, case.entry, case.target), **fmt)
+            at = r.fault_host or case.target
+            host, cause, why = _token_cause(case, [at, case.target], site, facts)
+            check.at(host or at).fail(expected, _observed(r, case.entry, case.target) + why,
+                                      cause=cause, **fmt)
         if not r.forced:
             # Passed, but the family was only verified, not forced: say so rather than hide it.
             check.at(case.target).expect(set(r.families_used) == {case.family}, expected,
@@ -79,8 +97,10 @@ def test_transfer(transfer_case: TransferCase, transfer_session, check, add_html
 
 
 @pytest.mark.check("SE6-XFER-02")
-def test_third_party_copy(tpc_case: TpcCase, transfer_session, check, add_html, record) -> None:
+def test_third_party_copy(tpc_case: TpcCase, transfer_session, check, add_html, record, site,
+                         facts) -> None:
     case = tpc_case
+    require_transfer(case, {h.name: h for h in site.hosts}, facts.suite_machine(), check.at(case.dest_host))
     r = transfer_session.run_tpc(case)
     add_html(result_html([r]))
     record([r])
@@ -92,8 +112,10 @@ def test_third_party_copy(tpc_case: TpcCase, transfer_session, check, add_html, 
         # The client's own step on one end (listing, seeding the source) failed: that end is at
         # fault, not the server-to-server copy.
         own = step in ("list", "seed")
+        host, cause, why = _token_cause(case, [case.dest_host, case.source_host], site, facts)
+        at = host or at
         check.at(at).fail(expected, f"{r.error_summary()} (step {step or '-'} at {at}; forced by: "
-                                    f"{r.forcing})", protocol=case.protocol,
+                                    f"{r.forcing}){why}", protocol=case.protocol, cause=cause,
                           fix=(f"The client could not reach {at} over {case.protocol} (step {step}): "
                                f"check {at}'s {case.protocol} port over IPv6 (AAAA, firewall, the "
                                "service listening on IPv6) with the command in the report."

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from se_dualstack import exitcodes
+from se_dualstack import applicability, exitcodes
 from se_dualstack.concerns.dns import default_resolvers
 from se_dualstack.plugins.state import State, is_worker, state_of
 from se_dualstack.transfer import protocols, tokens
@@ -157,8 +157,16 @@ def _make_cases(config: pytest.Config, site: Any) -> RunCases:
             return RunCases(auths, token, note, [], [])
         # Without the family shim (no cc), fall back to declared single-family aliases.
         plain = transfer_cases(site, _protocols(config), use_aliases=build_shim()[0] is None, auths=auths)
-        return RunCases(auths, token, note, _per_address(config, site, plain),
-                        tpc_cases(site, _protocols(config), auths=auths))
+        # Cases the client would reach through NAT64 (a DNS64-made AAAA) are labelled "-nat64".
+        v = getattr(site, "vars", {}) or {}
+        facts = state_of(config).facts
+        resolve = dns_resolve([str(x) for x in (v.get("se_resolvers") or default_resolvers())],
+                              float(v.get("se_dns_timeout", 3)), facts.dns_cache)
+        prefixes = facts.dns64(dict(v)).prefixes
+        return RunCases(auths, token, note,
+                        applicability.label_nat64(_per_address(config, site, plain), resolve, prefixes),
+                        applicability.label_nat64(tpc_cases(site, _protocols(config), auths=auths),
+                                                  resolve, prefixes))
     except (ValueError, pytest.UsageError) as exc:
         return RunCases([], token, note, [], [], str(exc))
 
@@ -272,11 +280,17 @@ def _plan(session: pytest.Session, config: pytest.Config) -> tuple[list[Any], bo
     by_group = is_worker(config)
     if by_group and config.getoption("dist", "no") != "loadgroup":
         return [], False
+    st = state_of(config)
+    hosts = {h.name: h for h in st.site.hosts} if st.site is not None else {}
+    machine = st.facts.suite_machine()
     cases = []
     for item in session.items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         case = params.get("transfer_case") or params.get("tpc_case")
-        if case is not None and item.get_closest_marker("skip") is None:
+        # Not the N/A ones (an end declared without the family), nor those this machine cannot
+        # run (no address of the family): their tests say so without a transfer.
+        if case is not None and item.get_closest_marker("skip") is None and \
+                applicability.runnable(case, hosts, machine):
             cases.append(case)
     # Third-party copies first: they wait longest (the servers' rendezvous), so they overlap the
     # round trips instead of trailing them; each test still takes its own result.
@@ -325,6 +339,7 @@ def record(request: pytest.FixtureRequest) -> Callable[[list[TransferResult]], N
         for r in results:
             props.append((PROP, {
                 "case": r.case_id, "protocol": r.protocol, "family": r.family, "ok": r.ok,
+                "nat64": "nat64" in r.case_id.split("-"),
                 "endpoint": r.endpoint, "address": r.address, "landed": r.landed,
                 "error": r.error_summary(), "auth": r.auth, "upload": r.upload_rate,
                 "download": r.download_rate,
@@ -362,7 +377,8 @@ class TransferSummary:
 
     def stats(self) -> dict[tuple[str, int, str], RepeatStats]:
         results = []
-        for r in self.state.transfer_rows:
+        # Through NAT64 is not native IPv6: such copies stay out of the per-family figures.
+        for r in (r for r in self.state.transfer_rows if not r.get("nat64")):
             res = TransferResult(str(r.get("case", "")), r["protocol"], int(r["family"]), 0,
                                  auth=str(r.get("auth", "x509")))
             if not r["ok"]:

@@ -3,9 +3,12 @@
 Why: with one disk node down, forty red lines on three hosts hide the one fact a site admin
 must act on, and blame hosts that are fine. A failure carries its cause (``record["cause"]``:
 ``unreachable:<host>`` for a host ssh cannot reach, ``resolver:<servers>`` for a dead DNS
-resolver) and the host at fault (``record["host"]``; the host a transfer ran through stays in
-``record["through"]``). Failures on a host whose cause is known (its service ports, transfers
-through other hosts reaching it) join that cause.
+resolver, ``suite-family:<4|6>`` for a suite machine without that family (could not run, no
+host at fault), ``dependency:<what> <url>`` for something the SE hosts fetch that is not
+reachable over IPv6 (each host whose check failed stays at fault)) and the host at fault
+(``record["host"]``; the host a transfer ran through stays in ``record["through"]``). Failures on
+a host whose cause is known (its service ports, transfers through other hosts reaching it) join
+that cause.
 """
 
 from __future__ import annotations
@@ -15,6 +18,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FAILED = ("failed", "error")
+BLAMES_ITS_HOSTS = ("dependency",)  # shared causes whose failures stay findings on their hosts
+
+
+def cause_kind(rec: Mapping[str, Any]) -> str:
+    """The kind of a record's cause (``unreachable``, ``resolver``, ``suite-family``...), or ""."""
+    return str(rec.get("cause") or "").partition(":")[0]
+
+
+def elsewhere(rec: Mapping[str, Any]) -> bool:
+    """A check that could not run for a reason outside its host (the suite machine's own)."""
+    return bool(rec.get("could_not_run")) and cause_kind(rec) not in ("", "unreachable")
 
 
 @dataclass
@@ -49,10 +63,22 @@ class RootCause:
             if self.through_others:
                 bits.append(f"{self.through_others} transfers through other hosts failed because of it")
             return f"{what} unreachable over ssh{why}{ports}: {'; '.join(bits)}"
+        hosts = sorted({str(r["host"]) for r in self.records if r.get("host")})
         if kind == "resolver":
-            hosts = sorted({str(r["host"]) for r in self.records if r.get("host")})
             return (f"DNS resolver {what} did not answer: {len(self.records)} checks on "
                     f"{len(hosts)} hosts failed because of it")
+        if kind == "suite-family":
+            return (f"the suite machine has no IPv{what}: {len(self.records)} IPv{what} checks and "
+                    f"transfers on {len(hosts)} hosts could not run (no SE host is at fault; run "
+                    f"them from a machine with IPv{what})")
+        if kind == "dependency":
+            own = sorted({str(r["host"]).split(".")[0] for r in self.records
+                          if r.get("check") == "SE6-DEP-01" and r.get("host")})
+            others = [r for r in self.records if r.get("check") != "SE6-DEP-01"]
+            bits = [f"SE6-DEP-01 failed on {len(own)} hosts ({', '.join(own)})"] if own else []
+            if others:
+                bits.append(f"{len(others)} transfers failed because of it")
+            return f"{what} cannot be reached over IPv6 from the SE hosts: {'; '.join(bits)}"
         return f"{self.key}: {len(self.records)} checks"
 
     def _every_port_down(self) -> bool:
@@ -85,5 +111,7 @@ def root_causes(records: Iterable[Mapping[str, Any]]) -> tuple[list[RootCause], 
 def hosts_at_fault(causes: list[RootCause], loose: list[Mapping[str, Any]]) -> list[str]:
     """The hosts a verdict may name: those of host causes and of unexplained failures."""
     out = [c.host for c in causes if c.host]
+    out += [str(r["host"]) for c in causes if cause_kind({"cause": c.key}) in BLAMES_ITS_HOSTS
+            for r in c.records if r.get("host")]
     out += [str(r["host"]) for r in loose if r.get("host")]
     return list(dict.fromkeys(out))

@@ -11,10 +11,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-CONCERNS = ("dns", "interfaces", "resolver", "firewall", "services", "transfer")
+from se_dualstack.reporting.causes import elsewhere
+
+CONCERNS = ("dns", "interfaces", "resolver", "firewall", "services", "transfer", "families",
+            "dependencies")
 CONCERN_TITLES = {
     "dns": "DNS", "interfaces": "Interfaces", "resolver": "Resolver files",
     "firewall": "Firewall", "services": "Services", "transfer": "Transfers",
+    "families": "IPv6-only", "dependencies": "Dependencies",
 }
 # A record's outcome (as the result file keeps it) -> the matrix column it counts in.
 CELL_OUTCOME = {"passed": "passed", "xpassed": "passed", "failed": "failed", "error": "failed",
@@ -28,10 +32,12 @@ class Cell:
     skipped: int = 0
     xfailed: int = 0
     could_not_run: int = 0  # checks that could not look at the host (ssh unreachable)
+    not_run_here: int = 0  # could not run for the suite machine's reason (not the host's: grey)
 
     @property
     def total(self) -> int:
-        return self.passed + self.failed + self.skipped + self.xfailed + self.could_not_run
+        return (self.passed + self.failed + self.skipped + self.xfailed + self.could_not_run
+                + self.not_run_here)
 
     @property
     def css(self) -> str:
@@ -56,7 +62,7 @@ def matrix(records: Iterable[Mapping[str, Any]], concern_of: Mapping[str, str]
         c = cells.setdefault((rec["host"], concern), Cell())
         col = CELL_OUTCOME.get(rec["outcome"], "failed")
         if col == "failed" and rec.get("could_not_run"):
-            col = "could_not_run"
+            col = "not_run_here" if elsewhere(rec) else "could_not_run"
         setattr(c, col, getattr(c, col) + 1)
     return concerns, cells
 
@@ -77,6 +83,8 @@ def cell_html(c: Cell | None) -> str:
         bits.append(f'<span class="n-fail">{c.could_not_run} could not run</span>')
     if c.passed:
         bits.append(f"{c.passed} passed")
+    if c.not_run_here:
+        bits.append(f'<span class="n-skip">{c.not_run_here} could not run from here</span>')
     if c.skipped:
         bits.append(f'<span class="n-skip">{c.skipped} n/a</span>')
     if c.xfailed:
