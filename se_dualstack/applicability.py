@@ -137,3 +137,20 @@ def token_issuer_cause(facts: Any, se_host: Any) -> tuple[str, str]:
     return (f"dependency:{bad[0].kind} {bad[0].url}",
             f"; {se_host.name} has no IPv4 and cannot reach its token issuer {bad[0].url} over IPv6 "
             "(SE6-DEP-01), so it cannot fetch the issuer's keys to validate the token")
+
+
+def no_aaaa_cause(facts: Any, se_host: Any, check: Bound) -> tuple[str, str]:
+    """(cause key, sentence) when a host has no AAAA record of its own (SE6-DNS-02, the same
+    cause): an IPv6 transfer to it cannot reach the host itself, whatever else is right."""
+    try:
+        ans = facts.addresses(se_host, 6, check.at(se_host.name))
+    except AssertionError:  # the resolver did not answer: the DNS checks say so
+        return "", ""
+    if ans.records:
+        return "", ""
+    return (no_aaaa_key(se_host.name),
+            f"; {se_host.name} has no AAAA record of its own ({ans.describe()}; SE6-DNS-02)")
+
+
+def no_aaaa_key(host: str) -> str:
+    return f"no-aaaa:{host}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from se_dualstack.applicability import require_declared, require_suite_family
+from se_dualstack.applicability import no_aaaa_key, require_declared, require_suite_family
 from se_dualstack.concerns import services as listening
 
 pytestmark = pytest.mark.services
@@ -74,7 +74,8 @@ def _connect(se_host_service, family, facts, check):
                     f"could not open connection to {se_host.name}:{svc.port} over {fam} "
                     f"({ans.describe()})",
                     fix=f"Publish the {'AAAA' if family == 6 else 'A'} record of {se_host.name} "
-                        f"(see {'SE6-DNS-02' if family == 6 else 'SE6-DNS-01'}).")
+                        f"(see {'SE6-DNS-02' if family == 6 else 'SE6-DNS-01'}).",
+                    cause=no_aaaa_key(se_host.name) if family == 6 else "")
     results = [listening.connect(a, svc.port, timeout) for a in ans.records]
     bad = [r for r in results if not r.ok]
     check.expect(not bad, f"a TCP connection to {se_host.name}:{svc.port} over {fam} ({svc.name})",

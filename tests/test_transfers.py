@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from se_dualstack.applicability import require_transfer, token_issuer_cause
+from se_dualstack.applicability import no_aaaa_cause, require_transfer, token_issuer_cause
 from se_dualstack.transfer.cases import TpcCase, TransferCase
 from se_dualstack.transfer.evidence import used_connections
 from se_dualstack.transfer.outcome import TransferResult
@@ -49,16 +49,22 @@ def _no_test_dir(case: TransferCase, check, expected: str) -> None:
                    "hosts holding them in the inventory, or give its se_endpoints entry a transfer_dir.")
 
 
-def _token_cause(case, ends, site, facts) -> tuple[str, str, str]:
-    """(host, cause, sentence): a token transfer's end that has no IPv4 and cannot reach its
-    token issuer over IPv6 (SE6-DEP-01) is why it failed, one root cause with that check."""
-    if case.auth != "token":
-        return "", "", ""
+def _cause(case, ends, site, facts, check) -> tuple[str, str, str]:
+    """(host, cause, sentence) of a failed IPv6 transfer whose cause another check names, so the
+    report shows it once: an end (``ends``, the most likely first) with no IPv4 that cannot reach
+    its token issuer over IPv6 (a token transfer; SE6-DEP-01), else the first end with no AAAA of
+    its own (SE6-DNS-02). ("", "", "") otherwise: the transfer's own failure stands."""
     hosts = {h.name: h for h in site.hosts}
-    for name in dict.fromkeys(e for e in ends if e in hosts):
-        cause, why = token_issuer_cause(facts, hosts[name])
+    names = [e for e in dict.fromkeys(ends) if e in hosts]
+    if case.auth == "token":
+        for name in names:
+            cause, why = token_issuer_cause(facts, hosts[name])
+            if cause:
+                return name, cause, why
+    if case.family == 6 and names:
+        cause, why = no_aaaa_cause(facts, hosts[names[0]], check)
         if cause:
-            return name, cause, why
+            return names[0], cause, why
     return "", "", ""
 
 
@@ -79,7 +85,7 @@ def test_transfer(transfer_case: TransferCase, transfer_session, check, add_html
         if not r.ok:
             # The endpoint at fault (a redirect target, the address that did not answer).
             at = r.fault_host or case.target
-            host, cause, why = _token_cause(case, [at, case.target], site, facts)
+            host, cause, why = _cause(case, [at], site, facts, check)
             check.at(host or at).fail(expected, _observed(r, case.entry, case.target) + why,
                                       cause=cause, **fmt)
         if not r.forced:
@@ -112,7 +118,9 @@ def test_third_party_copy(tpc_case: TpcCase, transfer_session, check, add_html, 
         # The client's own step on one end (listing, seeding the source) failed: that end is at
         # fault, not the server-to-server copy.
         own = step in ("list", "seed")
-        host, cause, why = _token_cause(case, [case.dest_host, case.source_host], site, facts)
+        # A copy that failed between the servers may have been refused by either end.
+        other = case.source_host if at == case.dest_host else case.dest_host
+        host, cause, why = _cause(case, [at] if own else [at, other], site, facts, check)
         at = host or at
         check.at(at).fail(expected, f"{r.error_summary()} (step {step or '-'} at {at}; forced by: "
                                     f"{r.forcing}){why}", protocol=case.protocol, cause=cause,

@@ -5,7 +5,8 @@ must act on, and blame hosts that are fine. A failure carries its cause (``recor
 ``unreachable:<host>`` for a host ssh cannot reach, ``resolver:<servers>`` for a dead DNS
 resolver, ``suite-family:<4|6>`` for a suite machine without that family (could not run, no
 host at fault), ``dependency:<what> <url>`` for something the SE hosts fetch that is not
-reachable over IPv6 (each host whose check failed stays at fault)) and the host at fault
+reachable over IPv6, ``no-aaaa:<host>`` for a host without an AAAA of its own (each host whose
+check failed stays at fault)) and the host at fault
 (``record["host"]``; the host a transfer ran through stays in ``record["through"]``). Failures on
 a host whose cause is known (its service ports, transfers through other hosts reaching it) join
 that cause.
@@ -18,7 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FAILED = ("failed", "error")
-BLAMES_ITS_HOSTS = ("dependency",)  # shared causes whose failures stay findings on their hosts
+# Shared causes whose failures stay findings on their hosts (the host's other failures do not
+# join them, as they join an unreachable host's cause).
+BLAMES_ITS_HOSTS = ("dependency", "no-aaaa")
 
 
 def cause_kind(rec: Mapping[str, Any]) -> str:
@@ -71,6 +74,10 @@ class RootCause:
             return (f"the suite machine has no IPv{what}: {len(self.records)} IPv{what} checks and "
                     f"transfers on {len(hosts)} hosts could not run (no SE host is at fault; run "
                     f"them from a machine with IPv{what})")
+        if kind == "no-aaaa":
+            others = [r for r in self.records if r.get("check") != "SE6-DNS-02"]
+            tail = f": {len(others)} IPv6 transfers and connects failed because of it" if others else ""
+            return f"{what} has no AAAA record of its own (SE6-DNS-02){tail}"
         if kind == "dependency":
             own = sorted({str(r["host"]).split(".")[0] for r in self.records
                           if r.get("check") == "SE6-DEP-01" and r.get("host")})
