@@ -146,11 +146,15 @@ class MachineNet:
         return f"IPv{family} {addrs}; " + (f"default route {routes}" if routes
                                            else f"no IPv{family} default route")
 
-    def describe(self) -> str:
-        """One line for the report header: the label, then each family's addresses and routes."""
+    def details(self) -> str:
+        """Each family's addresses and default routes, and where they were read."""
         if not self.known:
             return f"not known ({self.error})"
-        return f"{self.label}: {self.family_text(6)}; {self.family_text(4)} (read from {self.source})"
+        return f"{self.family_text(6)}; {self.family_text(4)} (read from {self.source})"
+
+    def describe(self) -> str:
+        """One line for the report header: the label, then :meth:`details`."""
+        return f"{self.label}: {self.details()}" if self.known else self.details()
 
 
 def machine_from_ip(addr_json: str, route4: str, route6: str) -> MachineNet:

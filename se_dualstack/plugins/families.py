@@ -60,7 +60,7 @@ def banner_html(st: State) -> str:
     style = BOX.format(c="#b26a00", bg="#fff4e5") if single or dns64.synthesizing else \
         BOX.format(c="#888", bg="#f3f3f3")
     out = [f'<div class="se6-machine" style="{style}"><p><b>Suite machine: {html.escape(machine.label)}'
-           f"</b> &mdash; {html.escape(machine.describe())}."]
+           f"</b> &mdash; {html.escape(machine.details())}."]
     if machine.label == "IPv6-only":
         out.append(" Its IPv4 checks and transfers could not run: one root cause below, no SE host "
                    "at fault; prove IPv4 from a dual-stack machine.")
