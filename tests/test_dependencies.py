@@ -8,7 +8,9 @@ from __future__ import annotations
 import pytest
 
 from se_dualstack import dependencies
+from se_dualstack.concerns import dns as dnscheck
 from se_dualstack.concerns import families
+from se_dualstack.facts import resolver_down
 
 pytestmark = pytest.mark.dependencies
 
@@ -21,10 +23,24 @@ def _report(se_host, host, facts, check):
     return facts.dependencies(se_host, host)
 
 
-def _reachable(kind, deps, rep, se_host, check):
+def _site_dns_answers(deps, rep, se_host, facts, check):
+    """A name the host resolved to nothing at all is asked at the site's resolvers too: if they
+    do not answer either, that is the one root cause (a dead resolver), not the dependency."""
+    client = facts.dns_client(se_host, check)
+    for d in deps:
+        p = rep.probe(d)
+        if p is not None and not p.aaaa and not p.ipv4:
+            try:
+                client.addresses(p.name, 6)
+            except dnscheck.ResolverDown as e:
+                resolver_down(check, e, client.label)
+
+
+def _reachable(kind, deps, rep, se_host, facts, check):
     bad = rep.failures(deps)
     if not bad:
         return
+    _site_dns_answers(deps, rep, se_host, facts, check)
     first = next(d for d in deps if any(line.startswith(f"{d.kind} {d.url} ") for line in bad))
     check.fail(f"every {kind} of {se_host.name} reachable over IPv6 from it "
                f"({', '.join(d.url for d in deps)})",
@@ -38,7 +54,7 @@ def test_token_issuers_over_ipv6(se_host, host, facts, check):
     rep = _report(se_host, host, facts, check)
     if not rep.issuers:
         check.not_applicable(f"the server trusts no token issuer that could be read: {rep.issuer_note}")
-    _reachable("token issuer", rep.issuers, rep, se_host, check)
+    _reachable("token issuer", rep.issuers, rep, se_host, facts, check)
 
 
 @pytest.mark.check("SE6-DEP-01")
@@ -46,4 +62,4 @@ def test_crl_urls_over_ipv6(se_host, host, facts, check):
     rep = _report(se_host, host, facts, check)
     if not rep.crls:
         check.not_applicable(f"no CRL URL to fetch: {rep.crl_note}")
-    _reachable("CRL URL", rep.crls, rep, se_host, check)
+    _reachable("CRL URL", rep.crls, rep, se_host, facts, check)
