@@ -329,7 +329,8 @@ def gather_dependencies(se_host: Any, host: Any) -> DependencyReport:
     rep = DependencyReport(se_host.name, timeout=float(v.get("se_connect_timeout", 3)))
     srcs = sources(str(v.get("se_flavour", "dpm")), se_host.role)
     crl = crl_settings()
-    ps = host.run(detect.PS_COMMAND).stdout if any(s["how"] == "xrootd-scitokens" for s in srcs) else ""
+    needs_ps = any(s["how"] == "xrootd-scitokens" for s in srcs)
+    ps = host.run(f"timeout {READ_TIMEOUT} {detect.PS_COMMAND}").stdout if needs_ps else ""
     roots = {s["process"]: running_configs(ps, s["process"]) for s in srcs if s["how"] == "xrootd-scitokens"}
     wanted = [p for c in roots.values() for p in c] + [p for s in srcs if s["how"] == "pattern"
                                                        for p in s["paths"]] + list(crl["fetch_crl_configs"])
@@ -337,7 +338,7 @@ def gather_dependencies(se_host: Any, host: Any) -> DependencyReport:
     for _ in range(MAX_ROUNDS):
         todo = [p for p in dict.fromkeys(wanted) if p not in files]
         if todo:
-            files.update(parse_cat(host.run(cat_script(todo)).stdout))
+            files.update(_read(host, todo))
         more = [x for path in _xrootd_files(roots, files) for x in xrootd_continues(files[path])]
         more += [cfg for s in srcs if s["how"] == "xrootd-scitokens"
                  for path in _xrootd_files(roots, files)
@@ -348,7 +349,7 @@ def gather_dependencies(se_host: Any, host: Any) -> DependencyReport:
     rep.issuers, rep.issuer_note = _issuers(srcs, roots, files)
     infodir = fetch_crl_infodir({p: files[p] for p in files if "fetch-crl" in p})
     cdir = infodir[0] if infodir else str(v.get("se_certificates_dir") or "/etc/grid-security/certificates")
-    crl_files = parse_cat(host.run(cat_script([f"{cdir}/{g}" for g in crl["files"]])).stdout)
+    crl_files = _read(host, [f"{cdir}/{g}" for g in crl["files"]])
     rep.crls = crl_urls(crl_files)
     where = f"{cdir} ({', '.join(crl['files'])}" + (f"; infodir of {infodir[1]})" if infodir else ")")
     rep.crl_note = f"CRL URLs read from {where}"
@@ -357,6 +358,14 @@ def gather_dependencies(se_host: Any, host: Any) -> DependencyReport:
         cmd, args = probe_command(endpoints, rep.timeout)
         rep.probes = parse_probe(host.run(cmd, *args).stdout)
     return rep
+
+
+READ_TIMEOUT = 30  # seconds for one round of reading files on the host
+
+
+def _read(host: Any, patterns: list[str]) -> dict[str, str]:
+    """The files matching ``patterns`` on the host, in one bounded ssh round trip."""
+    return parse_cat(host.run(f"timeout {READ_TIMEOUT} sh -c %s", cat_script(patterns)).stdout)
 
 
 def _xrootd_files(roots: Mapping[str, list[str]], files: Mapping[str, str]) -> list[str]:
