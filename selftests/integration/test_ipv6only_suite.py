@@ -151,7 +151,8 @@ def test_ipv6only_faults_messages_name_dns64_issuer_and_ipv4(faulty: tuple[Run, 
 def test_ipv6only_faults_transfers_fail_only_with_a_fault_cause(faulty: tuple[Run, str]) -> None:
     """Token transfers to the IPv6-only disk02 fail with the issuer's cause; IPv6 transfers to
     disk01 (no AAAA of its own: XRootD's manager will not redirect an IPv6 client to it) with
-    SE6-DNS-02's; nothing else fails."""
+    SE6-DNS-02's; disk01's direct IPv6 round trips pass through NAT64, named -nat64; nothing else
+    fails."""
     run, _ = faulty
     xfer = [r for r in _failed(run.result) if r["check"] in ("SE6-XFER-01", "SE6-XFER-02")
             and not r.get("could_not_run")]
@@ -165,6 +166,10 @@ def test_ipv6only_faults_transfers_fail_only_with_a_fault_cause(faulty: tuple[Ru
     assert all(_short(r) == "disk01" and r.get("cause") == "no-aaaa:disk01.example.test" for r in rest), \
         _show([r for r in rest if r.get("cause") != "no-aaaa:disk01.example.test"])
     assert "root cause: token issuer https://issuer.example.test cannot be reached over IPv6" in run.output
+    nat64 = [r for r in run.result["records"] if r["nodeid"].endswith(("-ipv6-nat64]", "-ipv6-nat64-token]"))
+             and r["nodeid"].split("[", 1)[1].startswith("disk01.example.test-")]
+    assert len(nat64) >= 4, "disk01's direct IPv6 round trips go through NAT64 and are named so"
+    assert all(r["outcome"] == "passed" for r in nat64), _show(nat64)
     token_ok = [r for r in run.result["records"] if r["check"] == "SE6-XFER-01" and _short(r) == "disk03"
                 and r["nodeid"].endswith("-ipv6-token]")]
     assert token_ok, "token round trips to disk03 ran"

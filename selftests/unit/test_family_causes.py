@@ -80,3 +80,15 @@ def test_a_host_without_its_own_aaaa_is_one_line() -> None:
                                "connects failed because of it")
     assert causes.hosts_at_fault(found, loose) == [D1]
     assert summary.verdict(recs, NAMES)[1].startswith("NOT ACCEPTED: 2 of 2 checks failed on 1 of 3 hosts")
+
+
+def test_copies_through_nat64_stay_out_of_the_ipv6_figures() -> None:
+    from se_dualstack.plugins.state import State
+    from se_dualstack.plugins.transfers import TransferSummary
+
+    st = State()
+    row = {"protocol": "root", "family": 6, "ok": True, "auth": "x509", "steps": {"upload": [0.1, 1 << 20]}}
+    st.transfer_rows = [{**row, "case": f"{D1}-root-ipv6", "nat64": False},
+                        {**row, "case": f"{D2}-root-ipv6-nat64", "nat64": True}]
+    stats = TransferSummary(st).stats()
+    assert [s.runs for s in stats.values()] == [1], "only the native copy is counted"
