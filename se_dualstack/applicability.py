@@ -125,10 +125,10 @@ def token_issuer_cause(facts: Any, se_host: Any) -> tuple[str, str]:
     IPv6 (SE6-DEP-01): a token transfer to it then fails because it cannot fetch the issuer's
     keys, one root cause with that check. ("", "") when that is not the case or cannot be told."""
     try:
-        addrs = facts.host_addresses(se_host, se_host.host)
+        addrs = facts.host_addresses(se_host, se_host.testinfra)
         if addrs is None or families.usable(addrs, 4):
             return "", ""
-        rep = facts.dependencies(se_host, se_host.host)
+        rep = facts.dependencies(se_host, se_host.testinfra)
     except Exception:  # unreachable over ssh (CouldNotRun), ssh errors: the failure stands as it is
         return "", ""
     bad = [d for d in rep.issuers if rep.failures([d])]

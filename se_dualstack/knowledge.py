@@ -330,3 +330,17 @@ def os_family(distribution: str | None, release: str | None) -> str | None:
     if dist in _EL_DISTRIBUTIONS or dist.startswith(("centos", "scientific", "redhat")):
         return f"el{major}"
     return f"{dist}{major}"
+
+
+def os_from_release(text: str) -> str | None:
+    """OS family from ``/etc/os-release`` (``ID``, ``VERSION_ID``) or, on EL6, ``/etc/redhat-release``
+    (``Scientific Linux release 6.10 (Carbon)``), read as testinfra's ``system_info`` reads them."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() in ("ID", "VERSION_ID"):
+            fields[key.strip()] = value.replace('"', "").replace("'", "").strip()
+    if "ID" in fields:
+        return os_family(fields["ID"], fields.get("VERSION_ID"))
+    m = re.match(r"^(.+) release ([^ ]+)", text.strip())
+    return os_family(m.group(1), m.group(2)) if m else None

@@ -254,7 +254,7 @@ def build_host(at: str, name: str, role: str | None, merged: dict[str, Any],
                             v.get("se_gridftp_data_range", knowledge.default_data_range()))
     v["se_gridftp_data_range"] = str(data_range)
     svcs = services(at, v, role)
-    return SEHost(name=name, role=role, vars=v, services=svcs, data_range=data_range, conn=conn,
+    return SEHost(name=name, role=role, vars=v, services=svcs, data_range=data_range, connection=conn,
                   role_source=role_source)
 
 
@@ -263,7 +263,7 @@ def with_role(h: SEHost, role: str | None, source: str, flavour: str | None = No
     merged = dict(h.vars)
     if flavour:
         merged["se_flavour"] = flavour
-    return build_host(f"host {h.name}", h.name, role, merged, h.conn, source)
+    return build_host(f"host {h.name}", h.name, role, merged, h.connection, source)
 
 
 def parse_assignments(items: list[str] | None, option: str, values: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.firewall
 
 
 def _port_open(se_host, tp, family, facts, check):
-    fw = facts.firewall(se_host, se_host.host)
+    fw = facts.firewall(se_host, se_host.testinfra)
     state, detail = fw.view(family).status(tp.first, tp.last)
     ports = firewall.PortSet.of([(tp.first, tp.last)])
     fam = f"IPv{family}"
@@ -39,7 +39,7 @@ def test_transfer_ports_open_ipv4(se_host_transfer_port, facts, check):
 
 @pytest.mark.check("SE6-FW-03")
 def test_headnode_ipv6_matches_ipv4(se_headnode, facts, check):
-    fw = facts.firewall(se_headnode, se_headnode.host)
+    fw = facts.firewall(se_headnode, se_headnode.testinfra)
     v4, v6 = fw.view(4), fw.view(6)
     gaps = firewall.parity(v4, v6)
     if not gaps:

@@ -23,7 +23,7 @@ def _no_fixed_port(svc, check):
 def _listening(se_host_service, family, facts, check):
     se_host, svc = se_host_service
     _no_fixed_port(svc, check)
-    socks, bindv6only = facts.listeners(se_host, se_host.host)
+    socks, bindv6only = facts.listeners(se_host, se_host.testinfra)
     v = listening.listening_on(socks, svc.port, family, bindv6only)
     fam = f"IPv{family}"
     check.expect(v.ok, f"{svc.name} listening on TCP {svc.port} over {fam}",
@@ -45,11 +45,11 @@ def test_listening_ipv4(se_host_service, facts, check):
 @pytest.mark.check("SE6-SVC-03")
 def test_process_running(se_host_service, facts, check):
     se_host, svc = se_host_service
-    procs = se_host.host.process.filter()
+    procs = se_host.testinfra.process.filter()
     running = sorted({p.comm for p in procs if any(listening.comm_matches(p.comm, n) for n in svc.processes)})
     held = ""
     if svc.port is not None:
-        socks, _ = facts.listeners(se_host, se_host.host)
+        socks, _ = facts.listeners(se_host, se_host.testinfra)
         held = f" (port {svc.port} is held by {', '.join(listening.owners(socks, svc.port)) or 'nothing'})"
     check.expect(bool(running), f"a {' or '.join(svc.processes)} process running", f"none running{held}",
                   service=svc.name, processes=", ".join(svc.processes))

@@ -4,9 +4,10 @@ Why a plugin of its own: what the suite machine can reach decides what a run can
 IPv6-only client proves the IPv6 side and nothing about IPv4, so the report says at the top that
 the machine is IPv6-only (and which resolvers synthesize AAAA records: names whose only AAAA is
 made up are reached through NAT64), and the run is not "checks failed" just because its IPv4
-items could not run. The facts are the run's (``State.facts``: read once per process); the
-rendering is a pytest-html summary prefix, the report title and two metadata rows, so the
-report plugin itself is untouched.
+items could not run. The facts are the run's (``State.hosts.facts``: read once per process);
+the rendering is a pytest-html summary prefix (``templates/suite_machine.html.j2``, styled by
+``report.css``), the report title and two metadata rows, so the report plugin itself is
+untouched.
 
 Exit status (documented in se_dualstack/exitcodes.py): when every failure is a check the suite
 machine could not run because it has no IPv4, the run exits 0 (the verdict says which items did
@@ -17,32 +18,34 @@ run"): the suite exists to prove IPv6 and could not.
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
 
 from se_dualstack import exitcodes
 from se_dualstack.plugins.state import State, is_worker, state_of
-from se_dualstack.reporting.causes import FAILED, elsewhere
+from se_dualstack.reporting import templates
+from se_dualstack.reporting.causes import elsewhere
+from se_dualstack.reporting.records import Record
 
-# This module works alone (``-p se_dualstack.plugins.families``) on the state and tags it needs.
-pytest_plugins = ["se_dualstack.plugins.state", "se_dualstack.plugins.tags"]
-
-BOX = ("padding:0.5em 0.9em;border-radius:4px;margin:0.3em 0 0.8em 0;border-left:6px solid {c};"
-       "background:{bg};")
+# This module works alone (``-p se_dualstack.plugins.families``) on the state and outcomes it needs.
+pytest_plugins = ["se_dualstack.plugins.state", "se_dualstack.plugins.outcomes"]
+# A suite machine with one family only: it proves nothing about the other.
+SINGLE = ("IPv6-only", "IPv4-only")
 
 
 def machine_lines(st: State) -> tuple[str, str]:
     """(the suite machine's line, the site resolvers' DNS64 line)."""
-    machine = st.facts.suite_machine()
+    facts = st.hosts.facts
     site_vars = dict(st.site.vars) if st.site is not None else {}
-    return machine.describe(), st.facts.dns64(site_vars).describe()
+    return facts.suite_machine().describe(), facts.dns64(site_vars).describe()
 
 
-def exit_status(records: list[dict[str, Any]], status: int) -> int:
+def exit_status(records: Iterable[Record], status: int) -> int:
     """The run's exit status once the suite machine's own could-not-runs are taken out."""
-    failed = [r for r in records if r.get("outcome") in FAILED]
-    causes = {str(r.get("cause")) for r in failed if elsewhere(r)}
+    failed = [r for r in records if r.failed]
+    causes = {str(r.cause) for r in failed if elsewhere(r)}
     if "suite-family:6" in causes and status in (exitcodes.PASSED, exitcodes.CHECKS_FAILED):
         return exitcodes.USAGE_ERROR
     if failed and status == exitcodes.CHECKS_FAILED and causes == {"suite-family:4"} and \
@@ -53,27 +56,11 @@ def exit_status(records: list[dict[str, Any]], status: int) -> int:
 
 def banner_html(st: State) -> str:
     """The report's first lines: what the suite machine is and which resolvers do DNS64."""
-    machine = st.facts.suite_machine()
-    site_vars = dict(st.site.vars) if st.site is not None else {}
-    dns64 = st.facts.dns64(site_vars)
-    single = machine.label in ("IPv6-only", "IPv4-only")
-    style = BOX.format(c="#b26a00", bg="#fff4e5") if single or dns64.synthesizing else \
-        BOX.format(c="#888", bg="#f3f3f3")
-    out = [f'<div class="se6-machine" style="{style}"><p><b>Suite machine: {html.escape(machine.label)}'
-           f"</b> &mdash; {html.escape(machine.details())}."]
-    if machine.label == "IPv6-only":
-        out.append(" Its IPv4 checks and transfers could not run: one root cause below, no SE host "
-                   "at fault; prove IPv4 from a dual-stack machine.")
-    out.append("</p>")
-    if dns64.synthesizing:
-        out.append(f"<p><b>Resolvers that synthesize AAAA records (DNS64):</b> "
-                   f"{html.escape(dns64.describe())}. An AAAA in that prefix is not the host's own "
-                   "(SE6-DNS-02 fails); transfers to such a name go through the NAT64 gateway, are "
-                   "named <code>-nat64</code> and are not counted as native IPv6.</p>")
-    else:
-        out.append(f"<p>DNS64: {html.escape(dns64.describe())}.</p>")
-    out.append("</div>")
-    return "".join(out)
+    facts = st.hosts.facts
+    machine = facts.suite_machine()
+    dns64 = facts.dns64(dict(st.site.vars) if st.site is not None else {})
+    return templates.render("suite_machine.html.j2", machine=machine, dns64=dns64,
+                            warn=machine.label in SINGLE or bool(dns64.synthesizing))
 
 
 class SuiteNetwork:
@@ -107,14 +94,14 @@ class SuiteNetwork:
         """Before the result file is written (its exit status must be the run's)."""
         if is_worker(self.config) or self.state.site is None:
             return
-        session.exitstatus = exit_status(list(self.state.records.values()), int(session.exitstatus))
+        session.exitstatus = exit_status(self.state.outcomes.records.values(), int(session.exitstatus))
 
     @pytest.hookimpl(optionalhook=True, trylast=True)
     def pytest_html_report_title(self, report: Any) -> None:
         if self.state.site is None:
             return
-        label = self.state.facts.suite_machine().label
-        if label in ("IPv6-only", "IPv4-only"):
+        label = self.state.hosts.facts.suite_machine().label
+        if label in SINGLE:
             report.title = f"{report.title} (from an {label} suite machine)"
 
     @pytest.hookimpl(optionalhook=True)

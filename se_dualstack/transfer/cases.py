@@ -231,6 +231,11 @@ def nat64_suffix(nat64: bool) -> str:
     return "-nat64" if nat64 else ""
 
 
+def is_nat64(case_id: str) -> bool:
+    """A case id with the ``-nat64`` label (:func:`nat64_suffix`)."""
+    return "nat64" in case_id.split("-")
+
+
 def short(name: str) -> str:
     return name.split(".", 1)[0]
 

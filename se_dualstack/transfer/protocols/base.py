@@ -15,7 +15,7 @@ from typing import ClassVar, Union
 
 # A gfal2 context option: (section, key, value), as ``gfal2.set_opt_*`` and ``gfal-copy -D`` take it.
 # Evaluated at run time, where Python 3.9 has no ``X | Y``.
-Option = tuple[str, str, Union[bool, int, str]]  # noqa: UP007
+Option = tuple[str, str, Union[bool, int, str]]
 
 
 @dataclass(frozen=True)
