@@ -44,6 +44,8 @@ class TransferRow:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["steps"] = {k: [round(s, 6), int(b)] for k, (s, b) in self.steps.items()}
+        if not self.nat64:  # only when set: a native row reads as format 2 always wrote it
+            del out["nat64"]
         return out
 
     @classmethod
