@@ -2,6 +2,7 @@
 and the time of its test CA alone (``testbed.pki.make_pki``, the step that once dominated ``up``).
 
 Usage (root): .venv/bin/python bench/bench_testbed.py [--runs 3] [--disks 2 32]
+                  [--sites default dcache eos xrootd storm]
 Each run is the whole CLI (`python -m testbed up` / `down`), wall time, services included;
 ``make_pki`` runs in a scratch directory on a synthetic site of the same size (no root needed).
 """
@@ -59,6 +60,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--disks", type=int, nargs="+", default=[2, 32])
+    ap.add_argument("--sites", nargs="+", default=["default"],
+                    help="site files or names (testbed/sites/<name>.yml), e.g. the storage systems'")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("bench_testbed needs root (it brings real testbeds up)", file=sys.stderr)
@@ -67,22 +70,24 @@ def main() -> int:
     name = f"bn{os.getpid() % 100000}"
     rows = []
     try:
-        for disks in args.disks:
-            ups, downs = [], []
-            for _ in range(args.runs):
-                ups.append(timed(["--name", name, "up", "--disks", str(disks)]))
-                downs.append(timed(["--name", name, "down"]))
-            rows.append((disks, ups, downs))
+        for site in args.sites:
+            for disks in args.disks:
+                ups, downs = [], []
+                for _ in range(args.runs):
+                    ups.append(timed(["--name", name, "up", site, "--disks", str(disks)]))
+                    downs.append(timed(["--name", name, "down"]))
+                rows.append((site, disks, ups, downs))
     finally:
         subprocess.run([sys.executable, "-m", "testbed", "--name", name, "down"], cwd=ROOT,
                        capture_output=True, timeout=TIMEOUT)
     print(f"Testbed bring-up/teardown, wall time of the CLI, {args.runs} runs each, "
           f"{os.cpu_count()} CPUs (median, min-max):\n")
-    print("| hosts | up (s) | down (s) | target up |")
-    print("|---|---|---|---|")
-    for disks, ups, downs in rows:
+    print("| site | hosts | up (s) | down (s) | target up |")
+    print("|---|---|---|---|---|")
+    for site, disks, ups, downs in rows:
         target = "< 5 s" if disks <= 2 else "< 30 s" if disks <= 32 else "-"
-        print(f"| 1+{disks} (+client) | {statistics.median(ups):.2f} ({min(ups):.2f}-{max(ups):.2f}) | "
+        up = f"{statistics.median(ups):.2f} ({min(ups):.2f}-{max(ups):.2f})"
+        print(f"| {site} | 1+{disks} (+client) | {up} | "
               f"{statistics.median(downs):.2f} ({min(downs):.2f}-{max(downs):.2f}) | {target} |")
     print("\nThe test CA alone (make_pki), wall time (median, min-max):\n")
     print("| hosts | make_pki (s) | target |")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from se_dualstack.applicability import no_aaaa_cause, require_transfer, token_issuer_cause
 from se_dualstack.transfer.cases import TpcCase, TransferCase
 from se_dualstack.transfer.evidence import used_connections
 from se_dualstack.transfer.outcome import TransferResult
@@ -48,9 +49,30 @@ def _no_test_dir(case: TransferCase, check, expected: str) -> None:
                    "hosts holding them in the inventory, or give its se_endpoints entry a transfer_dir.")
 
 
+def _cause(case, ends, site, facts, check) -> tuple[str, str, str]:
+    """(host, cause, sentence) of a failed IPv6 transfer whose cause another check names, so the
+    report shows it once: an end (``ends``, the most likely first) with no IPv4 that cannot reach
+    its token issuer over IPv6 (a token transfer; SE6-DEP-01), else the first end with no AAAA of
+    its own (SE6-DNS-02). ("", "", "") otherwise: the transfer's own failure stands."""
+    hosts = {h.name: h for h in site.hosts}
+    names = [e for e in dict.fromkeys(ends) if e in hosts]
+    if case.auth == "token":
+        for name in names:
+            cause, why = token_issuer_cause(facts, hosts[name])
+            if cause:
+                return name, cause, why
+    if case.family == 6 and names:
+        cause, why = no_aaaa_cause(facts, hosts[names[0]], check)
+        if cause:
+            return names[0], cause, why
+    return "", "", ""
+
+
 @pytest.mark.check("SE6-XFER-01")
-def test_transfer(transfer_case: TransferCase, transfer_session, check, add_html, record) -> None:
+def test_transfer(transfer_case: TransferCase, transfer_session, check, add_html, record, site,
+                  facts) -> None:
     case = transfer_case
+    require_transfer(case, {h.name: h for h in site.hosts}, facts.suite_machine(), check.at(case.target))
     _no_test_dir(case, check, _expected(case, transfer_session.settings.size))
     results = transfer_session.run_case(case)
     stats = summarize(results)
@@ -61,12 +83,18 @@ def test_transfer(transfer_case: TransferCase, transfer_session, check, add_html
     if len(results) == 1:
         r = results[0]
         if not r.ok:
-            # The endpoint at fault (a redirect target, the address that did not answer), the
-            # fix its evidence points to, the root cause it shares (a service that did not answer).
-            at = check.at(r.fault_host or case.target)
+            # The endpoint at fault (a redirect target, the address that did not answer); a
+            # transfer not tried because its service did not answer an earlier one could not run
+            # under that root cause. A failure joins the cause another check names (no AAAA, a
+            # token issuer out of reach), else the one it shares (that silent service), with the
+            # fix its evidence points to.
+            at = r.fault_host or case.target
             if r.could_not_run:
-                at.could_not_run(r.error_summary(), fix=r.fix, cause=r.cause)
-            at.fail(expected, _observed(r, case.entry, case.target), fix=r.fix or None, cause=r.cause, **fmt)
+                check.at(at).could_not_run(r.error_summary(), fix=r.fix, cause=r.cause)
+            host, cause, why = _cause(case, [at], site, facts, check)
+            check.at(host or at).fail(expected, _observed(r, case.entry, case.target) + why,
+                                      fix=None if cause else (r.fix or None),
+                                      cause=cause or r.cause, **fmt)
         if not r.forced:
             # Passed, but the family was only verified, not forced: say so rather than hide it.
             check.at(case.target).expect(set(r.families_used) == {case.family}, expected,
@@ -83,8 +111,10 @@ def test_transfer(transfer_case: TransferCase, transfer_session, check, add_html
 
 
 @pytest.mark.check("SE6-XFER-02")
-def test_third_party_copy(tpc_case: TpcCase, transfer_session, check, add_html, record) -> None:
+def test_third_party_copy(tpc_case: TpcCase, transfer_session, check, add_html, record, site,
+                         facts) -> None:
     case = tpc_case
+    require_transfer(case, {h.name: h for h in site.hosts}, facts.suite_machine(), check.at(case.dest_host))
     r = transfer_session.run_tpc(case)
     add_html(result_html([r]))
     record([r])
@@ -98,10 +128,14 @@ def test_third_party_copy(tpc_case: TpcCase, transfer_session, check, add_html, 
         # The client's own step on one end (listing, seeding the source) failed: that end is at
         # fault, not the server-to-server copy.
         own = step in ("list", "seed")
+        # A copy that failed between the servers may have been refused by either end.
+        other = case.source_host if at == case.dest_host else case.dest_host
+        host, cause, why = _cause(case, [at] if own else [at, other], site, facts, check)
+        at = host or at
         check.at(at).fail(expected, f"{r.error_summary()} (step {step or '-'} at {at}; forced by: "
-                                    f"{r.forcing})", protocol=case.protocol,
-                          cause=r.cause,
+                                    f"{r.forcing}){why}", protocol=case.protocol,
+                          cause=cause or r.cause,
                           fix=(f"The client could not reach {at} over {case.protocol} (step {step}): "
                                f"check {at}'s {case.protocol} port over IPv6 (AAAA, firewall, the "
                                "service listening on IPv6) with the command in the report."
-                               if own and not r.timed_out else (r.fix or None)))
+                               if own and not r.timed_out else (None if cause else (r.fix or None))))

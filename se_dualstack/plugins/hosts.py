@@ -1,4 +1,4 @@
-"""Hosts: the inventory option, per-host parametrization, xdist groups, testinfra hosts, fixtures.
+"""Hosts: the inventory option, per-host parametrization, testinfra hosts, fixtures.
 
 A site admin only ever sees one-line errors from here (bad inventory, unknown ``--hosts`` entry,
 unknown check id), and an unreachable host turns into one failing line per check that needs it
@@ -15,13 +15,16 @@ from typing import Any
 
 import pytest
 
-from se_dualstack import checks, knowledge, nodeids, remote, sitevars
+from se_dualstack import checks, remote, sitevars
 from se_dualstack.errors import InventoryError
 from se_dualstack.facts import Facts
 from se_dualstack.inventory import adhoc_site, load_site
 from se_dualstack.model import ROLES, SEHost, Site
 from se_dualstack.plugins import outcomes
 from se_dualstack.plugins.state import state_of
+
+# This run's ssh connection sharing (one per pytest config: each xdist worker has its own).
+MASTERS = pytest.StashKey[remote.Masters]()
 
 # Fixtures that parametrize a test over inventory hosts, in the order the plugin prefers them.
 PAIR_FIXTURES = ("se_host_service", "se_host_transfer_port", "se_headnode")
@@ -71,7 +74,6 @@ def hosts_option(config: pytest.Config) -> list[str]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "xdist_group(name): keep a host's checks on one xdist worker")
     if not config.pluginmanager.has_plugin("se_dualstack_host"):
         config.pluginmanager.register(HostFixture(), "se_dualstack_host")
     if config.getoption("help", False) or config.getoption("version", False):
@@ -105,8 +107,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if st.site is None:
         return []
     hosts = ", ".join(f"{h.name} ({h.role or 'role unknown'})" for h in st.site.hosts)
-    src = st.site.inventory_path if st.source.adhoc else st.source.inventory
-    lines = [f"se_dualstack: site {st.site.name}, flavour {st.site.flavour}, inventory {src}",
+    lines = [f"se_dualstack: site {st.site.name}, flavour {st.site.flavour}, {st.site.origin}",
              f"se_dualstack: hosts {hosts}"]
     # How each role was found, so a detected (or undetectable) role is never a silent guess.
     return lines + [f"se_dualstack: {h.name}: {h.role_source}" for h in st.site.hosts if st.source.adhoc]
@@ -176,7 +177,7 @@ def _in_acceptance_dir(item: pytest.Item, config: pytest.Config) -> bool:
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
                                   items: list[pytest.Item]) -> None:
-    """Validate check ids, then group each host's checks for ``xdist --dist loadgroup``."""
+    """Validate check ids (the xdist groups are :mod:`.groups`')."""
     st = state_of(config)
     if st.source.needs_inventory:
         raise pytest.UsageError(
@@ -205,62 +206,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             )
         except OSError as exc:
             errors.append(f"cannot read the check catalogue se_dualstack/data/checks.yml ({exc})")
-        group = item_group_host(item)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise pytest.UsageError(errors[0] + more)
-
-
-# --------------------------------------------------------------------------- xdist groups
-
-
-def group_host(nodeid: str, names: list[str], declared: dict[str, str] | None = None) -> str | None:
-    """The host whose xdist group a test id belongs to: a declared one, else the host in the id."""
-    param = nodeids.param_id(nodeid)
-    if param is not None and declared and param in declared:
-        return declared[param]
-    return nodeids.host_in_nodeid(nodeid, names, guess=False)
-
-
-def item_group_host(item: pytest.Item) -> str | None:
-    """The host whose group an item joins: a parameter's ``group_host``, else its SE host."""
-    callspec = getattr(item, "callspec", None)
-    for val in (callspec.params.values() if callspec is not None else ()):
-        declared = getattr(val, "group_host", None)
-        if isinstance(declared, str) and declared:
-            return declared
-    seh = outcomes.se_host(item)
-    return seh.name if seh is not None else None
-
-
-@pytest.hookimpl(optionalhook=True, tryfirst=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """``--dist loadgroup``: keep each host's checks on one worker (one ssh master per host).
-
-    xdist groups by an ``@group`` suffix its workers add to node ids, which pytest 9.2's
-    structured node ids silently drop (pytest-xdist#1386), so the controller also groups by
-    the host of the test id: the one declared for its parameter id (the transfers plugin
-    declares a transfer through the head node in its target disk node's group), else the host
-    the id starts with. The ``xdist_group`` marks stay for a fixed xdist.
-    """
-    st = state_of(config)
-    if config.getvalue("dist") != "loadgroup" or st.site is None:
-        return None
-    from xdist.scheduler import LoadGroupScheduling
-
-    names = [h.name for h in st.site.hosts]
-    declared = st.hosts.group_hosts
-
-    class HostGroupScheduling(LoadGroupScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            scope = super()._split_scope(nodeid)
-            if scope != nodeid:
-                return scope
-            return group_host(nodeid, names, declared) or nodeid
-
-    return HostGroupScheduling(config, log)
 
 
 # --------------------------------------------------------------------------- testinfra hosts
@@ -277,16 +225,19 @@ def testinfra_host(config: pytest.Config, seh: SEHost) -> Any:
     with st.hosts.lock:
         if seh.name in st.hosts.testinfra:
             return st.hosts.testinfra[seh.name]
-        conn = seh.access
+        conn = seh.connection
         if config.getoption("connection", None):
             conn = replace(conn, kind=config.getoption("connection"))
         if config.getoption("sudo", False):
             conn = replace(conn, become=True, become_user=config.getoption("sudo_user", None))
         if config.getoption("ssh_extra_args", None):
             conn = replace(conn, ssh_args=f"{conn.ssh_args} {config.getoption('ssh_extra_args')}".strip())
+        if MASTERS not in config.stash:
+            config.stash[MASTERS] = remote.Masters()
         real = remote.host_for(seh.name, conn, ssh_config=config.getoption("ssh_config", None),
                                ssh_identity_file=config.getoption("ssh_identity_file", None),
-                               timeout=float(seh.vars.get("se_ssh_timeout", 10)))
+                               timeout=float(seh.vars.get("se_ssh_timeout", 10)),
+                               masters=config.stash[MASTERS])
         st.hosts.testinfra[seh.name] = real
         return real
 
@@ -299,6 +250,7 @@ def require_reachable(config: pytest.Config, seh: SEHost, check_id: str | None =
     if probe is None:
         probe = remote.probe(real, float(seh.vars.get("se_ssh_timeout", 10)) * 2 + 5)
         st.hosts.probes[seh.name] = probe
+        seh.detected_os = seh.detected_os or probe.os  # learnt with the probe: no second contact
     if not probe.ok:
         raise checks.CouldNotRun(check_id, seh.name, probe.reason, outcomes.UNREACHABLE_FIX)
     return real
@@ -326,16 +278,15 @@ class GuardedHost:
 
 
 def detect_os(config: pytest.Config, seh: SEHost) -> str | None:
-    """OS family from testinfra's ``system_info`` (fails the check if the host is unreachable)."""
-    real = require_reachable(config, seh)
-    info = real.system_info
-    return knowledge.os_family(info.distribution, info.release)
+    """OS family, read by the host's one reachability probe (fails the check if unreachable)."""
+    require_reachable(config, seh)
+    return state_of(config).probes[seh.name].os
 
 
 def attach(config: pytest.Config, seh: SEHost | None) -> SEHost | None:
     """Give an inventory host its (guarded) testinfra Host and OS detector, once."""
-    if seh is not None and seh.host is None:
-        seh.host = GuardedHost(config, seh)
+    if seh is not None and seh.testinfra is None:
+        seh.testinfra = GuardedHost(config, seh)
         seh.detect_os = lambda: detect_os(config, seh)
     return seh
 
@@ -344,24 +295,35 @@ def attach(config: pytest.Config, seh: SEHost | None) -> SEHost | None:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Unreachable-host lines name the check being run."""
     seh = attach(item.config, outcomes.se_host(item))
-    if seh is not None and isinstance(seh.host, GuardedHost):
-        seh.host._se_check = outcomes.check_id(item)
+    if seh is not None and isinstance(seh.testinfra, GuardedHost):
+        seh.testinfra._se_check = outcomes.check_id(item)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Ask hosts whose OS no check needed (a `-m dns` run, say), in parallel and bounded.
+    """Learn the OS of hosts that no check contacted (a `-m dns` run, say), then close ssh.
 
-    The report's matrix and the result file name each host's OS; this is the one place that
-    learns it for hosts whose checks did not need it.
+    The report's matrix and the result file name each host's OS. A host's OS comes with its
+    one reachability probe, so a host a check reached is never contacted again (under xdist
+    its OS arrives on the reports); only a host no check reached is probed here, once.
     """
     config = session.config
     st = state_of(config)
-    if st.site is None or config.getoption("collectonly", False) or hasattr(config, "workerinput"):
-        return
+    try:
+        if st.site is not None and not config.getoption("collectonly", False) \
+                and not hasattr(config, "workerinput"):
+            _probe_uncontacted(config, st.site)
+    finally:
+        if MASTERS in config.stash:
+            config.stash[MASTERS].close()
+
+
+def _probe_uncontacted(config: pytest.Config, site: Site) -> None:
+    """Probe, in parallel and bounded, the hosts of this run whose OS is not known yet."""
+    st = state_of(config)
     ran = {r.host for r in st.outcomes.records.values()}
-    todo = [h for h in st.site.hosts
-            if h.name in ran and not st.outcomes.host(h.name).unreachable
+    todo = [h for h in site.hosts
+            if h.name in ran and not st.outcomes.host(h.name).unreachable and h.name not in st.hosts.probes
             and not st.outcomes.host(h.name).detected_os and not h.detected_os]
     if not todo:
         return
@@ -369,7 +331,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     def one(h: SEHost) -> None:
         try:
             attach(config, h)
-            h.detected_os = detect_os(config, h)
+            require_reachable(config, h)
         except BaseException:  # pytest.fail() is a BaseException: the OS stays unknown
             probe = st.hosts.probes.get(h.name)
             if probe is not None and not probe.ok:
@@ -463,4 +425,4 @@ class HostFixture:
                 "se_host_service or se_host_transfer_port)", pytrace=False,
             )
         attach(request.config, seh)
-        return seh.host
+        return seh.testinfra

@@ -72,7 +72,8 @@ def pytest_se_dualstack_site(config: pytest.Config, state: State) -> None:
     args = [a for a in config.args if not a.startswith("-")]
     if args and all("selftests" in Path(a.split("::")[0]).parts for a in args):
         return  # the project's own tests: no site report
-    reports = Path(config.getoption("results_dir", None) or config.rootpath / "reports")
+    chosen = config.getoption("results_dir", None)  # se-dualstack run: ./reports where typed
+    reports = Path(config.invocation_params.dir, chosen) if chosen else config.rootpath / "reports"
     stem = f"{files.safe_name(st.site.name)}-{files.stamp(st.started)}"
     base = reports / files.claim_stem(reports, stem, ".html")
     config.option.htmlpath = str(base.parent / f"{base.name}.html")
@@ -142,7 +143,7 @@ def _host_line(st: State, name: str) -> str:
     h = st.site.host(name)
     facts = st.outcomes.host(name)
     os_text = host_os_text(h, facts.detected_os or None, bool(facts.unreachable))
-    c = h.access
+    c = h.connection
     via = "local" if c.kind == "local" else (
         f"{c.kind} {c.user + '@' if c.user else ''}{c.address}{f':{c.port}' if c.port else ''}"
         + (", key from the inventory" if c.private_key_file else "")
@@ -161,7 +162,7 @@ def fill_metadata(config: pytest.Config, st: State) -> None:
     md["Site"] = st.site.name
     md["SE flavour"] = st.site.flavour
     md["Suite version"] = f"se_dualstack {se_dualstack.__version__}"
-    md["Inventory"] = html.escape(st.source.inventory or st.site.inventory_path)
+    md["Inventory"] = html.escape(st.source.inventory or st.site.origin)
     digest = files.sha256(st.source.inventory)
     if digest:
         md["Inventory sha256"] = digest

@@ -27,8 +27,9 @@ CREDENTIAL_OPTIONS = ("--bearer-token-file",)
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("se-results", "se-dualstack result file and comparison")
     group.addoption("--results-dir", default=None, metavar="DIR",
-                    help="where <site>-<start>.json and <site>-latest.json go "
-                         "(default: the HTML report's directory, else reports/ under the rootdir)")
+                    help="where <site>-<start>.json and <site>-latest.json go, and the HTML and "
+                         "JUnit reports unless --html says otherwise (default: the HTML report's "
+                         "directory, else reports/ under the rootdir)")
     group.addoption("--baseline", default=None, metavar="FILE|DIR",
                     help="result file of an earlier run; at the end write <site>-<start>-compare.{html,txt}. "
                          "A directory: the latest run of this site and selection in it "

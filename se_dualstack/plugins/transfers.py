@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from se_dualstack import exitcodes
+from se_dualstack import applicability, exitcodes
 from se_dualstack.concerns.dns import default_resolvers
 from se_dualstack.plugins import outcomes
 from se_dualstack.plugins.state import State, is_worker, state_of
@@ -159,8 +159,13 @@ def _make_cases(config: pytest.Config, site: Any) -> RunCases:
             return RunCases(auths, token, note, [], [])
         # Without the family shim (no cc), fall back to declared single-family aliases.
         plain = transfer_cases(site, _protocols(config), use_aliases=build_shim()[0] is None, auths=auths)
-        return RunCases(auths, token, note, _per_address(config, site, plain),
-                        tpc_cases(site, _protocols(config), auths=auths))
+        # Cases the client would reach through NAT64 (a DNS64-made AAAA) are labelled "-nat64".
+        resolve = _resolver(config, site)
+        prefixes = state_of(config).hosts.facts.dns64(dict(getattr(site, "vars", {}) or {})).prefixes
+        return RunCases(auths, token, note,
+                        applicability.label_nat64(_per_address(config, site, plain), resolve, prefixes),
+                        applicability.label_nat64(tpc_cases(site, _protocols(config), auths=auths),
+                                                  resolve, prefixes))
     except (ValueError, pytest.UsageError) as exc:
         return RunCases([], token, note, [], [], str(exc))
 
@@ -278,11 +283,17 @@ def _plan(session: pytest.Session, config: pytest.Config) -> tuple[list[Any], bo
     by_group = is_worker(config)
     if by_group and config.getoption("dist", "no") != "loadgroup":
         return [], False
+    st = state_of(config)
+    hosts = {h.name: h for h in st.site.hosts} if st.site is not None else {}
+    machine = st.hosts.facts.suite_machine()
     cases = []
     for item in session.items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         case = params.get("transfer_case") or params.get("tpc_case")
-        if case is not None and item.get_closest_marker("skip") is None:
+        # Not the N/A ones (an end declared without the family), nor those this machine cannot
+        # run (no address of the family): their tests say so without a transfer.
+        if case is not None and item.get_closest_marker("skip") is None and \
+                applicability.runnable(case, hosts, machine):
             cases.append(case)
     # Third-party copies first: they wait longest (the servers' rendezvous), so they overlap the
     # round trips instead of trailing them; each test still takes its own result.
@@ -401,7 +412,7 @@ class TransferSummary:
                                     postfix: list[str]) -> None:
         rows = self.rows()
         if rows:
-            postfix.append(transfers_html(group_stats(rows), rows))
+            postfix.append(transfers_html(self.stats(), rows))
 
 
 def pytest_configure(config: pytest.Config) -> None:

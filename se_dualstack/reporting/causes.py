@@ -3,10 +3,14 @@
 Why: with one disk node down, forty red lines on three hosts hide the one fact a site admin
 must act on, and blame hosts that are fine. A failure carries its cause (``record.cause``:
 ``unreachable:<host>`` for a host ssh cannot reach, ``resolver:<servers>`` for a dead DNS
-resolver, ``silent:<host>|<service>`` for a service that did not answer a transfer) and the host
-at fault (``record.host``; the host a transfer ran through stays in ``record.through``). Failures
-on an unreachable host (its service ports, transfers through other hosts reaching it) join that
-cause; a silent service takes only the transfers that waited for it or were not tried for it.
+resolver, ``suite-family:<4|6>`` for a suite machine without that family (could not run, no
+host at fault), ``dependency:<what> <url>`` for something the SE hosts fetch that is not
+reachable over IPv6, ``no-aaaa:<host>`` for a host without an AAAA of its own (each host whose
+check failed stays at fault), ``silent:<host>|<service>`` for a service that did not answer a
+transfer (one line per host, its silent services named in it)) and the host at fault
+(``record.host``; the host a transfer ran through stays in ``record.through``). Failures on an
+unreachable host (its service ports, transfers through other hosts reaching it) join that cause;
+a silent service takes only the transfers that waited for it or were not tried for it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,23 @@ from se_dualstack.reporting.records import Record
 
 # The connect checks: when all of a host's fail, its every service port is down too.
 CONNECT_CHECKS = ("SE6-SVC-04", "SE6-SVC-05")
+# Shared causes whose failures stay findings on their hosts (the host's other failures do not
+# join them, as they join an unreachable host's cause).
+BLAMES_ITS_HOSTS = ("dependency", "no-aaaa")
+# Causes that are one host's own (the key names it): every failure on an unreachable host joins
+# its cause; a silent service's cause takes only the transfers that waited for it.
+HOST_CAUSES = ("unreachable", "silent")
+
+
+def cause_kind(cause: str | None) -> str:
+    """The kind of a cause (``unreachable``, ``resolver``, ``suite-family``...), or ""."""
+    return (cause or "").partition(":")[0]
+
+
+def elsewhere(rec: Record) -> bool:
+    """A check that could not run for a reason outside its host (the suite machine's own), not
+    for its host's own cause (unreachable over ssh, a service that did not answer)."""
+    return rec.could_not_run and cause_kind(rec.cause) not in ("", *HOST_CAUSES)
 
 
 @dataclass
@@ -31,7 +52,7 @@ class RootCause:
 
     @property
     def kind(self) -> str:
-        return self.key.partition(":")[0]
+        return cause_kind(self.key)
 
     @property
     def could_not_run(self) -> int:
@@ -68,10 +89,26 @@ class RootCause:
                 bits.append(f"{self.could_not_run} could not run (not tried: no second wait)")
             return (f"{what}: {services} did not answer{f' over {over}' if over else ''}: "
                     f"{'; '.join(bits)}")
+        hosts = sorted({r.host for r in self.records if r.host})
         if kind == "resolver":
-            hosts = sorted({r.host for r in self.records if r.host})
             return (f"DNS resolver {what} did not answer: {len(self.records)} checks on "
                     f"{len(hosts)} hosts failed because of it")
+        if kind == "suite-family":
+            return (f"the suite machine has no IPv{what}: {len(self.records)} IPv{what} checks and "
+                    f"transfers on {len(hosts)} hosts could not run (no SE host is at fault; run "
+                    f"them from a machine with IPv{what})")
+        if kind == "no-aaaa":
+            others = [r for r in self.records if r.check != "SE6-DNS-02"]
+            tail = f": {len(others)} IPv6 transfers and connects failed because of it" if others else ""
+            return f"{what} has no AAAA record of its own (SE6-DNS-02){tail}"
+        if kind == "dependency":
+            own = sorted({r.host.split(".")[0] for r in self.records
+                          if r.check == "SE6-DEP-01" and r.host})
+            others = [r for r in self.records if r.check != "SE6-DEP-01"]
+            bits = [f"SE6-DEP-01 failed on {len(own)} hosts ({', '.join(own)})"] if own else []
+            if others:
+                bits.append(f"{len(others)} transfers failed because of it")
+            return f"{what} cannot be reached over IPv6 from the SE hosts: {'; '.join(bits)}"
         return f"{self.key}: {len(self.records)} checks"
 
     def _every_port_down(self) -> bool:
@@ -88,7 +125,7 @@ def root_causes(records: Iterable[Record]) -> tuple[list[RootCause], list[Record
         key = _group(r.cause or "", down)
         if key:
             kind, _, what = key.partition(":")
-            host = what if kind in ("unreachable", "silent") else None
+            host = what if kind in HOST_CAUSES else None
             cause = causes.setdefault(key, RootCause(key, host))
             part = (r.cause or "").partition("|")[2]
             if kind == "silent" and part and part not in cause.parts:
@@ -120,5 +157,7 @@ def _group(key: str, down: set[str]) -> str:
 def hosts_at_fault(causes: list[RootCause], loose: list[Record]) -> list[str]:
     """The hosts a verdict may name: those of host causes and of unexplained failures."""
     out = [c.host for c in causes if c.host]
+    out += [r.host for c in causes if cause_kind(c.key) in BLAMES_ITS_HOSTS
+            for r in c.records if r.host]
     out += [r.host for r in loose if r.host]
     return list(dict.fromkeys(out))

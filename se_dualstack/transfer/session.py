@@ -323,16 +323,18 @@ def _affinity(case: Any) -> tuple[Any, ...]:
 
 
 def no_credential_line(auths: list[str], sess: TransferSession) -> str | None:
-    """None if some requested credential is usable; else the run's "could not run" line."""
+    """The run's "could not run" line: each requested credential this machine cannot use (a
+    missing or expired proxy, a missing or invalid token); None if every one is usable.
+
+    Why every one: a credential missing here is the suite machine's problem, not the SE's, so
+    its transfers could not run whether or not the other credential works."""
     lines = []
     for auth in auths:
         if auth == "x509":
-            if sess.proxy is None:
-                return None
-            lines.append(sess.proxy.could_not_run_line())
+            if sess.proxy is not None:
+                lines.append(sess.proxy.could_not_run_line())
         else:
             bad = sess.token_note if sess.token is None else tokens.validity_problem(sess.token)
-            if not bad:
-                return None
-            lines.append(f"no usable WLCG token ({bad}): token transfer checks could not run")
+            if bad:
+                lines.append(f"no usable WLCG token ({bad}): token transfer checks could not run")
     return "; ".join(lines) or None

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from se_dualstack.reporting.records import TransferRow
+from se_dualstack.transfer.cases import is_nat64
 from se_dualstack.transfer.outcome import Step, TransferResult
 
 # Below this a data step's time is per-request latency (redirects, TLS, the new-file lookup),
@@ -94,7 +95,7 @@ def row(result: TransferResult, entry_address: str = "") -> TransferRow:
     return TransferRow(
         case=result.case_id, protocol=result.protocol, family=result.family, auth=result.auth,
         ok=result.ok, endpoint=result.endpoint, address=address, landed=landed,
-        error=result.error_summary(),
+        error=result.error_summary(), nat64=is_nat64(result.case_id),
         steps={s.name: (round(s.seconds, 6), s.nbytes) for s in result.steps
                if s.ok and s.name in DATA_STEPS})
 
@@ -167,9 +168,13 @@ def latencies(rows: Iterable[TransferRow]) -> dict[str, float]:
 
 
 def group_stats(rows: Iterable[TransferRow]) -> dict[tuple[str, int, str], RepeatStats]:
-    """Stats per (protocol, family, credential), over every entry point and repeat."""
+    """Stats per (protocol, family, credential), over every entry point and repeat.
+
+    A copy through NAT64 is not native IPv6: it stays out of the per-family figures."""
     groups: dict[tuple[str, int, str], list[TransferRow]] = {}
     for r in rows:
+        if r.nat64:
+            continue
         groups.setdefault((r.protocol, r.family, r.auth), []).append(r)
     return {k: repeat_stats(v) for k, v in sorted(groups.items())}
 

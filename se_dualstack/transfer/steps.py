@@ -298,9 +298,13 @@ class ThirdPartyCopy:
             for name, fn in (("list", self.list), ("seed", self.seed), ("tpc", self.tpc),
                              ("checksum", self.checksum)):
                 self.runner.run(name, fn)
-            # The host at fault: the end the client itself failed on (list, seed), else the
-            # destination, which pulls the copy and is checked there.
-            if self.res.failed_step is not None and self.res.failed_step.name not in ("list", "seed"):
+            # The host at fault: the end the client itself failed on (list, seed), the end that
+            # opens the server-to-server connection for the copy (the protocol says which per
+            # mode), the destination for its checksum.
+            failed = self.res.failed_step.name if self.res.failed_step is not None else ""
+            if failed == "tpc":
+                self.res.fault_host = self.case.active_host
+            elif failed == "checksum":
                 self.res.fault_host = self.case.dest_host
             elif self.res.failed_step is None:
                 self.res.fault_host = ""

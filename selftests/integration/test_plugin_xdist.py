@@ -64,7 +64,7 @@ def test_via(case, request):
 
 
 def test_group_host_prefers_the_declared_host() -> None:
-    from se_dualstack.plugins import hosts as plugin
+    from se_dualstack.plugins import groups as plugin
 
     names = ["head.example.test", "disk01.example.test", "disk02.example.test"]
     declared = {"head.example.test-root-ipv6-via-disk01": "disk01.example.test"}

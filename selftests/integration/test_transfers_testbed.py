@@ -130,7 +130,10 @@ def test_expired_proxy_fails_every_transfer(tb_site: dict[str, str], tmp_path: P
     assert out, "no tests ran"
     for test_id, outcome in out.items():
         assert "expired" in outcome, f"{test_id}: expected an 'expired proxy' failure, got {outcome}"
-        assert expired in outcome, f"{test_id}: the proxy path is not named: {outcome}"
+        # The proxy is named by its variable, never by its local path (issue 20: no local paths
+        # of the suite machine's credentials in any output).
+        assert "$X509_USER_PROXY" in outcome, f"{test_id}: the proxy is not named: {outcome}"
+        assert expired not in outcome, f"{test_id}: the proxy's local path is shown: {outcome}"
         assert "voms-proxy-init" in outcome, f"{test_id}: the fix is not named: {outcome}"
 
 

@@ -26,7 +26,7 @@ FILE_NAME = re.compile(r"(?<![\w/.:-])((?:[\w-]+/)*[\w-]+\.(?:py|yml|yaml|md|c|c
 LINK = re.compile(r"\]\(([^)\s#]+)(?:#[^)]*)?\)")
 # Names the documents use for files a site or a run makes, not files of this repository.
 NOT_OURS = {"SITE.yml", "inventory.yml", "inventory/mysite.yml", "waivers.yml",
-            "srv/xrd/scitokens.cfg"}
+            "srv/xrd/scitokens.cfg", "ansible.cfg"}  # the site's files, not ours
 
 
 def generator() -> Any:

@@ -22,9 +22,10 @@ def test_every_protocol_declares_every_field(name: str) -> None:
     # Declared in the module's own class body (not inherited from the base class' empty default).
     own = {k for cls in type(p).__mro__ if cls is not Protocol for k in vars(cls)}
     for attr in (*DECLARED, "path_separator", "needs_shim", "family_switch", "token", "token_prefixes",
-                 "tpc_modes", "tpc_unsupported", "gone_on_redirect_loop"):
+                 "tpc_modes", "tpc_unsupported", "tpc_active", "gone_on_redirect_loop"):
         assert attr in own, f"{name} does not declare {attr} itself"
     assert 0 < p.default_port < 65536, p.default_port
+    assert set(p.tpc_active.values()) <= {"source", "dest"}, p.tpc_active
     assert isinstance(p.redirect, Redirect)
     assert p.redirect.kind
     assert p.redirect.signals

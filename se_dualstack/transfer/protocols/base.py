@@ -72,6 +72,9 @@ class Protocol:
     tpc_modes: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     # Credential -> why the servers of the field cannot do a third-party copy with it.
     tpc_unsupported: ClassVar[Mapping[str, str]] = {}
+    # Copy mode -> the end ("source" or "dest") that opens the server-to-server connection: the
+    # one a failed copy is pinned on (it could not reach the other). A mode not named: "dest".
+    tpc_active: ClassVar[Mapping[str, str]] = {}
 
     # --- redirects ----------------------------------------------------------------------------
     redirect: Redirect = Redirect("", (), "")

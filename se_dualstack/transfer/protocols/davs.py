@@ -32,6 +32,8 @@ class WebDAV(Protocol):
     # With a token both ways (the token travels with the request); X.509 keeps gfal2's default.
     tpc_modes: ClassVar[Mapping[str, tuple[str, ...]]] = {"token": ("pull", "push")}
     tpc_unsupported: ClassVar[Mapping[str, str]] = {}
+    # HTTP-TPC: in pull mode the destination GETs from the source, in push the source PUTs.
+    tpc_active: ClassVar[Mapping[str, str]] = {"": "dest", "pull": "dest", "push": "source"}
 
     redirect = Redirect(
         "http", ("301", "302", "303", "307", "308"), "the Location header (host, port and path)",

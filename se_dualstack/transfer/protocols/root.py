@@ -36,6 +36,7 @@ class XRootD(Protocol):
     tpc = "xroot TPC: the destination pulls from the source with the client's delegated credential"
     tpc_modes: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     tpc_unsupported: ClassVar[Mapping[str, str]] = {"token": TPC_WITH_TOKEN}
+    tpc_active: ClassVar[Mapping[str, str]] = {"": "dest"}  # the destination's xrdcp pulls
 
     redirect = Redirect(
         "xroot", ("kXR_redirect (4004)",),
