@@ -15,26 +15,22 @@ from pathlib import Path
 from se_dualstack import checks
 from se_dualstack.monitor.view import RunView, parse_time, view
 from se_dualstack.reporting import templates
-from se_dualstack.reporting.matrix import CELL_OUTCOME
+from se_dualstack.reporting.matrix import column
 from se_dualstack.reporting.records import Record
 from se_dualstack.reporting.resultfile import ResultDoc
 from se_dualstack.transfer.render import COLORS
 
-# A (check, host)'s state in a night: the worst of its tests, in this order.
-ORDER = ("failed", "could_not_run", "waived", "passed", "not_applicable")
-LETTER = {"failed": "F", "could_not_run": "X", "waived": "W", "passed": "p", "not_applicable": "n",
-          "": ""}
+# A (check, host)'s state in a night: the worst of its tests, in this order ("not_run_here": the
+# suite machine lacked the family, e.g. IPv4 from an IPv6-only client; no host at fault, grey).
+ORDER = ("failed", "could_not_run", "waived", "not_run_here", "passed", "not_applicable")
+LETTER = {"failed": "F", "could_not_run": "X", "waived": "W", "not_run_here": "x", "passed": "p",
+          "not_applicable": "n", "": ""}
 WORDS = {"failed": "failed", "could_not_run": "could not run", "waived": "waived",
-         "passed": "passed", "not_applicable": "not applicable", "": "not run that night"}
+         "not_run_here": "could not run from here", "passed": "passed",
+         "not_applicable": "not applicable", "": "not run that night"}
 BAD = ("failed", "could_not_run")
 FLAPPING = 2  # switches between passing and failing that make a check "flapping"
 CHART_W, CHART_H, PAD_L, PAD_B, PAD_T = 460, 190, 52, 34, 24
-
-
-def state(r: Record) -> str:
-    """A record's state as the history shows it (the matrix's words)."""
-    s = CELL_OUTCOME.get(r.outcome, "failed")
-    return "could_not_run" if s == "failed" and r.could_not_run else s
 
 
 @dataclass
@@ -150,7 +146,7 @@ def rows(nights: list[Night]) -> list[Row]:
         cells = []
         for groups in per_night:
             recs = groups.get((check, host), [])
-            st = min((state(r) for r in recs), key=ORDER.index, default="")
+            st = min((column(r) for r in recs), key=ORDER.index, default="")
             cells.append(Cell(st, _note(recs) if st in BAD else ""))
         out.append(_row(check, host, cells, nights))
     return sorted(out, key=_rank)

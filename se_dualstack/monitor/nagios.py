@@ -7,13 +7,18 @@ Output as the monitoring-plugins guidelines define it: the first line ``SE6 <STA
 
 States (decided here, documented in docs/nightly.md):
 
-* OK (0): the run passed; waived failures are named in the text, as the report's verdict names them.
+The state follows the run's own verdict (:class:`~se_dualstack.monitor.view.RunView`):
+
+* OK (0): the run passed; waived failures are named in the text, as the report's verdict names
+  them, and so are the items an IPv6-only suite machine could not run over IPv4 (its run exits 0:
+  no SE host is at fault).
 * WARNING (1): the run passed, but a waiver it applied expires within ``waiver_days`` (renew it or
   fix the check before it turns CRITICAL).
 * CRITICAL (2): checks failed, or could not run because a host or a service did not answer (the
   suite's exit 1); an expired waiver's check fails, so it is CRITICAL too.
-* UNKNOWN (3): no result file, a result older than ``max_age`` hours, or a run that could not run
-  its checks (exit 2-5: bad inventory, no credentials, interrupted).
+* UNKNOWN (3): no result file, a result older than ``max_age`` hours, a run that could not run
+  its checks (exit 2-5: bad inventory, no credentials, no IPv6 on the suite machine,
+  interrupted), or one whose report gives no result.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from se_dualstack.monitor.view import RunView, view
+from se_dualstack.reporting.causes import elsewhere
 from se_dualstack.reporting.resultfile import ResultDoc
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
@@ -61,10 +67,13 @@ def perfdata(v: RunView, age_s: float | None, max_age_h: float | None) -> list[s
     """Counts (the run's and per concern), the median latency of each transfer step, the
     duration and age of the run."""
     c = v.counts
+    here = sum(r.failed and elsewhere(r) for r in v.rows)  # the suite machine's own could-not-runs
     out = [perf("checks_failed", c.failed - c.could_not_run, crit="0"),
-           perf("checks_could_not_run", c.could_not_run, crit="0"),
+           perf("checks_could_not_run", c.could_not_run - here, crit="0"),
            perf("checks_passed", c.passed), perf("checks_waived", c.waived),
            perf("checks_not_applicable", c.not_applicable)]
+    if here:
+        out.append(perf("checks_not_run_here", here))
     for concern in v.matrix.concerns:
         cells = [v.matrix.cell(h, concern) for h in v.hosts]
         for what in ("failed", "could_not_run", "passed"):
@@ -131,7 +140,7 @@ def probe(doc: ResultDoc | None, now: datetime, max_age_h: float | None = None,
     details += [f"{r.check or r.test} {r.host}: {r.message}" for r in v.loose]
     waived = [f"{r.check} on {r.host} until {r.waiver.expires if r.waiver else '?'}"
               for r in v.rows if r.waived]
-    if c.failed:
+    if v.kind == "fail":
         what = f"{_n(v.failed_only, 'check')} failed" if v.failed_only else ""
         if c.could_not_run:
             what += f"{' and ' if what else ''}{c.could_not_run} could not run"
@@ -141,8 +150,12 @@ def probe(doc: ResultDoc | None, now: datetime, max_age_h: float | None = None,
         return Probe(CRITICAL, f"{site}: {what}{at}: {_ids(failing)}"
                                + (f"; root cause: {causes}" if causes else ""),
                      details + where, perf_items)
+    if v.kind == "skip":  # the report's NO RESULT: e.g. the suite machine could not prove IPv6
+        return Probe(UNKNOWN, f"{site}: {v.verdict}", details + where, perf_items)
     na = f" ({c.not_applicable} not applicable)" if c.not_applicable else ""
     text = f"{site}: all {c.passed} applicable checks passed on {len(v.hosts)} hosts{na}"
+    if v.causes:  # only the suite machine's own (an IPv6-only client's IPv4 items), as the verdict says
+        text += "; " + "; ".join(cause.line() for cause in v.causes)
     if waived:
         text += f"; {len(waived)} waived: {'; '.join(waived)}"
     soon = expiring(v, now.date(), waiver_days)

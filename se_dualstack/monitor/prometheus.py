@@ -18,7 +18,8 @@ from se_dualstack.monitor.view import RunView, view
 from se_dualstack.reporting.matrix import Cell
 from se_dualstack.reporting.resultfile import ResultDoc
 
-OUTCOMES = ("passed", "failed", "could_not_run", "waived", "not_applicable")
+# The matrix's cell counts (not_run_here: the suite machine lacked the family, no host at fault).
+OUTCOMES = ("passed", "failed", "could_not_run", "not_run_here", "waived", "not_applicable")
 CATEGORIES = tuple(dict.fromkeys(exitcodes.CATEGORY.values()))
 
 

@@ -1,9 +1,9 @@
 """One run as every monitoring output sees it: the report's counts, root causes and hosts at
-fault, each host x concern cell, and the median latency of each transfer step.
+fault, each host x concern cell, its verdict, and the median latency of each transfer step.
 
 Why one view: the probe's status line, the Prometheus series and a night of the history page
 must say what the run's own report says, so they take the summary's own pieces (:class:`Counts`,
-:func:`root_causes`, :func:`matrix`) over the result file's records.
+:func:`root_causes`, :func:`matrix`, :func:`verdict`) over the result file's records.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from se_dualstack.reporting.causes import RootCause, hosts_at_fault, root_causes
 from se_dualstack.reporting.matrix import Matrix, matrix
 from se_dualstack.reporting.records import Record
 from se_dualstack.reporting.resultfile import ResultDoc
-from se_dualstack.reporting.summary import Counts
+from se_dualstack.reporting.summary import Counts, verdict
 from se_dualstack.transfer.stats import group_stats
 
 # (protocol, family, credential, step) -> median seconds
@@ -36,6 +36,8 @@ class RunView:
     hosts: list[str]  # in the result file's order
     at_fault: list[str]
     matrix: Matrix
+    kind: str  # the report's verdict: pass | fail | skip
+    verdict: str
     latencies: Latencies = field(default_factory=dict)
 
     @property
@@ -78,5 +80,7 @@ def view(doc: ResultDoc) -> RunView:
     causes, loose = root_causes(rows)
     at_fault = sorted(hosts_at_fault(causes, loose),
                       key=lambda n: names.index(n) if n in names else len(names))
-    return RunView(doc, rows, Counts.of(rows), causes, loose, names, at_fault,
-                   matrix(rows, names), latencies(doc.records))
+    counts = Counts.of(rows)
+    kind, sentence = verdict(counts, names, causes, loose, [r for r in rows if r.waived])
+    return RunView(doc, rows, counts, causes, loose, names, at_fault,
+                   matrix(rows, names), kind, sentence, latencies(doc.records))

@@ -76,6 +76,15 @@ class Matrix:
         return any((self.cells.get((host, c)) or Cell()).css == "fail" for c in self.concerns)
 
 
+def column(rec: Record) -> str:
+    """The count a record adds to (a :class:`Cell` field): its outcome, a could-not-run failure
+    apart, and apart again when the suite machine itself could not run it (no host at fault)."""
+    col = CELL_OUTCOME.get(rec.outcome, "failed")
+    if col == "failed" and rec.could_not_run:
+        return "not_run_here" if elsewhere(rec) else "could_not_run"
+    return col
+
+
 def matrix(records: Iterable[Record], hosts: list[str]) -> Matrix:
     """Count every record with a host; columns are the concerns with a check on a listed host."""
     cells: dict[tuple[str, str], Cell] = {}
@@ -87,9 +96,7 @@ def matrix(records: Iterable[Record], hosts: list[str]) -> Matrix:
         if concern not in order:
             order.append(concern)
         c = cells.setdefault((rec.host, concern), Cell())
-        col = CELL_OUTCOME.get(rec.outcome, "failed")
-        if col == "failed" and rec.could_not_run:
-            col = "not_run_here" if elsewhere(rec) else "could_not_run"
+        col = column(rec)
         setattr(c, col, getattr(c, col) + 1)
     used = [c for c in order if any((h, c) in cells for h in hosts)]
     return Matrix(hosts, used, cells)

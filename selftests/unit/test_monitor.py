@@ -3,7 +3,8 @@
 Why on captured files: the probe, the Prometheus file and the history page are renderers of
 the result file; these files are what the suite wrote for three nights of the nightly example
 (a waived failure, then a missing IPv6 PTR left in place, a ``-m dns`` run in between), a run
-with an expired proxy, and a transfers-only run with disk01's xrootd stopped.
+with an expired proxy, a transfers-only run with disk01's xrootd stopped, and the whole suite from
+an IPv6-only client (its IPv4 items could not run from there; exit 0).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ NIGHTS = DATA / "nightly"
 N1, N2, DNS, N3 = (NIGHTS / f"default-20261203T1040{s}Z.json" for s in ("06", "27", "42", "45"))
 NO_PROXY = next((DATA / "expired-proxy").glob("*.json"))
 STOPPED = next((DATA / "xrootd-stopped").glob("*.json"))
+V6_CLIENT = next((DATA / "ipv6only-client").glob("*.json"))
 D1, D2 = "disk01.example.test", "disk02.example.test"
 SOON = datetime(2026, 12, 3, 11, 0, tzinfo=timezone.utc)  # an hour after the nights
 # 'label'=value[UOM];[warn];[crit];[min];[max] (monitoring-plugins guidelines)
@@ -192,3 +194,26 @@ def test_history_flapping_and_a_failure_older_than_the_page() -> None:
     assert first.since_first, "failing in the first night shown: since then or earlier"
     page = history_html(docs)
     assert "<b>flapping</b> (2 changes)" in page
+
+
+def test_an_ipv6_only_clients_run_is_what_its_report_says() -> None:
+    """Exit 0, ACCEPTED for what the machine can prove: OK (not CRITICAL) with the one cause named;
+    its IPv4 items are "could not run from here" in every output, not a host's could-not-run."""
+    doc = read(V6_CLIENT)
+    assert (doc.exit_status, view(doc).kind) == (0, "pass")
+    p = nagios.probe(doc, SOON)
+    assert p.state == nagios.OK, p.render()
+    assert p.text.startswith("ipv6only: all 144 applicable checks passed on 3 hosts (35 not applicable); "
+                             "the suite machine has no IPv4: 19 IPv4 checks and transfers on 2 hosts "
+                             "could not run (no SE host is at fault"), p.text
+    assert "'checks_could_not_run'=0;;0;0" in p.perfdata, "none is a host's"
+    assert "'checks_not_run_here'=19;;;0" in p.perfdata
+    samples = _samples(prometheus.exposition([doc]))
+    by_outcome = {o: sum(v for n, lb, v in samples if n == "se6_checks" and lb["outcome"] == o)
+                  for o in ("could_not_run", "not_run_here", "failed")}
+    assert by_outcome == {"could_not_run": 0, "not_run_here": 19, "failed": 0}, by_outcome
+    table = rows([Night(view(doc), "2026-12-03 11:03", "")])
+    here = [r for r in table if r.cells[-1].state == "not_run_here"]
+    assert {r.check for r in here} == {"SE6-SVC-05", "SE6-XFER-01"}, here
+    assert not any(r.failing or r.notable for r in here), "grey, no host at fault"
+    assert "Last night: every applicable check passed." in history_html([doc])
