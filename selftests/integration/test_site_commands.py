@@ -30,6 +30,8 @@ from pathlib import Path
 import pytest
 from tbrun import ROOT, Testbed, site_inventory, tb_name, unavailable
 
+from se_dualstack.reporting.files import latest_stem
+
 NAME = tb_name("site1")
 NAMES = {"pool07.example.org": "disk01.example.test", "head.example.org": "head.example.test",
          "-k pool07": "-k disk01", "2001:db8:1::/48": "fd42:6::/64"}
@@ -108,7 +110,9 @@ def test_readme_site_section_as_typed(readme_site: tuple[Testbed, Path]) -> None
             assert list((tmp_upper / "reports").glob("UKI-TESTBED-*.html")), \
                 "se-dualstack run writes its reports under ./reports where it is typed"
         if "--transfer-auth x509,token" in line:
-            doc = json.loads(as_written(tmp_upper, ROOT / "reports" / "UKI-TESTBED-latest.json").read_text())
+            # -m transfer narrows the selection: the run's latest is its selection's own.
+            latest = ROOT / "reports" / f"{latest_stem('UKI-TESTBED', ['-m transfer'])}.json"
+            doc = json.loads(as_written(tmp_upper, latest).read_text())
             tokens = [r["outcome"] for r in doc["records"] if r["nodeid"].endswith("-token]")]
             assert tokens, "token transfers ran, with the token where the README writes it"
             assert set(tokens) <= {"passed", "skipped"}, tokens
