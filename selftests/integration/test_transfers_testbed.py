@@ -199,7 +199,7 @@ def test_a_stopped_xrootd_is_one_root_cause_paid_once_per_endpoint(tb_site: dict
 
 
 def test_not_dual_stacked_disk_fails_only_its_ipv6(tmp_path: Path) -> None:
-    name = "xfnd"
+    name = tb_name("xfnd")
     site_file = tmp_path / "partial.yml"
     base = yaml.safe_load((ROOT / "testbed/sites/default.yml").read_text())
     base["site"] = "partial"
@@ -234,7 +234,7 @@ def test_one_bad_address_fails_only_its_per_address_tests(tmp_path: Path) -> Non
     from testbed import dns
     from testbed.site import parse_site
 
-    name = "xfaddr"
+    name = tb_name("xfaddr")
     raw = {"site": "peraddr", "domain": "example.test", "ipv4_prefix": "10.42.0.0/24",
            "ipv6_prefix": "fd42:6::/64", "gridftp_data_range": "20000-25000",
            "hosts": [{"short": "head", "role": "headnode", "os": "el7", "faults": []},
@@ -276,7 +276,7 @@ def test_tpc_source_sees_the_destinations_non_dns_address(tmp_path: Path) -> Non
     from testbed import netns
     from testbed.site import parse_site
 
-    name = "xfsrc"
+    name = tb_name("xfsrc")
     raw = {"site": "tpcsrc", "domain": "example.test", "ipv4_prefix": "10.42.0.0/24",
            "ipv6_prefix": "fd42:6::/64", "gridftp_data_range": "20000-25000",
            "hosts": [{"short": "head", "role": "headnode", "os": "el7", "faults": []},
