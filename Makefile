@@ -1,7 +1,9 @@
 # Two commands do everything on a fresh Debian 12 machine (as root, system packages included):
 #   make demo   bring up the embedded testbed site, run the suite from its client host, write the
-#               HTML report under reports/, tear the site down
+#               HTML report under reports/, tear the site down; SITE=dcache|eos|xrootd|storm (or
+#               any testbed/sites/<name>.yml, or a path) picks the storage system's site
 #   make test   the project's own tests (lint, unit tests, the suite against testbed sites)
+#   make docs   rewrite the documents' generated tables (checks, faults, variables) from the data
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= /usr/bin/python3
@@ -10,6 +12,16 @@ PY := $(VENV)/bin/python
 TESTBED := $(PY) -m testbed
 DEMO_NAME ?= demo
 SITE ?= testbed/sites/default.yml
+# Python 3.9 (EL9's /usr/bin/python3): Debian 11's, unpacked once into a private cache (see
+# selftests/py39.sh), and a venv of its own with the suite installed as a site installs it.
+PY39_CACHE ?= /var/cache/se-dualstack/py39
+VENV39 ?= .venv39
+PY39_ENV := LD_LIBRARY_PATH=$(PY39_CACHE)/root/usr/lib/x86_64-linux-gnu
+PY39_NAME ?= py39$(shell printf '%s' "$${SE6_TB_TAG:-}" | tr -cd 'a-z0-9' | cut -c1-3)
+# The oldest Python the code must run on, checked by reading it (vermin) before running it.
+VERMIN := $(VENV)/bin/vermin -q -t=3.9- --violations --no-tips --backport argparse \
+  --backport configparser --backport dataclasses --backport importlib --backport ipaddress \
+  --backport statistics --backport typing
 
 # Debian 12 packages: gfal2 and its plugins + bindings (as on a grid UI), the testbed's real
 # servers (XRootD, GridFTP, sshd, dnsmasq) and tools (iptables, iproute2, openssl); gcc builds
@@ -17,15 +29,20 @@ SITE ?= testbed/sites/default.yml
 # plugin and PyJWT give the testbed WLCG tokens (its issuer mints, every XRootD validates);
 # unbound (dns64 module) and tayga are the DNS64 and NAT64 of the IPv6-only sites (ipv6only*.yml);
 # python3-xrootd is XRootD's client the redirect-chain check (SE6-XFER-03) traces root:// with.
+# cmake, g++ and the -dev packages build gfal2's bindings for the Python 3.9 of `make py39`.
+# nginx with its stream module fronts the StoRM site's WebDAV servers (testbed/systems/).
+# prometheus-node-exporter serves the Prometheus textfile in selftests/integration/test_monitoring.py.
 APT_PACKAGES := gfal2 gfal2-plugin-gridftp gfal2-plugin-xrootd gfal2-plugin-http gfal2-plugin-file \
   python3-gfal2 python3-yaml python3-venv xrootd-server xrootd-client python3-xrootd \
   globus-gridftp-server-progs globus-proxy-utils globus-gass-copy-progs \
   openssh-server openssh-client dnsmasq-base iptables iproute2 openssl curl procps \
   gfal2-util-scripts python-is-python3 python3-cryptography gcc libc6-dev \
   xrootd-scitokens-plugins python3-jwt \
-  firewalld nftables dbus unbound tayga
+  firewalld nftables dbus unbound tayga \
+  cmake g++ pkg-config libgfal2-dev libglib2.0-dev libboost1.74-dev \
+  nginx libnginx-mod-stream prometheus-node-exporter
 
-.PHONY: setup system-packages venv demo test lint unit integration bench clean
+.PHONY: setup system-packages venv demo test lint docs unit integration bench clean py39 test-py39
 
 setup: system-packages venv
 
@@ -59,10 +76,17 @@ demo: setup
 	echo; echo "report: $$(readlink -f "$$(ls -t reports/*.html | head -1)")"; \
 	exit $$rc
 
-test: setup lint unit integration
+test: setup lint unit test-py39 integration
 
 lint:
 	$(VENV)/bin/ruff check .
+	$(PY) docs/generate.py --check
+	$(VERMIN) se_dualstack tests testbed selftests bench conftest.py
+
+# The README's check table and fault list, inventory/README.md's variable tables and
+# docs/testbed.md's fault table, from checks.yml, variables.yml (+ knowledge.yml) and faults.yml.
+docs: venv
+	$(PY) docs/generate.py
 
 unit:
 	$(PY) -m pytest -p no:cacheprovider -q selftests/unit
@@ -70,11 +94,29 @@ unit:
 integration:
 	$(PY) -m pytest -p no:cacheprovider -q selftests/integration
 
+# A venv on a real Python 3.9 with the suite installed by `pip install .` and gfal2's bindings
+# built for it (idempotent; the interpreter is downloaded once, from Debian 11 with private apt
+# lists, into PY39_CACHE; the bindings are built once into the venv).
+py39: setup
+	PY39_GFAL2=1 PIP="$(PY) -m pip" bash selftests/py39.sh $(PY39_CACHE) $(VENV39)
+
+# Under Python 3.9: se-dualstack site, the unit tests, and the whole suite against a testbed
+# site (host checks, X.509 and token transfers).
+test-py39: py39
+	$(PY39_ENV) $(VENV39)/bin/se-dualstack site --inventory inventory/dpm-site.ini > /dev/null
+	$(PY39_ENV) $(VENV39)/bin/python -m pytest -p no:cacheprovider -q selftests/unit
+	$(TESTBED) --name $(PY39_NAME) up > /dev/null
+	@trap '$(TESTBED) --name $(PY39_NAME) down > /dev/null' EXIT; \
+	$(TESTBED) --name $(PY39_NAME) run -- env $(PY39_ENV) $(VENV39)/bin/pytest -p no:cacheprovider \
+	  -q --results-dir=$$(mktemp -d) \
+	  --bearer-token-file=/run/se-testbed/$(PY39_NAME)/tokens/valid.jwt
+
 bench: setup
 	$(PY) bench/bench_testbed.py
 	$(PY) bench/bench_transfers.py
 	$(PY) bench/bench_parallel.py
 	$(PY) bench/bench_cost.py
+	$(PY) bench/bench_site_ssh.py
 
 clean:
 	-for n in $$(ip netns list 2>/dev/null | awk '{print $$1}' | sed -n 's/-site$$//p'); do $(TESTBED) --name $$n down; done

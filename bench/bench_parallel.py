@@ -2,7 +2,7 @@
 
 Why: large sites have hundreds of disk nodes; this measures what ``-n auto --dist loadgroup``
 (each host's checks on one worker, one ssh ControlMaster per host) buys, and checks on the way
-that both runs give the same outcome per test.  Prints a markdown table for the README.
+that both runs give the same outcome per test.  Prints a markdown table for docs/performance.md.
 
     .venv/bin/python bench/bench_parallel.py [--sizes 2,8,32] [--workers auto] [--name bp]
 

@@ -8,34 +8,40 @@ regressed, 1 at least one test regressed, 2 a file could not be read.
 Usage::
 
     python -m se_dualstack.compare OLD.json NEW.json [--html OUT.html] [--text OUT.txt]
-                                   [--throughput-threshold 0.2]
+                                   [--throughput-threshold 0.2] [--latency-threshold 1.0]
+
+Transfer figures: a step that moved at least 32 MiB (the suite's own rule,
+:data:`se_dualstack.transfer.stats.THROUGHPUT_MIN_BYTES`) is compared by its throughput; a
+smaller one by its latency (seconds), listed when it changed by more than the latency threshold
+and by at least :data:`LATENCY_FLOOR` seconds.
 """
 
 from __future__ import annotations
 
 import argparse
-import html
-import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 from se_dualstack import exitcodes
+from se_dualstack.reporting import templates
+from se_dualstack.reporting.records import FAILED, Record
+from se_dualstack.reporting.resultfile import ResultDoc, ResultFileError, read
+from se_dualstack.transfer.stats import figures, latencies
 
 DEFAULT_THRESHOLD = 0.2
-BAD = frozenset({"failed", "error"})  # outcomes that make the suite exit 1
-RATE_KEYS = ("throughput_MBps", "throughput_mbps", "throughput_MiBps", "throughput", "rate_MBps",
-             "mbps", "MBps", "rate")  # already MB/s
-BPS_KEYS = ("throughput_Bps", "bytes_per_second", "Bps")  # bytes/s
-BYTES_KEYS = ("bytes", "size", "size_bytes")
-SECONDS_KEYS = ("seconds", "duration", "elapsed", "time")
-LABEL_KEYS = ("protocol", "scheme", "family", "direction", "op", "operation", "name", "label")
-
-
-class ResultFileError(Exception):
-    """A result file is missing, not JSON, or not a result file (one-line message)."""
+# A latency change is listed beyond this fraction (1.0: twice as slow, or twice as fast)...
+DEFAULT_LATENCY_THRESHOLD = 1.0
+# ...and only when it moved by this many seconds: below that it is noise (on the testbed a 1 MiB
+# GridFTP download took 0.13 s one night and 0.53 s the next, nothing changed); what breaks a
+# path costs more (a resolver timeout, a TCP SYN retry: 1-5 s).
+LATENCY_FLOOR = 0.5
+BAD = frozenset(FAILED)  # outcomes that make the suite exit 1
+# A result file as read (or as its JSON content, read through the same ResultDoc).
+Doc = Union[ResultDoc, Mapping[str, Any]]
+__all__ = ["ResultFileError", "compare", "main", "render_html", "render_text"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,21 @@ class Throughput:
         return (self.new - self.old) / self.old if self.old else float("inf")
 
 
+@dataclass(frozen=True)
+class Latency:
+    """A latency-bound transfer step whose median time changed beyond the latency threshold."""
+
+    nodeid: str
+    host: str | None
+    label: str
+    old: float  # seconds
+    new: float
+
+    @property
+    def ratio(self) -> float:
+        return (self.new - self.old) / self.old if self.old else float("inf")
+
+
 @dataclass
 class Comparison:
     """Everything the reports list, already sorted; ``exit_status`` is the CI verdict."""
@@ -83,6 +104,7 @@ class Comparison:
     old_meta: dict[str, Any]
     new_meta: dict[str, Any]
     threshold: float
+    latency_threshold: float = DEFAULT_LATENCY_THRESHOLD
     regressions: list[Change] = field(default_factory=list)
     fixed: list[Change] = field(default_factory=list)
     still_failing: list[Change] = field(default_factory=list)
@@ -94,6 +116,7 @@ class Comparison:
     added_hosts: list[str] = field(default_factory=list)
     removed_hosts: list[str] = field(default_factory=list)
     throughput: list[Throughput] = field(default_factory=list)
+    latency: list[Latency] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -105,168 +128,88 @@ class Comparison:
         return (f"{len(self.regressions)} regressed, {len(self.fixed)} fixed, "
                 f"{len(self.still_failing)} still failing, {len(self.changed)} other changes, "
                 f"{len(self.added)} added ({added_bad} failing), {len(self.removed)} removed, "
-                f"{len(self.throughput)} throughput changes")
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def load(path: str | Path) -> dict[str, Any]:
-    """Read and sanity-check a result file written by :mod:`se_dualstack.results`."""
-    p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ResultFileError("no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ResultFileError(f"cannot read: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise ResultFileError(f"not JSON: {exc}") from None
-    if not isinstance(data, dict) or not str(data.get("format", "")).startswith("se-dualstack-results/"):
-        raise ResultFileError("not an se-dualstack result file (no 'format': 'se-dualstack-results/N')")
-    records = data.get("records")
-    if not isinstance(records, list) or not all(isinstance(r, dict) and "nodeid" in r for r in records):
-        raise ResultFileError("'records' must be a list of objects with a 'nodeid'")
-    data.setdefault("_path", str(p))
-    return data
-
-
-# --------------------------------------------------------------------------- transfer figures
-
-
-def _number(value: Any) -> float | None:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return f if f >= 0 else None
-
-
-def figure_rate(fig: Any) -> float | None:
-    """Throughput of one transfer figure: an explicit rate key, else bytes / seconds (in MB/s)."""
-    if isinstance(fig, int | float):
-        return _number(fig)
-    if not isinstance(fig, dict):
-        return None
-    for key in RATE_KEYS:
-        if key in fig:
-            return _number(fig[key])
-    for key in BPS_KEYS:
-        if key in fig:
-            bps = _number(fig[key])
-            return None if bps is None else bps / 1e6
-    size = next((_number(fig[k]) for k in BYTES_KEYS if k in fig), None)
-    secs = next((_number(fig[k]) for k in SECONDS_KEYS if k in fig), None)
-    if size is not None and secs:
-        return size / secs / 1e6
-    return None
-
-
-def figure_label(fig: Any, index: int) -> str:
-    """A label that matches the same figure across runs (protocol/family/... else position)."""
-    if isinstance(fig, dict):
-        parts = [str(fig[k]) for k in LABEL_KEYS if k in fig and isinstance(fig[k], str | int)]
-        if parts:
-            return "/".join(parts)
-    return f"#{index}"
-
-
-def _figures(rec: dict[str, Any]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    flat: list[Any] = []
-    for entry in rec.get("transfer") or []:
-        flat.extend(entry if isinstance(entry, list) else [entry])
-    for i, fig in enumerate(flat):
-        rate = figure_rate(fig)
-        if rate is not None:
-            label = figure_label(fig, i)
-            while label in out:
-                label += "'"
-            out[label] = rate
-    return out
+                f"{len(self.throughput)} throughput changes, {len(self.latency)} latency changes")
 
 
 # --------------------------------------------------------------------------- comparing
 
 
-def _hosts(doc: dict[str, Any]) -> set[str]:
-    names = {h["name"] for h in doc.get("hosts") or [] if isinstance(h, dict) and h.get("name")}
-    names |= {r["host"] for r in doc["records"] if r.get("host")}
-    return names
-
-
-def _checks(doc: dict[str, Any]) -> set[str]:
-    return {r["check"] for r in doc["records"] if r.get("check")}
+def _doc(doc: Doc) -> ResultDoc:
+    return doc if isinstance(doc, ResultDoc) else ResultDoc.from_dict(doc, path=None)
 
 
 def _key(item: Change | Presence | Throughput) -> tuple[str, str, str]:
     return (getattr(item, "check", None) or "", item.host or "", item.nodeid)
 
 
-def compare(old: dict[str, Any], new: dict[str, Any], threshold: float = DEFAULT_THRESHOLD) -> Comparison:
+def compare(old: Doc, new: Doc, threshold: float = DEFAULT_THRESHOLD,
+            latency_threshold: float = DEFAULT_LATENCY_THRESHOLD) -> Comparison:
     """Classify every test id of the two runs; see the module doc for the categories."""
-    comp = Comparison(old_meta=_meta(old), new_meta=_meta(new), threshold=threshold)
-    olds = {r["nodeid"]: r for r in old["records"]}
-    news = {r["nodeid"]: r for r in new["records"]}
+    old, new = _doc(old), _doc(new)
+    comp = Comparison(old_meta=_meta(old), new_meta=_meta(new), threshold=threshold,
+                      latency_threshold=latency_threshold)
+    olds: dict[str, Record] = {r.nodeid: r for r in old.records}
+    news: dict[str, Record] = {r.nodeid: r for r in new.records}
     for nodeid in sorted(olds.keys() & news.keys()):
         o, n = olds[nodeid], news[nodeid]
-        o_out, n_out = str(o.get("outcome")), str(n.get("outcome"))
-        message = str(n.get("message") or "") if n_out != "passed" else str(o.get("message") or "")
-        ch = Change(nodeid, n.get("check") or o.get("check"), n.get("host") or o.get("host"),
-                    o_out, n_out, message)
-        if n_out in BAD and o_out not in BAD:
+        message = n.message if n.outcome != "passed" else o.message
+        ch = Change(nodeid, n.check or o.check, n.host or o.host, o.outcome, n.outcome, message)
+        if n.outcome in BAD and o.outcome not in BAD:
             comp.regressions.append(ch)
-        elif o_out in BAD and n_out == "passed":
+        elif o.outcome in BAD and n.outcome == "passed":
             comp.fixed.append(ch)
-        elif o_out in BAD and n_out in BAD:
+        elif o.outcome in BAD and n.outcome in BAD:
             comp.still_failing.append(ch)
-        elif o_out != n_out:
+        elif o.outcome != n.outcome:
             comp.changed.append(ch)
-        of, nf = _figures(o), _figures(n)
+        of, nf = figures(o.transfers), figures(n.transfers)
         for label in sorted(of.keys() & nf.keys()):
             a, b = of[label], nf[label]
             if a > 0 and abs(b - a) / a > threshold:
                 comp.throughput.append(Throughput(nodeid, ch.host, label, a, b))
+        ol, nl = latencies(o.transfers), latencies(n.transfers)
+        for label in sorted(ol.keys() & nl.keys()):
+            a, b = ol[label], nl[label]
+            if a > 0 and abs(b - a) / a > latency_threshold and abs(b - a) >= LATENCY_FLOOR:
+                comp.latency.append(Latency(nodeid, ch.host, label, a, b))
     for nodeid in sorted(news.keys() - olds.keys()):
         r = news[nodeid]
-        comp.added.append(Presence(nodeid, r.get("check"), r.get("host"), str(r.get("outcome")),
-                                   str(r.get("message") or "")))
+        comp.added.append(Presence(nodeid, r.check, r.host, r.outcome, r.message))
     for nodeid in sorted(olds.keys() - news.keys()):
         r = olds[nodeid]
-        comp.removed.append(Presence(nodeid, r.get("check"), r.get("host"), str(r.get("outcome")),
-                                     str(r.get("message") or "")))
-    comp.added_checks = sorted(_checks(new) - _checks(old))
-    comp.removed_checks = sorted(_checks(old) - _checks(new))
-    comp.added_hosts = sorted(_hosts(new) - _hosts(old))
-    comp.removed_hosts = sorted(_hosts(old) - _hosts(new))
+        comp.removed.append(Presence(nodeid, r.check, r.host, r.outcome, r.message))
+    comp.added_checks = sorted(new.check_ids() - old.check_ids())
+    comp.removed_checks = sorted(old.check_ids() - new.check_ids())
+    comp.added_hosts = sorted(new.host_names() - old.host_names())
+    comp.removed_hosts = sorted(old.host_names() - new.host_names())
     for lst in (comp.regressions, comp.fixed, comp.still_failing, comp.changed, comp.added, comp.removed):
         lst.sort(key=_key)
     comp.throughput.sort(key=lambda t: (t.ratio, t.nodeid, t.label))  # biggest slow-downs first
+    comp.latency.sort(key=lambda t: (-t.ratio, t.nodeid, t.label))  # biggest slow-downs first
     comp.warnings = _warnings(old, new)
     return comp
 
 
-def _meta(doc: dict[str, Any]) -> dict[str, Any]:
-    inv = doc.get("inventory") or {}
-    return {"path": doc.get("_path"), "site": doc.get("site"), "started": doc.get("started"),
-            "suite_version": doc.get("suite_version"), "inventory_sha256": inv.get("sha256"),
-            "exit_status": doc.get("exit_status"), "exit_category": doc.get("exit_category"),
-            "tests": len(doc["records"])}
+def _meta(doc: ResultDoc) -> dict[str, Any]:
+    return {"path": doc.path, "site": doc.site, "started": doc.started,
+            "suite_version": doc.suite_version, "inventory_sha256": doc.inventory.get("sha256"),
+            "exit_status": doc.exit_status, "exit_category": doc.exit_category,
+            "tests": len(doc.records), "format": doc.format}
 
 
-def _warnings(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def _warnings(old: ResultDoc, new: ResultDoc) -> list[str]:
     """Things that make the comparison less meaningful, said up front rather than hidden."""
     out = []
-    if old.get("site") != new.get("site"):
-        out.append(f"different sites: {old.get('site')!r} vs {new.get('site')!r}")
+    if old.site != new.site:
+        out.append(f"different sites: {old.site!r} vs {new.site!r}")
     for label, doc in (("old", old), ("new", new)):
-        if doc.get("exit_category") == "could-not-run" or not doc["records"]:
-            out.append(f"the {label} run did not run its checks ({doc.get('exit_detail') or 'no records'})")
-    oi, ni = (old.get("inventory") or {}).get("sha256"), (new.get("inventory") or {}).get("sha256")
+        if doc.exit_category == "could-not-run" or not doc.records:
+            out.append(f"the {label} run did not run its checks ({doc.exit_detail or 'no records'})")
+    oi, ni = old.inventory.get("sha256"), new.inventory.get("sha256")
     if oi and ni and oi != ni:
         out.append("the inventory changed between the runs (sha256 differs)")
-    if old.get("suite_version") != new.get("suite_version"):
-        out.append(f"suite version changed: {old.get('suite_version')} -> {new.get('suite_version')}")
+    if old.suite_version != new.suite_version:
+        out.append(f"suite version changed: {old.suite_version} -> {new.suite_version}")
     return out
 
 
@@ -303,9 +246,13 @@ def _sections(comp: Comparison) -> list[tuple[str, list[str]]]:
         ("Removed checks", comp.removed_checks),
         ("Added hosts", comp.added_hosts),
         ("Removed hosts", comp.removed_hosts),
-        (f"Transfer throughput changes beyond {pct}",
+        (f"Transfer throughput changes beyond {pct} (transfers of 32 MiB or more)",
          [f"{t.host or '-'}  {t.nodeid}  {t.label}: {t.old:.2f} -> {t.new:.2f} MB/s ({t.ratio:+.0%})"
           for t in comp.throughput]),
+        (f"Transfer latency changes beyond {comp.latency_threshold:.0%} and {LATENCY_FLOOR:g} s "
+         "(smaller transfers)",
+         [f"{t.host or '-'}  {t.nodeid}  {t.label}: {t.old:.3f} -> {t.new:.3f} s ({t.ratio:+.0%})"
+          for t in comp.latency]),
     ]
 
 
@@ -334,67 +281,45 @@ def render_text(comp: Comparison) -> str:
     return "\n".join(lines) + "\n"
 
 
-_CSS = """body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1em}
-td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}
-.regressed{color:#b00}.ok{color:#070}.warn{color:#a60}h2 .n{color:#666;font-weight:normal}
-td.msg{font-family:monospace;font-size:90%}"""
-
-
-def _table(headers: Sequence[str], rows: list[Sequence[Any]]) -> str:
-    e = html.escape
-    head = "".join(f"<th>{e(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(
-        f"<td{' class=msg' if i == len(r) - 1 and headers[-1] == 'message' else ''}>{e(str(v))}</td>"
-        for i, v in enumerate(r)) + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
 def render_html(comp: Comparison) -> str:
-    """Self-contained HTML report (no assets) to keep as a CI artefact."""
-    e = html.escape
-    cls = "regressed" if comp.regressions else "ok"
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>se-dualstack comparison "
-             f"{e(str(comp.new_meta.get('site')))}</title><style>{_CSS}</style></head><body>",
-             "<h1>se-dualstack run comparison</h1>",
-             _table(["run", "site", "started", "suite", "inventory sha256", "exit", "tests", "file"],
-                    [[label, m.get("site"), m.get("started"), m.get("suite_version"),
-                      (m.get("inventory_sha256") or "")[:12],
-                      f"{m.get('exit_status')} ({m.get('exit_category')})",
-                      m.get("tests"), m.get("path")] for label, m in (("old", comp.old_meta),
-                                                                       ("new", comp.new_meta))]),
-             f"<p class='{cls}'><b>{e(_verdict(comp))}</b></p><p>{e(comp.summary_line())}</p>"]
-    parts += [f"<p class='warn'>warning: {e(w)}</p>" for w in comp.warnings]
-    change_headers = ["check", "host", "test", "before", "after", "message"]
-    presence_headers = ["check", "host", "test", "outcome", "message"]
-
-    def change_rows(items: list[Change]) -> list[Sequence[Any]]:
+    """Self-contained HTML report (the report's style sheet inline, no assets) for CI."""
+    def changes(items: list[Change]) -> list[list[str]]:
         return [[c.check or "-", c.host or "-", c.nodeid, c.old, c.new, c.message] for c in items]
 
-    def presence_rows(items: list[Presence]) -> list[Sequence[Any]]:
+    def presences(items: list[Presence]) -> list[list[str]]:
         return [[p.check or "-", p.host or "-", p.nodeid, p.outcome, p.message] for p in items]
 
-    blocks: list[tuple[str, str, int]] = [
-        ("Regressions (newly failing)", _table(change_headers, change_rows(comp.regressions)),
-         len(comp.regressions)),
-        ("Fixed (newly passing)", _table(change_headers, change_rows(comp.fixed)), len(comp.fixed)),
-        ("Still failing", _table(change_headers, change_rows(comp.still_failing)), len(comp.still_failing)),
-        ("Other outcome changes", _table(change_headers, change_rows(comp.changed)), len(comp.changed)),
-        ("Added tests", _table(presence_headers, presence_rows(comp.added)), len(comp.added)),
-        ("Removed tests", _table(presence_headers, presence_rows(comp.removed)), len(comp.removed)),
-        ("Added / removed checks and hosts", _table(["what", "added", "removed"], [
-            ["checks", ", ".join(comp.added_checks) or "-", ", ".join(comp.removed_checks) or "-"],
-            ["hosts", ", ".join(comp.added_hosts) or "-", ", ".join(comp.removed_hosts) or "-"]]),
-         len(comp.added_checks) + len(comp.removed_checks) + len(comp.added_hosts) + len(comp.removed_hosts)),
-        (f"Transfer throughput changes beyond {comp.threshold:.0%}", _table(
-            ["host", "test", "figure", "before MB/s", "after MB/s", "change"],
-            [[t.host or "-", t.nodeid, t.label, f"{t.old:.2f}", f"{t.new:.2f}", f"{t.ratio:+.0%}"]
-             for t in comp.throughput]), len(comp.throughput)),
+    change_head = ["check", "host", "test", "before", "after", "message"]
+    presence_head = ["check", "host", "test", "outcome", "message"]
+    moved = [comp.added_checks, comp.removed_checks, comp.added_hosts, comp.removed_hosts]
+    blocks = [
+        ("Regressions (newly failing)", change_head, changes(comp.regressions)),
+        ("Fixed (newly passing)", change_head, changes(comp.fixed)),
+        ("Still failing", change_head, changes(comp.still_failing)),
+        ("Other outcome changes", change_head, changes(comp.changed)),
+        ("Added tests", presence_head, presences(comp.added)),
+        ("Removed tests", presence_head, presences(comp.removed)),
+        ("Added / removed checks and hosts", ["what", "added", "removed"],
+         [["checks", ", ".join(comp.added_checks) or "-", ", ".join(comp.removed_checks) or "-"],
+          ["hosts", ", ".join(comp.added_hosts) or "-", ", ".join(comp.removed_hosts) or "-"]]
+         if any(moved) else []),
+        (f"Transfer throughput changes beyond {comp.threshold:.0%} (transfers of 32 MiB or more)",
+         ["host", "test", "figure", "before MB/s", "after MB/s", "change"],
+         [[t.host or "-", t.nodeid, t.label, f"{t.old:.2f}", f"{t.new:.2f}", f"{t.ratio:+.0%}"]
+          for t in comp.throughput]),
+        (f"Transfer latency changes beyond {comp.latency_threshold:.0%} and {LATENCY_FLOOR:g} s "
+         "(smaller transfers)",
+         ["host", "test", "step", "before s", "after s", "change"],
+         [[t.host or "-", t.nodeid, t.label, f"{t.old:.3f}", f"{t.new:.3f}", f"{t.ratio:+.0%}"]
+          for t in comp.latency]),
     ]
-    for title, table, n in blocks:
-        parts.append(f"<h2>{e(title)} <span class='n'>({n})</span></h2>")
-        parts.append(table if n else "<p>none</p>")
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
+    runs = [[label, m.get("site"), m.get("started"), m.get("suite_version"),
+             (m.get("inventory_sha256") or "")[:12], f"{m.get('exit_status')} ({m.get('exit_category')})",
+             m.get("tests"), m.get("path")] for label, m in (("old", comp.old_meta), ("new", comp.new_meta))]
+    counts = [len(rows) for _, _, rows in blocks[:-3]] + [sum(map(len, moved)), len(comp.throughput),
+                                                          len(comp.latency)]
+    return templates.render("compare.html.j2", comp=comp, verdict=_verdict(comp), runs=runs,
+                            blocks=[(*b, n) for b, n in zip(blocks, counts)]) + "\n"
 
 
 # --------------------------------------------------------------------------- command line
@@ -411,17 +336,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--html", metavar="OUT.html", help="write the HTML report here")
     ap.add_argument("--text", metavar="OUT.txt", help="write the plain-text report here")
     ap.add_argument("--throughput-threshold", type=float, default=DEFAULT_THRESHOLD, metavar="F",
-                    help="report transfer throughput changes beyond this fraction (default 0.2 = 20%%)")
+                    help="report transfer throughput changes beyond this fraction (default 0.2 = 20%%); "
+                         "the pytest option has the same name; only transfers of 32 MiB or more")
+    ap.add_argument("--latency-threshold", type=float, default=DEFAULT_LATENCY_THRESHOLD, metavar="F",
+                    help="report step latency changes of smaller transfers beyond this fraction "
+                         f"(default 1.0 = twice as slow or fast) and {LATENCY_FLOOR:g} s; the pytest "
+                         "option has the same name")
     ap.add_argument("-q", "--quiet", action="store_true", help="print only the verdict line")
     args = ap.parse_args(argv)
     docs = []
     for path in (args.old, args.new):
         try:
-            docs.append(load(path))
+            docs.append(read(path))
         except ResultFileError as exc:
             print(f"compare: {path}: {exc}", file=sys.stderr)
             return exitcodes.COMPARE_BAD_INPUT
-    comp = compare(docs[0], docs[1], threshold=args.throughput_threshold)
+    comp = compare(docs[0], docs[1], threshold=args.throughput_threshold,
+                   latency_threshold=args.latency_threshold)
     text = render_text(comp)
     try:
         if args.html:

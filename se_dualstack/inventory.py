@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import os
 import re
 import warnings
 from collections.abc import Sequence
@@ -27,10 +26,8 @@ from typing import Any
 # anew per run in one process (pytester), which PyO3 modules refuse and Ansible warns about.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    from ansible import constants as C
     from ansible.errors import AnsibleError
     from ansible.inventory.manager import InventoryManager
-    from ansible.module_utils.parsing.convert_bool import boolean
     from ansible.parsing.dataloader import DataLoader
     from ansible.parsing.vault import get_file_vault_secret
     from ansible.plugins.loader import become_loader, connection_loader
@@ -40,8 +37,9 @@ with warnings.catch_warnings():
     from ansible.vars.manager import VariableManager
     from ansible.vars.plugins import get_vars_from_inventory_sources, get_vars_from_path
 
-from se_dualstack import knowledge, sitevars
+from se_dualstack import connection, knowledge, sitevars
 from se_dualstack.ansible_errors import Quiet, ansible_error, first_line, parse_failure
+from se_dualstack.connection import setting
 from se_dualstack.errors import InventoryError
 from se_dualstack.model import GROUP_ROLE, Connection, SEHost, Site
 
@@ -51,16 +49,6 @@ __all__ = ["DEFAULTS", "InventoryError", "adhoc_site", "host_from_spec", "load_s
 DEFAULTS = sitevars.DEFAULTS
 SE_GROUPS = tuple(GROUP_ROLE)  # ("headnodes", "disknodes")
 
-# Connection variables Ansible templates before its connection plugin reads them (old names too).
-CONN_VARS = (
-    "ansible_host", "ansible_ssh_host", "ansible_user", "ansible_ssh_user", "ansible_port",
-    "ansible_ssh_port", "ansible_private_key_file", "ansible_ssh_private_key_file",
-    "ansible_ssh_common_args", "ansible_ssh_extra_args", "ansible_ssh_args", "ansible_connection",
-    "ansible_become", "ansible_become_user", "ansible_sudo_user", "ansible_become_method",
-)
-# Connection types testinfra can drive (as its own get_ansible_host accepts them).
-CONNECTIONS = ("ssh", "smart", "paramiko", "paramiko_ssh", "local", "docker",
-               "community.docker.docker", "lxc", "lxd")
 _DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 
@@ -71,7 +59,7 @@ class InvHost:
     name: str
     groups: list[str]
     vars: dict[str, Any]  # se_* variables after Ansible's precedence, Jinja rendered
-    conn: Connection
+    connection: Connection
     host_level_se: bool  # se_* variables set on the host line itself (not via a group)
 
 
@@ -88,21 +76,16 @@ class AnsibleView:
 # --------------------------------------------------------------------------- Ansible, quietly
 
 
-def _config(name: str, **kw: Any) -> Any:
-    """An Ansible setting as Ansible resolves it now (ansible.cfg < ANSIBLE_* env < variables)."""
-    return C.config.get_config_value(name, **kw)
-
-
 def _vault_secrets(loader: Any, password_files: Sequence[str]) -> list[tuple[str, Any]]:
     """Vault secrets from ``--vault-password-file`` and Ansible's own settings/environment.
 
     ``ANSIBLE_VAULT_PASSWORD_FILE`` / ``ANSIBLE_VAULT_IDENTITY_LIST`` (or ansible.cfg) apply as
     they do for ansible-playbook; files are read (or, if executable, run) by Ansible's code.
     """
-    default_id = _config("DEFAULT_VAULT_IDENTITY") or "default"
-    slugs = [str(s) for s in _config("DEFAULT_VAULT_IDENTITY_LIST") or []]
+    default_id = setting("DEFAULT_VAULT_IDENTITY") or "default"
+    slugs = [str(s) for s in setting("DEFAULT_VAULT_IDENTITY_LIST") or []]
     slugs += [f"{default_id}@{f}" for f in password_files]
-    env_file = _config("DEFAULT_VAULT_PASSWORD_FILE")
+    env_file = setting("DEFAULT_VAULT_PASSWORD_FILE")
     if env_file:
         slugs.append(f"{default_id}@{env_file}")
     out: list[tuple[str, Any]] = []
@@ -185,7 +168,7 @@ def _read(sources: list[str], playbook_dir: str | None, vault_password_files: Se
             name=str(host.name),
             groups=[str(g.name) for g in host.get_groups()],
             vars={k: v for k, v in rendered.items() if k.startswith("se_")},
-            conn=_connection(host.name, {**hv, **rendered}),
+            connection=connection.resolve(host.name, {**hv, **rendered}),
             host_level_se=any(k.startswith("se_") for k in host.vars),
         ))
     return AnsibleView(out, _all_vars(loader, inv, sources, playbook_dir), [str(g) for g in inv.groups],
@@ -204,12 +187,12 @@ def _all_vars(loader: Any, inv: Any, sources: list[str], playbook_dir: str | Non
 
 def _render(loader: Any, host: str, hv: dict[str, Any]) -> dict[str, Any]:
     """The suite's variables as Ansible would hand them to a task: Jinja rendered, vault opened."""
-    if not any(k.startswith("se_") or k in CONN_VARS for k in hv):
+    if not any(k.startswith("se_") or k in connection.CONN_VARS for k in hv):
         return {}
     templar = Templar(loader=loader, variables=hv)
     out: dict[str, Any] = {}
     for key, value in hv.items():
-        if not (key.startswith("se_") or key in CONN_VARS):
+        if not (key.startswith("se_") or key in connection.CONN_VARS):
             continue
         try:
             out[key] = _plain(templar.template(value))
@@ -236,54 +219,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (bool, int, float)) or value is None:
         return value
     return str(value)
-
-
-def _connection(name: str, hv: dict[str, Any]) -> Connection:
-    """Where and how Ansible would connect: its ssh plugin's own option rules, old names too."""
-    def ssh(option: str) -> tuple[Any, str]:
-        try:
-            value, origin = C.config.get_config_value_and_origin(
-                option, plugin_type="connection", plugin_name="ssh", variables=hv)
-        except AnsibleError as exc:
-            m = re.search(r"\(from (?:var: )?([^)]+)\)", str(exc))
-            key = m.group(1) if m else option
-            fix = ("is not a TCP port; use a number 1-65535" if option == "port" else
-                   f"is not valid for Ansible's ssh connection ({first_line(exc)}); fix it")
-            raise InventoryError(f"host {name}: {key} {hv.get(key, '')!r} {fix}") from None
-        return value, str(origin)
-
-    kind = str(hv.get("ansible_connection") or _config("DEFAULT_TRANSPORT") or "ssh")
-    if kind not in CONNECTIONS:
-        raise InventoryError(
-            f"host {name}: ansible_connection {kind!r} cannot be used by testinfra; use ssh "
-            "(or local) for the SE hosts"
-        )
-    address = str(ssh("host")[0] or name)
-    user = ssh("remote_user")[0]
-    port = ssh("port")[0]
-    key_file = ssh("private_key_file")[0]
-    args = [str(ssh(o)[0] or "") for o in ("ssh_common_args", "ssh_extra_args")]
-    base, origin = ssh("ssh_args")
-    if origin != "default":  # Ansible's own default ssh_args are its ControlMaster settings
-        args.insert(0, str(base or ""))
-    become = boolean(hv.get("ansible_become", _config("DEFAULT_BECOME")), strict=False)
-    method = str(hv.get("ansible_become_method") or _config("DEFAULT_BECOME_METHOD") or "sudo")
-    if become and method != "sudo":
-        raise InventoryError(f"host {name}: ansible_become_method {method!r} is not supported "
-                             "(testinfra becomes root with sudo); use sudo")
-    become_user, _ = C.config.get_config_value_and_origin(
-        "become_user", plugin_type="become", plugin_name="sudo", variables=hv)
-    return Connection(
-        address=address.strip("[]"),
-        user=str(user) if user else None,
-        port=sitevars.port(f"host {name}", "ansible_port", port) if port not in (None, "") else None,
-        kind={"smart": "ssh", "paramiko_ssh": "paramiko", "community.docker.docker": "docker",
-              "lxd": "lxc"}.get(kind, kind),
-        private_key_file=os.path.expanduser(str(key_file)) if key_file else None,
-        ssh_args=" ".join(a.strip() for a in args if a.strip()),
-        become=bool(become),
-        become_user=str(become_user) if become else None,
-    )
 
 
 # --------------------------------------------------------------------------- the site
@@ -318,6 +253,7 @@ def load_site(path: str | Path | Sequence[str | Path], limit: list[str] | None =
     """
     sources = [str(path)] if isinstance(path, (str, Path)) else [str(p) for p in path]
     shown = ", ".join(sources)
+    stem = Path(sources[0]).stem
     view = read(sources, playbook_dir, vault_password_files)
     hosts_raw, all_vars = view.hosts, view.all_vars
     said = f" (Ansible: {first_line(view.warnings[0])})" if view.warnings else ""
@@ -336,19 +272,19 @@ def load_site(path: str | Path | Sequence[str | Path], limit: list[str] | None =
                 "a host has one role: keep it in one of the two groups"
             )
         if not roles:
-            if ih.host_level_se or all(g in ("all", "ungrouped") for g in ih.groups):
+            if ih.host_level_se:  # se_* variables of its own: meant as an SE host, left out by mistake
                 raise InventoryError(
-                    f"{shown}: host {ih.name} is in no SE group (headnodes or disknodes); "
-                    "add it to one of them or remove it"
+                    f"{shown}: host {ih.name} has se_* variables of its own but is in no SE group "
+                    "(headnodes or disknodes); add it to one of them or remove its se_* variables"
                 )
-            ignored.append((ih.name, f"in no SE group (groups: {', '.join(sorted(ih.groups))})"))
+            ignored.append((ih.name, _why_ignored(ih.groups)))
             continue
         check_dns_name(shown, ih.name)
-        merged = {**DEFAULTS, "se_site": Path(sources[0]).stem, **ih.vars, **(overrides or {})}
+        merged = {**DEFAULTS, "se_site": stem, **ih.vars, **(overrides or {})}
         merged.setdefault("se_gridftp_data_range", knowledge.default_data_range())
         group = next(g for g in SE_GROUPS if GROUP_ROLE[g] == roles[0])
         hosts.append(sitevars.build_host(f"{shown}: host {ih.name}", ih.name, roles[0], merged,
-                                         ih.conn, f"inventory group {group}"))
+                                         ih.connection, f"inventory group {group}"))
     if not hosts:
         raise InventoryError(
             f"{shown}: the headnodes and disknodes groups have no hosts{said}; add the SE's hosts "
@@ -358,11 +294,34 @@ def load_site(path: str | Path | Sequence[str | Path], limit: list[str] | None =
     if limit:
         hosts = _limit(shown, hosts, limit)
     site_vars = sitevars.validate(f"{shown}: group all", {
-        **DEFAULTS, "se_site": Path(sources[0]).stem,
+        **DEFAULTS, "se_site": stem,
         "se_gridftp_data_range": knowledge.default_data_range(), **all_vars, **(overrides or {})})
-    return Site(name=str(site_vars.get("se_site") or Path(sources[0]).stem),
-                flavour=site_vars["se_flavour"], inventory_path=shown, hosts=hosts, vars=site_vars,
-                ignored=ignored)
+    flavours = {h.vars["se_flavour"] for h in hosts}
+    return Site(name=_site_name(shown, hosts), inventory_path=sources[0] if len(sources) == 1 else None,
+                flavour=flavours.pop() if len(flavours) == 1 else site_vars["se_flavour"],
+                hosts=hosts, vars=site_vars, ignored=ignored, origin=f"inventory {shown}")
+
+
+def _why_ignored(groups: list[str]) -> str:
+    """Why a host of the inventory is not checked: in no SE group (a CE, localhost...)."""
+    own = sorted(g for g in groups if g not in ("all", "ungrouped"))
+    if not own:
+        return "in no group (ungrouped): not an SE host; put it in headnodes or disknodes if it is one"
+    return f"in no SE group (groups: {', '.join(own)})"
+
+
+def _site_name(shown: str, hosts: list[SEHost]) -> str:
+    """``se_site`` as Ansible resolves it for the SE hosts (any group may set it); one site per run."""
+    names: dict[str, list[str]] = {}
+    for h in hosts:
+        names.setdefault(str(h.vars["se_site"]), []).append(h.name)
+    if len(names) > 1:
+        said = "; ".join(f"{n} ({', '.join(hs[:3])}{', ...' if len(hs) > 3 else ''})"
+                         for n, hs in names.items())
+        raise InventoryError(f"{shown}: the SE hosts name different sites in se_site: {said}; one run "
+                             "checks one site: set se_site once (group all or the SE groups), or "
+                             "limit the run with --hosts")
+    return next(iter(names))
 
 
 def host_from_spec(spec: str) -> str:
@@ -380,7 +339,7 @@ def _limit(shown: str, hosts: list[SEHost], limit: list[str]) -> list[SEHost]:
         if not spec.strip():
             continue
         name = host_from_spec(spec)
-        match = [h for h in hosts if name in (h.name, h.connection)]
+        match = [h for h in hosts if name in (h.name, h.address)]
         if not match:
             known = ", ".join(h.name for h in hosts)
             raise InventoryError(
@@ -393,11 +352,11 @@ def _limit(shown: str, hosts: list[SEHost], limit: list[str]) -> list[SEHost]:
 def _check_unique_connections(shown: str, hosts: list[SEHost]) -> None:
     by_conn: dict[tuple[str, int | None], str] = {}
     for h in hosts:
-        key = (h.connection, h.port)
-        if key in by_conn and h.connection != h.name and h.access.kind != "local":
+        key = (h.address, h.port)
+        if key in by_conn and h.address != h.name and h.connection.kind != "local":
             raise InventoryError(
                 f"{shown}: hosts {by_conn[key]} and {h.name} have the same ansible_host "
-                f"{h.connection}; each SE host needs its own address"
+                f"{h.address}; each SE host needs its own address"
             )
         by_conn[key] = h.name
 
@@ -429,7 +388,7 @@ def adhoc_site(specs: list[str], roles: dict[str, str] | None = None, flavour: s
         role = roles.pop(name, None)
         kind = {"safe-ssh": "ssh"}.get(spec.split("://", 1)[0], spec.split("://", 1)[0]) \
             if "://" in spec else "ssh"
-        if kind not in CONNECTIONS:
+        if kind not in connection.CONNECTIONS:
             raise InventoryError(f"--hosts: {spec}: connection {kind!r} cannot be used here; "
                                  "write ssh://user@host (or paramiko://, local://)")
         conn = Connection(address=name, user=hs.user, port=int(hs.port) if hs.port else None,
@@ -443,7 +402,7 @@ def adhoc_site(specs: list[str], roles: dict[str, str] | None = None, flavour: s
                              f"use one of: {', '.join(h.name for h in hosts)}")
     site_vars = sitevars.validate("--hosts", dict(base))
     return Site(name=str(site_vars.get("se_site", "adhoc")), flavour=site_vars["se_flavour"],
-                inventory_path="(none: --hosts)", hosts=hosts, vars=site_vars)
+                inventory_path=None, hosts=hosts, vars=site_vars, origin="--hosts")
 
 
 def site_view(site: Site) -> dict[str, Any]:
@@ -452,8 +411,9 @@ def site_view(site: Site) -> dict[str, Any]:
         "site": site.name,
         "flavour": site.flavour,
         "inventory": site.inventory_path,
+        "origin": site.origin,
         "hosts": [{"name": h.name, "role": h.role, "role_source": h.role_source,
-                   "connection": h.access.as_dict(),
+                   "connection": h.connection.as_dict(),
                    "services": [s.name for s in h.services],
                    "vars": {k: v for k, v in sorted(h.vars.items()) if k.startswith("se_")}}
                   for h in site.hosts],

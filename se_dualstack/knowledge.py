@@ -82,6 +82,15 @@ def _validate(data: dict[str, Any]) -> None:
         for cf in sysdata.get("config_files") or []:
             if not str(cf.get("path", "")).startswith("/") or not set(cf.get("roles") or ()) <= set(ROLES):
                 raise ValueError(f"{at}: config file {cf!r} needs an absolute path and roles of {ROLES}")
+        for src in sysdata.get("token_issuers") or []:
+            how = src.get("how")
+            need = {"xrootd-scitokens": ("process", "default"), "pattern": ("paths", "pattern", "what")}
+            if how not in need or not all(src.get(k) for k in need[how]) or \
+                    not set(src.get("roles") or ROLES) <= set(ROLES):
+                raise ValueError(f"{at}: token_issuers entry {src!r} needs how ({', '.join(need)}) "
+                                 f"and its keys, and roles of {ROLES}")
+            if how == "pattern":
+                re.compile(str(src["pattern"]))
         for hop in sysdata.get("redirects") or []:
             frm, to = hop.get("from") or {}, hop.get("to") or {}
             if frm.get("role") not in ROLES or to.get("role") not in ROLES or not hop.get("protocol"):
@@ -89,6 +98,9 @@ def _validate(data: dict[str, Any]) -> None:
             bad = [x for x in [frm.get("service"), *(to.get("ports") or [])] if x not in labels]
             if bad or not to.get("ports"):
                 raise ValueError(f"{at}: redirect {hop['protocol']} names unknown services or ranges {bad}")
+    crl = (data.get("dependencies") or {}).get("crl") or {}
+    if not crl.get("files") or not isinstance(crl.get("fetch_crl_configs"), list):
+        raise ValueError(f"se_dualstack/{KNOWLEDGE}: dependencies.crl needs files and fetch_crl_configs")
     if not isinstance(data.get("defaults"), dict):
         raise ValueError(f"se_dualstack/{KNOWLEDGE}: defaults must be a mapping of variables")
 
@@ -318,3 +330,17 @@ def os_family(distribution: str | None, release: str | None) -> str | None:
     if dist in _EL_DISTRIBUTIONS or dist.startswith(("centos", "scientific", "redhat")):
         return f"el{major}"
     return f"{dist}{major}"
+
+
+def os_from_release(text: str) -> str | None:
+    """OS family from ``/etc/os-release`` (``ID``, ``VERSION_ID``) or, on EL6, ``/etc/redhat-release``
+    (``Scientific Linux release 6.10 (Carbon)``), read as testinfra's ``system_info`` reads them."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() in ("ID", "VERSION_ID"):
+            fields[key.strip()] = value.replace('"', "").replace("'", "").strip()
+    if "ID" in fields:
+        return os_family(fields["ID"], fields.get("VERSION_ID"))
+    m = re.match(r"^(.+) release ([^ ]+)", text.strip())
+    return os_family(m.group(1), m.group(2)) if m else None

@@ -20,8 +20,10 @@ GROUP_ROLE = {"headnodes": "headnode", "disknodes": "disknode"}
 class Connection:
     """How to reach a host, resolved as Ansible resolves it (``ansible_host``, ``ansible_user``...).
 
-    Why a separate record: the suite connects exactly where the site's own Ansible runs connect,
-    and ``se-dualstack site`` and the report show it. No password is ever kept here.
+    Why a separate record: the suite connects exactly where, and exactly as, the site's own
+    Ansible runs connect (Ansible's ssh arguments included: its connection sharing is what
+    makes a host's hundred checks cost one ssh handshake), and ``se-dualstack site`` and the
+    report show it. No password is ever kept here.
     """
 
     address: str  # ansible_host (or ansible_ssh_host), else the inventory name
@@ -29,7 +31,15 @@ class Connection:
     port: int | None = None
     kind: str = "ssh"  # ansible_connection: ssh, local, paramiko, docker...
     private_key_file: str | None = None
-    ssh_args: str = ""  # ssh_common_args + ssh_extra_args (+ ansible.cfg ssh_args if set there)
+    # Ansible's ssh_args (its default: -C -o ControlMaster=auto -o ControlPersist=60s, or
+    # ansible.cfg's), then ssh_common_args and ssh_extra_args, in Ansible's order.
+    ssh_args: str = ""
+    # Where Ansible would put the ControlPath socket when the arguments share connections and
+    # name none: the site's control_path (``%(directory)s`` filled in) or
+    # ``<control_path_dir>/<control_name>``. None when the site chose neither (the suite then
+    # uses a private directory of its own, see remote.py) or the arguments name one.
+    control_path: str | None = None
+    control_name: str | None = None  # Ansible's socket file name: a hash of host, port, user
     become: bool = False
     become_user: str | None = None
 
@@ -53,6 +63,7 @@ class Connection:
         """Plain view for ``se-dualstack site`` and the report."""
         return {"host": self.address, "user": self.user, "port": self.port, "connection": self.kind,
                 "key_file": self.private_key_file, "ssh_args": self.ssh_args,
+                "control_path": self.control_path,
                 "become": self.become, "become_user": self.become_user if self.become else None}
 
 
@@ -114,12 +125,17 @@ class SEHost:
     vars: dict[str, Any]  # merged variables (defaults < Ansible's precedence < --se-var)
     services: list[Service]
     data_range: PortRange
-    conn: Connection | None = None  # None: the name itself, ssh's defaults
+    connection: Connection = None  # type: ignore[assignment]  # None given: the name, ssh's defaults
     role_source: str = ""  # where the role came from: "inventory group disknodes", evidence...
-    host: Any = field(default=None, repr=False, compare=False)  # testinfra Host, set by the plugin
-    detected_os: str | None = field(default=None, compare=False)  # filled lazily by the plugin
-    # Set by the plugin: asks the host for its OS (over ssh) the first time `.os` needs it.
+    # The testinfra Host the checks use (``host`` fixture), set by the plugin.
+    testinfra: Any = field(default=None, repr=False, compare=False)
+    detected_os: str | None = field(default=None, compare=False)  # learnt on first contact
+    # Set by the plugin: contacts the host (once) the first time `.os` needs its OS.
     detect_os: Callable[[], str | None] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.connection is None:
+            self.connection = Connection(self.name)
 
     @property
     def interface(self) -> str:
@@ -127,32 +143,23 @@ class SEHost:
         return str(self.vars.get("se_external_interface", "eth0"))
 
     @property
-    def access(self) -> Connection:
-        """The connection record (the name with ssh's defaults when none was resolved)."""
-        return self.conn or Connection(self.name)
-
-    @property
-    def connection(self) -> str:
-        """Address testinfra connects to (``ansible_host`` else the name)."""
-        return self.access.address
+    def address(self) -> str:
+        """Address ssh connects to (``ansible_host`` else the name)."""
+        return self.connection.address
 
     @property
     def user(self) -> str | None:
         """Login user; None when the site sets none (ssh picks, as it does for Ansible)."""
-        return self.access.user
+        return self.connection.user
 
     @property
     def port(self) -> int | None:
-        return self.access.port
+        return self.connection.port
 
     @property
     def declared_os(self) -> str | None:
-        """``se_os`` from the inventory, normalised (``sl6`` -> ``el6``)."""
-        v = self.vars.get("se_os")
-        if not v:
-            return None
-        v = str(v).lower()
-        return {"sl6": "el6", "sl7": "el7", "centos7": "el7"}.get(v, v)
+        """``se_os`` from the inventory (normalised when the variables were validated)."""
+        return self.vars.get("se_os") or None
 
     @property
     def os(self) -> str | None:
@@ -190,10 +197,13 @@ class Site:
 
     name: str
     flavour: str
-    inventory_path: str
+    inventory_path: str | None  # the inventory file or directory; None: --hosts, or several
     hosts: list[SEHost]
     vars: dict[str, Any]  # the `all` group's vars merged over defaults
     ignored: list[tuple[str, str]] = field(default_factory=list)  # (host, why it is not checked)
+    # Where the hosts came from, for people: "inventory /etc/ansible/hosts", "--hosts; flavour
+    # dpm: detected on head.example.org".
+    origin: str = ""
 
     @property
     def headnodes(self) -> list[SEHost]:

@@ -3,31 +3,98 @@
 Why here and not in the plugin: ``se-dualstack site`` (role detection without an inventory) and
 the pytest plugin reach hosts the same way, and testinfra's own ``get_ansible_host`` already
 turns ``ansible_host``/``ansible_user``/``ansible_port``/key/ssh args/become into a Host.
+
+Connection sharing as Ansible does it (``ControlMaster=auto``, ``ControlPersist=60s``, a
+ControlPath): where the site chose the socket's place (``control_path``/``control_path_dir`` in
+ansible.cfg, ``ANSIBLE_SSH_CONTROL_PATH*``, ``ansible_control_path*``) the suite uses it, as
+Ansible would, and leaves it as Ansible does (the master exits 60 s after its last command and
+removes its socket). Where the site did not, the sockets go to a private directory of this run
+(:class:`Masters`, mode 0700), named as Ansible names them; at the run's end each master is told
+to exit and the directory is removed, so nothing stays. Why not Ansible's default
+``~/.ansible/cp``: a socket there outlives the run for 60 s and is found by the next run for the
+same address and user, which need not be the same host (two test sites in network namespaces
+use the same addresses), and a master killed hard leaves a socket that turns sharing off.
 """
 
 from __future__ import annotations
 
+import atexit
 import configparser
+import contextlib
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from se_dualstack import detect, sitevars
+from se_dualstack import detect, knowledge, sitevars
 from se_dualstack.errors import InventoryError
 from se_dualstack.model import Connection, SEHost, Site
 
+CLOSE_TIMEOUT = 5.0  # s, for `ssh -O exit` to one master at the run's end
+
+
+class Masters:
+    """This run's ssh connection sharing: the ControlPath of each host, closed at the end."""
+
+    def __init__(self) -> None:
+        self._dir: Path | None = None
+        self._lock = threading.Lock()
+        self._used: set[str] = set()
+
+    def control_path(self, conn: Connection) -> str | None:
+        """The ControlPath to add for ``conn`` (None: its arguments share nothing or name one)."""
+        if conn.control_path:  # the site's choice: its directory made as Ansible makes it
+            Path(conn.control_path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            return conn.control_path
+        if not conn.control_name:
+            return None
+        with self._lock:
+            if self._dir is None:
+                base = os.environ.get("XDG_RUNTIME_DIR") or None
+                self._dir = Path(tempfile.mkdtemp(prefix="se-dualstack-cp-",
+                                                  dir=base if base and os.path.isdir(base) else None))
+                atexit.register(self.close)
+            path = str(self._dir / conn.control_name)
+            self._used.add(path)
+            return path
+
+    def close(self) -> None:
+        """Tell this run's masters to exit and remove their directory (the site's own stay)."""
+        with self._lock:
+            used, directory, self._used, self._dir = sorted(self._used), self._dir, set(), None
+        for path in used:
+            # On a timeout the master still ends by itself after ControlPersist.
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                if os.path.exists(path):
+                    subprocess.run(["ssh", "-o", f"ControlPath={path}", "-O", "exit", "se-dualstack"],
+                                   capture_output=True, timeout=CLOSE_TIMEOUT, check=False)
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
+
 
 def host_for(name: str, conn: Connection, ssh_config: str | None = None,
-             ssh_identity_file: str | None = None, timeout: float = 10) -> Any:
-    """testinfra's Host for ``conn``; ssh never prompts (BatchMode) and gives up after ``timeout``."""
+             ssh_identity_file: str | None = None, timeout: float = 10,
+             masters: Masters | None = None) -> Any:
+    """testinfra's Host for ``conn``; ssh never prompts (BatchMode) and gives up after ``timeout``.
+
+    Ansible's ssh arguments go to testinfra as extra arguments, with the ControlPath Ansible
+    would add (from ``masters``; without one, no connection sharing is set up here).
+    """
     from testinfra.utils.ansible_runner import get_ansible_host
 
     hv = conn.hostvars()
     if conn.kind in ("ssh", "paramiko"):
+        path = masters.control_path(conn) if masters is not None and conn.kind == "ssh" else None
         hv["ansible_ssh_extra_args"] = " ".join(
-            x for x in ("-o BatchMode=yes", f"-o ConnectTimeout={int(timeout)}", conn.ssh_args) if x)
+            x for x in ("-o BatchMode=yes", f"-o ConnectTimeout={int(timeout)}", conn.ssh_args,
+                        f"-o {shlex.quote(f'ControlPath={path}')}" if path else "") if x)
     inventory = {"_meta": {"hostvars": {name: hv}}, "all": {"hosts": [name]}}
     # An empty config: the Connection already holds what ansible.cfg says (resolved by Ansible).
     host = get_ansible_host(configparser.ConfigParser(), inventory, name,
@@ -66,21 +133,27 @@ def short_reason(exc: BaseException) -> str:
 
 @dataclass
 class Probe:
-    """Outcome of the one reachability probe of a host."""
+    """Outcome of the one reachability probe of a host, and the OS it said it runs."""
 
     ok: bool
     reason: str = ""
+    os: str | None = None  # OS family from /etc/os-release (or /etc/redhat-release on EL6)
+
+
+# One command, one round trip: is the host there, and which OS is it (learnt once per host).
+PROBE_COMMAND = "cat /etc/os-release 2>/dev/null || cat /etc/redhat-release 2>/dev/null || true"
 
 
 def probe(real: Any, timeout: float) -> Probe:
-    """Run ``true`` on the host once, bounded by ``timeout`` (a thread: testinfra has none)."""
+    """Reach the host once, bounded by ``timeout`` (a thread: testinfra has none); read its OS."""
     result: list[Probe] = []
 
     def run() -> None:
         try:
-            out = real.run("true")
+            out = real.run(PROBE_COMMAND)
             ok = out.rc == 0
-            result.append(Probe(ok, "" if ok else short_reason(RuntimeError(out))))
+            result.append(Probe(ok, "" if ok else short_reason(RuntimeError(out)),
+                                knowledge.os_from_release(out.stdout) if ok else None))
         except Exception as exc:
             result.append(Probe(False, short_reason(exc)))
 
@@ -107,7 +180,7 @@ def detect_roles(site: Site, host_of: Callable[[SEHost], Any], flavour: str | No
     todo = [h for h in site.hosts if h.role is None or not flavour]
     # In parallel: a dead host costs its ssh ConnectTimeout once, not once per host in a row.
     with ThreadPoolExecutor(max_workers=min(16, len(todo) or 1)) as pool:
-        verdicts = dict(zip([h.name for h in todo], pool.map(look, todo), strict=True))
+        verdicts = dict(zip([h.name for h in todo], pool.map(look, todo)))
     chosen, why = detect.site_flavour(list(verdicts.values()), flavour, str(site.vars["se_flavour"]))
     hosts = []
     for h in site.hosts:
@@ -120,5 +193,5 @@ def detect_roles(site: Site, host_of: Callable[[SEHost], Any], flavour: str | No
         else:
             hosts.append(sitevars.with_role(h, v.role, f"detected: {v.reason}", v.flavour or chosen))
     site_vars = {**site.vars, "se_flavour": chosen}
-    return Site(name=site.name, flavour=chosen, inventory_path=f"(none: --hosts; flavour {chosen}: {why})",
-                hosts=hosts, vars=site_vars, ignored=site.ignored)
+    return Site(name=site.name, flavour=chosen, inventory_path=None, hosts=hosts, vars=site_vars,
+                ignored=site.ignored, origin=f"--hosts; flavour {chosen}: {why}")

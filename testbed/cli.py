@@ -1,6 +1,6 @@
 """Command line of the site in a box.
 
-    python -m testbed [--name NAME] up [SITE.yml] [--disks N]
+    python -m testbed [--name NAME] up [SITE.yml | dcache | eos | xrootd | storm | ...] [--disks N]
     python -m testbed [--name NAME] status
     python -m testbed [--name NAME] exec HOST -- CMD...      (inside HOST; `client` included)
     python -m testbed [--name NAME] run -- CMD...            (as the client, suite env set)
@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
     u = sub.add_parser("up", help="bring a site up (cleans leftovers of the same name first)")
     u.add_argument("site", nargs="?", help="site file (default testbed/sites/default.yml; a bare name "
-                                           "like seed-before means testbed/sites/<name>.yml)")
+                                           "like dcache or seed-before means testbed/sites/<name>.yml)")
     u.add_argument("--disks", type=int, help="number of disk nodes (1..32), overrides the site file")
     sub.add_parser("status", help="hosts, addresses, listening ports, paths")
     e = sub.add_parser("exec", help="run a command inside a host (its network, /etc, processes)")
@@ -83,7 +83,6 @@ def suite_env(state: dict[str, Any]) -> dict[str, str]:
 
 
 def _print_up(state: dict[str, Any]) -> None:
-    sd = engine.state_dir(state["name"])
     site = state["site"]
     print(f"testbed {state['name']!r} up in {state['up_seconds']:.2f} s: site {site['site']} "
           f"({site['source']}), domain {site['domain']}")
@@ -102,6 +101,14 @@ def _print_up(state: dict[str, Any]) -> None:
         via = f" (mapped onto {n64['translator_prefix']})" if n64["netmap"] else ""
         print(f"  DNS64       {d64['resolver']} (unbound, prefix {d64['prefix']}, forwards to "
               f"{d64['forwards_to']}); NAT64 tayga in {n64['gateway']}{via}, pool {n64['pool4']}")
+    _print_paths(state)
+    print(f"  run the suite:  python -m testbed --name {state['name']} run -- .venv/bin/pytest")
+    print(f"  tear down:      python -m testbed --name {state['name']} down")
+
+
+def _print_paths(state: dict[str, Any]) -> None:
+    """Where the suite finds the site: inventory, ssh config, proxy, CA, issuer, tokens."""
+    sd = engine.state_dir(state["name"])
     print(f"  inventory   {sd / 'inventory.yml'}")
     print(f"  ssh config  {sd / 'ssh_config'}")
     if state.get("x509"):
@@ -111,8 +118,6 @@ def _print_up(state: dict[str, Any]) -> None:
         print(f"  issuer      {state['tokens']['issuer']}")
         print(f"  tokens      {sd / 'tokens'}/<kind>.jwt: {', '.join(state['tokens']['tokens'])} "
               f"(suite: --bearer-token-file=... or BEARER_TOKEN_FILE)")
-    print(f"  run the suite:  python -m testbed --name {state['name']} run -- .venv/bin/pytest")
-    print(f"  tear down:      python -m testbed --name {state['name']} down")
 
 
 def _status(name: str) -> int:
@@ -135,6 +140,7 @@ def _status(name: str) -> int:
         print(f"  {rec['fqdn']:<28} {'up  ' if ok else 'DEAD'} pid {rec['pid']:<7} {rec['ipv4'] or '-':<13} "
               f"{rec['ipv6'] or '-':<16} listening {ports}"
               + (f"  faults {rec['faults']}" if rec["faults"] else ""))
+    _print_paths(state)
     return 1 if bad else 0
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from testbed import dns, dns64, faults, firewall, hostenv, nat64, netns, osfiles, sshd
+from testbed import dns, dns64, faults, firewall, hostenv, nat64, netns, osfiles, sshd, systems
 from testbed.site import FAMILIES, PRIV_ROOT, STATE_ROOT, members, mgmt_address, resolvers
 
 try:  # the services engineer's modules; the core works without them
@@ -179,7 +179,7 @@ def _host_up(site: dict[str, Any], host: dict[str, Any], sd: Path, pki_f: Future
     specs: list[Any] = []
     if svcmod is not None and pki_f is not None:
         _grid_security(pid, pki_f.result())
-        specs = svcmod.service_specs(site, host, pki_f.result(), sd)
+        specs = systems.service_specs(site, host, pki_f.result(), sd)
     marks["specs"] = time.monotonic() - t0
     firewall.apply(pid, site, host, sorted({p for s in specs for p in s.ports}))
     marks["firewall"] = time.monotonic() - t0
@@ -317,7 +317,7 @@ def _up(site: dict[str, Any], sd: Path, log: Log, t_start: float) -> dict[str, A
         # Ports listening is not enough: until each data server's cmsd has logged in, the manager
         # answers with "wait", and the first transfers through the head node stall.
         t0 = time.monotonic()
-        missing = svcmod.wait_cluster(site, sd, timeout=30.0)
+        missing = systems.wait_cluster(site, sd, timeout=30.0)
         timings["_cluster"] = time.monotonic() - t0
         if missing:
             log(f"warning: data servers not joined to the head node's manager after 30 s: "
@@ -356,7 +356,7 @@ def inventory(site: dict[str, Any]) -> dict[str, Any]:
     return {"all": {
         "vars": {
             "se_site": site["site"],
-            "se_flavour": "dpm",
+            "se_flavour": systems.system(site),
             # what the suite machine (the client) resolves through: the DNS64 behind NAT64
             "se_resolvers": resolvers(site, site["client"]),
             "se_ipv6_prefixes": [site["ipv6_prefix"]],

@@ -11,6 +11,7 @@ modules that build a host (dns.py, osfiles.py, firewall.py, netns.py, the servic
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,11 @@ import yaml
 
 CATALOGUE_FILE = Path(__file__).with_name("faults.yml")
 APPLIES = ("dns", "net", "os", "fw", "svc")
-PARAMS = {"port": "443", "service": "gsiftp"}  # parameter kind -> example for error messages
-ENTRY_KEYS = {"applies", "story", "param", "only", "catches", "catches_on", "catches_with", "note",
+PARAMS = {"port": "443", "ports": "1094 or 33115-33145", "service": "gsiftp"}  # kind -> example
+ENTRY_KEYS = {"applies", "story", "param", "only", "implies", "catches", "catches_on", "catches_with", "note",
               "catches_dns64", "catches_dependents"}
-ONLY_KEYS = {"os", "role", "families"}
+ONLY_KEYS = {"os", "role", "families", "system"}
+SYSTEMS = ("dpm", "dcache", "eos", "xrootd", "storm")  # the storage systems a site file may name
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class Fault:
     param: str | None = None
     only_os: tuple[str, ...] = ()
     only_role: str | None = None
+    only_system: tuple[str, ...] = ()
+    implies: tuple[str, ...] = ()
     catches_on: dict[str, frozenset[str]] = field(default_factory=dict)
     catches_with: dict[str, frozenset[str]] = field(default_factory=dict)
     note: str = ""
@@ -55,9 +59,13 @@ def _entry(name: str, raw: Any) -> Fault:
     only = raw.get("only") or {}
     if not isinstance(only, dict) or set(only) - ONLY_KEYS:
         raise ValueError(f"{where}: only may set {sorted(ONLY_KEYS)}")
+    systems = tuple(only.get("system") or ())
+    if set(systems) - set(SYSTEMS):
+        raise ValueError(f"{where}: only.system must name systems from {SYSTEMS}")
     dns64 = raw.get("catches_dns64")
     return Fault(name, raw["applies"], str(raw["story"]), frozenset(raw.get("catches") or ()),
-                 raw.get("param"), tuple(only.get("os") or ()), only.get("role"),
+                 raw.get("param"), tuple(only.get("os") or ()), only.get("role"), systems,
+                 tuple(str(f) for f in raw.get("implies") or ()),
                  {str(k): frozenset(v) for k, v in (raw.get("catches_on") or {}).items()},
                  {str(k): frozenset(v) for k, v in (raw.get("catches_with") or {}).items()},
                  str(raw.get("note") or ""), tuple(only.get("families") or ()),
@@ -66,9 +74,16 @@ def _entry(name: str, raw: Any) -> Fault:
 
 
 def load(path: Path = CATALOGUE_FILE) -> dict[str, Fault]:
-    """Read and validate the catalogue file."""
+    """Read and validate the catalogue file (an implied fault must be in it and imply nothing)."""
     raw = yaml.safe_load(path.read_text()) or {}
-    return {name: _entry(name, entry) for name, entry in raw.items()}
+    out = {name: _entry(name, entry) for name, entry in raw.items()}
+    for f in out.values():
+        for imp in f.implies:
+            base = out.get(imp.partition(":")[0])
+            if base is None or base.implies:
+                raise ValueError(f"{path.name}: fault {f.name} implies {imp!r}, which is not a fault "
+                                 "of the catalogue that implies nothing itself")
+    return out
 
 
 CATALOGUE: dict[str, Fault] = load()
@@ -81,8 +96,9 @@ def split(fault: str) -> tuple[str, str | None]:
 
 
 def validate(faults: list[str], host: dict[str, Any]) -> None:
-    """Raise ValueError with a one-line reason for an unknown or misplaced fault."""
-    for f in faults:
+    """Raise ValueError with a one-line reason for an unknown or misplaced fault (``host["system"]``,
+    default dpm, is the storage system of the host's site)."""
+    for f in [*faults, *(imp for given in faults for imp in _implied(given))]:
         name, param = split(f)
         if name not in CATALOGUE:
             raise ValueError(f"unknown fault {f!r}; known: {', '.join(sorted(CATALOGUE))}")
@@ -93,6 +109,8 @@ def validate(faults: list[str], host: dict[str, Any]) -> None:
             raise ValueError(f"fault {name} takes no parameter (got {f!r})")
         if entry.param == "port" and not (param or "").isdigit():
             raise ValueError(f"fault {f!r}: the parameter is a TCP port number")
+        if entry.param == "ports" and not re.fullmatch(r"\d+(-\d+)?", param or ""):
+            raise ValueError(f"fault {f!r}: the parameter is a TCP port or a range A-B")
         personality = host.get("personality", host.get("os"))
         if entry.only_os and personality not in entry.only_os:
             raise ValueError(f"fault {name} only applies to {'/'.join(entry.only_os)} hosts "
@@ -107,6 +125,10 @@ def validate(faults: list[str], host: dict[str, Any]) -> None:
         if entry.only_families and families != list(entry.only_families):
             raise ValueError(f"fault {name} only applies to a host declared with families "
                              f"{list(entry.only_families)} (this host: {families})")
+        system = host.get("system", "dpm")
+        if entry.only_system and system not in entry.only_system:
+            raise ValueError(f"fault {name} only applies to a {'/'.join(entry.only_system)} site "
+                             f"(this site's system is {system})")
 
 
 def catches(fault: str, host: dict[str, Any], site: dict[str, Any] | None = None) -> frozenset[str]:
@@ -146,14 +168,27 @@ def endpoint_alias(site: dict[str, Any]) -> str | None:
     return None
 
 
+def _implied(fault: str) -> tuple[str, ...]:
+    """The faults whose mechanics a fault reuses (``implies`` in faults.yml), e.g. a dCache pool
+    without IPv6 is built as not_dual_stacked."""
+    entry = CATALOGUE.get(split(fault)[0])
+    return entry.implies if entry else ()
+
+
+def effective(host: dict[str, Any]) -> list[str]:
+    """The host's faults with what they imply: what the modules that build a host act on."""
+    fl = [str(f) for f in host.get("faults", [])]
+    return [*fl, *(imp for f in fl for imp in _implied(f))]
+
+
 def has(host: dict[str, Any], name: str) -> bool:
-    """True if the host carries fault ``name`` (with any parameter)."""
-    return any(split(f)[0] == name for f in host.get("faults", []))
+    """True if the host carries fault ``name`` (with any parameter), itself or implied."""
+    return any(split(f)[0] == name for f in effective(host))
 
 
 def params(host: dict[str, Any], name: str) -> list[str]:
-    """All parameters given to a parametrised fault on this host."""
-    return [p for f in host.get("faults", []) for n, p in [split(f)] if n == name and p]
+    """All parameters given to a parametrised fault on this host (implied ones included)."""
+    return [p for f in effective(host) for n, p in [split(f)] if n == name and p]
 
 
 def describe() -> str:
@@ -161,7 +196,7 @@ def describe() -> str:
     out = []
     for f in CATALOGUE.values():
         name = f"{f.name}:<{f.param}>" if f.param else f.name
-        where = ", ".join(filter(None, ["/".join(f.only_os), f.only_role or "",
+        where = ", ".join(filter(None, ["/".join(f.only_system), "/".join(f.only_os), f.only_role or "",
                                         "declared " + "+".join(f.only_families) if f.only_families else ""]))
         out.append(f"{name:<30} [{f.applies}]{f' ({where} only)' if where else ''} {f.story}")
         if f.catches or not f.catches_dependents:
@@ -169,6 +204,8 @@ def describe() -> str:
         if f.catches_dependents:
             out.append(f"{'':<30} caught on every SE host that depends on it by: "
                        f"{', '.join(sorted(f.catches_dependents))}")
+        if f.implies:
+            out.append(f"{'':<30}   built as: {', '.join(f.implies)}")
         extra = [*f.catches_on.items(), *f.catches_with.items()]
         if f.catches_dns64 is not None:
             extra.append(("behind DNS64", f.catches_dns64))

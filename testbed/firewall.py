@@ -4,7 +4,8 @@ sl6/el7 (``firewall: iptables``): DPM-style iptables/ip6tables rule sets, loaded
 under /etc/sysconfig as iptables-services does. Text is spelled exactly as `iptables-save`
 (nf_tables backend, 1.8.9) prints it back, so the saved files equal the live rule set unless a
 fault says otherwise. el9 (``firewalld``): testbed/firewalld.py; el9-nft (``nftables``):
-testbed/nftconf.py. :func:`apply` picks one.
+testbed/nftconf.py. :func:`apply` picks one. Which ports and ranges a host opens comes from its
+site's storage system (testbed/systems/; the DPM site's are below); a range is one rule 'A:B'.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import subprocess
 import time
 from typing import Any
 
-from testbed import faults, firewalld, nftconf
+from testbed import faults, firewalld, nftconf, systems
 from testbed.hostenv import HostEnvError, nsenter_argv, write_file
 
 RESTORE_TIMEOUT = 15.0
@@ -32,35 +33,54 @@ def head_internal(host: dict[str, Any]) -> list[int]:
     return HEAD_INTERNAL if host["role"] == "headnode" else []
 
 
+def _base(site: dict[str, Any], host: dict[str, Any]) -> list[int | str]:
+    """The host's storage-system ports and ranges (DPM: transfer ports, GridFTP data range, the
+    head node's own)."""
+    own = systems.firewall_ports(site, host)
+    if own is not None:
+        return own
+    lo, hi = site["gridftp_data_ports"]
+    return [TRANSFER[0], f"{lo}:{hi}", *TRANSFER[1:], *head_internal(host)]
+
+
+def _in_range(port: int, base: list[int | str]) -> bool:
+    return any(isinstance(b, str) and int(b.split(":")[0]) <= port <= int(b.split(":")[1]) for b in base)
+
+
+def _plumbing(extra: list[int], base: list[int | str]) -> list[int]:
+    """Ports the services listen on beyond the system's own (e.g. cmsd): open in both families,
+    part of no fault."""
+    return sorted({p for p in extra if p not in base and p != SSH and not _in_range(p, base)})
+
+
+def _closed(spec: str) -> int | str:
+    """A closed port or range as a fault parameter spells it ('443', '33115-33145')."""
+    return spec.replace("-", ":") if "-" in spec else int(spec)
+
+
 def service_ports(site: dict[str, Any], host: dict[str, Any], extra: list[int]) -> list[int | str]:
     """Every TCP port (a range as 'A:B') the host's firewall should accept, ssh first."""
-    lo, hi = site["gridftp_data_ports"]
-    base: list[int] = [*TRANSFER, *head_internal(host)]
-    plumbing = [p for p in extra if p not in base and p != SSH]
-    return [SSH, base[0], f"{lo}:{hi}", *base[1:], *sorted(set(plumbing))]
+    base = _base(site, host)
+    return [SSH, *base, *_plumbing(extra, base)]
 
 
 def ports(site: dict[str, Any], host: dict[str, Any], extra: list[int], family: int,
           saved: bool = False) -> list[int | str]:
     """Accepted TCP ports (a range as 'A:B') for one family in iptables, faults applied."""
-    lo, hi = site["gridftp_data_ports"]
-    base: list[int] = [*TRANSFER, *head_internal(host)]
-    # plumbing ports of the services (e.g. cmsd) stay open in both families: not part of any fault
-    plumbing = [p for p in extra if p not in base and p != SSH]
+    base = _base(site, host)
+    plumbing = _plumbing(extra, base)
     if family == 6:
         if not host["has_ipv6"]:
             return [SSH]  # EL's default ip6tables: nobody opened the SE's ports for IPv6
         if faults.has(host, "ip6tables_transfer_only"):
-            base = [*TRANSFER]
-        closed = {int(p) for p in faults.params(host, "ip6tables_close")}
+            base = [p for p in base if p not in head_internal(host)]
+        closed = {_closed(p) for p in faults.params(host, "ip6tables_close")}
         if faults.has(host, "alias_one_dead"):
             closed.add(faults.ALIAS_PORT)
         base = [p for p in base if p not in closed]
         if saved and faults.has(host, "ip6tables_saved_differs"):
             base = [p for p in base if p != SAVED_DIFFERS_PORT]
-    out: list[int | str] = [SSH, *base, *sorted(set(plumbing))]
-    out.insert(2, f"{lo}:{hi}")  # the GridFTP data range goes with the control port
-    return out
+    return [SSH, *base, *plumbing]
 
 
 def rules(site: dict[str, Any], host: dict[str, Any], extra: list[int], family: int,

@@ -13,6 +13,8 @@ Inside the host (set up by :func:`_init_main`, run as PID 1 of the new PID names
   /usr/bin overlay: there is no systemd in a host, so `systemctl` is absent on sl6 (testinfra
          and `service` use SysV init scripts and pidfiles) and a shim over the init scripts on
          el7/el9 (testinfra's SystemdService works: is-active, is-enabled, show, ...).
+  /var/lib overlay, like /etc: state files a product keeps there (dCache's
+         /var/lib/dcache/config/poolmanager.conf) are the host's own, never the machine's
 
 This file is also executed directly (`python3 -I -S hostenv.py init ...`): it must import only
 the standard library at module level.
@@ -97,6 +99,11 @@ def _init_main(cfg: dict) -> None:
     # /usr/bin overlay: systemctl removed (sl6, SysV) or replaced by a shim over init.d (el7/el9)
     _mount("overlay", "/usr/bin", "overlay", 0,
            f"lowerdir=/usr/bin,upperdir={priv}/usrbin-upper,workdir={priv}/usrbin-work")
+    # last: the private dir itself lives under /var/lib (nothing inside the host uses it after
+    # this), so this overlay's upper dir is in the state dir (an upper inside its lower is refused)
+    varlib = Path(cfg["state_dir"]) / "varlib" / cfg["short"]
+    _mount("overlay", "/var/lib", "overlay", 0,
+           f"lowerdir=/var/lib,upperdir={varlib}/upper,workdir={varlib}/work")
     socket.sethostname(cfg["hostname"])
     for key, val in (("net/ipv6/conf/all/accept_dad", "0"), ("net/ipv6/conf/default/accept_dad", "0"),
                      ("net/ipv6/conf/all/disable_ipv6", "0"), ("net/ipv4/ping_group_range", "0 2147483647")):
@@ -130,6 +137,8 @@ def start_init(host: dict, site: dict, logdir: Path) -> int:
     priv = Path(host["privdir"])
     for d in ("etc-upper", "etc-work", "run", "usrbin-upper", "usrbin-work"):
         (priv / d).mkdir(parents=True, exist_ok=True)
+    for d in ("upper", "work"):
+        (Path(site["state_dir"]) / "varlib" / host["short"] / d).mkdir(parents=True, exist_ok=True)
     (priv / "root").mkdir(mode=0o700, exist_ok=True)
     shim = priv / "usrbin-upper" / "systemctl"
     if host["os"] == "sl6":
@@ -139,7 +148,7 @@ def start_init(host: dict, site: dict, logdir: Path) -> int:
         shim.chmod(0o755)
         (priv / "run" / "systemd" / "system").mkdir(parents=True, exist_ok=True)
     cfg = {"privdir": str(priv), "state_dir": site["state_dir"], "name": site["name"],
-           "hostname": host["fqdn"]}
+           "hostname": host["fqdn"], "short": host["short"]}
     log = open(logdir / f"init-{host['short']}.log", "ab")  # noqa: SIM115 - handed to the child
     try:
         proc = subprocess.Popen(

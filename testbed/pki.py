@@ -257,7 +257,7 @@ def make_pki(state_dir: Path, site: dict) -> dict:
     hostdir = base / "hosts"
     certdir.mkdir(parents=True, exist_ok=True)
     hostdir.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     domain = site["domain"]
 
     # The three RSA keys (host, user, proxy) in parallel: OpenSSL releases the GIL.

@@ -18,18 +18,17 @@ of the CA directory at its absolute path make the chroot work for GSI data-chann
 
 from __future__ import annotations
 
-import base64
 import grp
 import os
 import pwd
 import re
-import secrets
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from testbed import tokens
+from testbed import faults, tokens, xrdconf
+from testbed.xrdconf import SERVICE_USER
 
 XRD_PORT = 1094
 HTTPS_PORT = 443
@@ -38,17 +37,9 @@ GRIDFTP_PORT = 2811
 SRM_PORT = 8446
 DPNS_PORT = 5010
 DPM_PORT = 5015
-SERVICE_USER = "xrootd"  # Debian's xrootd-server creates this system user
-# XRootD refuses to run as root and its `-R user` drops privileges before binding the extra
-# protocol ports (XrdHttp on 443 then fails with EACCES). Start it as the service user with
-# the one capability it needs, kept across exec as an ambient capability.
-_AS_SERVICE_USER = [
-    "/usr/bin/setpriv", f"--reuid={SERVICE_USER}", f"--regid={SERVICE_USER}", "--init-groups",
-    "--inh-caps=+net_bind_service", "--ambient-caps=+net_bind_service", "--",
-]
+_AS_SERVICE_USER = xrdconf.AS_SERVICE_USER
 STANDIN = Path(__file__).with_name("standin.py")
 ISSUER_SERVER = Path(__file__).with_name("issuer.py")
-SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")  # libcurl's default on Debian
 PYTHON = "/usr/bin/python3"
 
 # Names of the services as the fault `service_ipv4_only:<service>` spells them; the knowledge
@@ -89,9 +80,10 @@ def store_path(short: str) -> str:
 
 
 def ipv4_only(host: dict, service: str) -> bool:
-    """True when host["faults"] has `service_ipv4_only:<service>` naming this service."""
+    """True when the host's faults (implied ones too) have `service_ipv4_only:<service>` naming
+    this service."""
     names = _FAULT_ALIASES.get(service, {service})
-    for fault in host.get("faults") or []:
+    for fault in faults.effective(host):
         kind, _, arg = str(fault).partition(":")
         if kind == "service_ipv4_only" and arg in names:
             return True
@@ -124,8 +116,6 @@ def _mkdirs(dirs: dict[str, tuple[int, str]]) -> None:
 def _xrootd_config(site: dict, host: dict, pki: dict, srv: Path, v4only: bool) -> str:
     """One config file read by both xrootd and cmsd of the host (`if exec` splits them)."""
     head = _head(site)
-    certdir, gridmap = pki["certdir"], pki["gridmap"]
-    cert, key = f"{srv}/xrd/hostcert.pem", f"{srv}/xrd/hostkey.pem"
     manager = host["role"] == "headnode"
     export = "/store/" if manager else store_path(host["short"])
     lines = [
@@ -137,26 +127,8 @@ def _xrootd_config(site: dict, host: dict, pki: dict, srv: Path, v4only: bool) -
         f"all.pidpath {srv}/xrd/run",
         f"oss.localroot {srv}/root",
         "xrootd.chksum adler32",
-        # Keep the host usable at once: no 90 s startup hold on the manager, quick lookups.
-        "cms.delay startup 1 servers 1 service 1 lookup 1 qdl 2",
-        # Each path is exported by exactly one data server: redirect on the export alone.
-        "cms.dfs lookup distrib redirect immed",
-        # A data server's xrootd retries its local cmsd every `conwait` s (default 10) when it
-        # starts first; 1 s keeps cluster joins within ~1 s of start on a loaded 1+32 site.
-        "cms.conwait 1",
-        "cms.sched cpu 0 io 0 space 100",
-        "cms.space min 1m 2m",
-        # WLCG tokens over ztn (TLS only: roots://), then GSI for xroot: the user's proxy, mapped
-        # through the grid-mapfile. ztn is listed first: XRootD 5.5 clients otherwise ask for a
-        # proxy even when they hold a token.
-        "xrootd.seclib libXrdSec.so",
-        "sec.protocol ztn",
-        f"sec.protocol gsi -certdir:{certdir} -cert:{cert} -key:{key} -crldir:{certdir} -crl:0"
-        f" -gridmap:{gridmap} -gmapopt:1 -dlgpxy:1 -exppxy:=creds",
-        "sec.protbind * only ztn gsi",
-        # TLS for XrdHttp (and xroots if a client asks for it).
-        f"xrd.tls {cert} {key}",
-        f"xrd.tlsca certdir {certdir} proxies",
+        *xrdconf.cluster_tuning(),
+        *xrdconf.security_lines(pki, srv),
         # Ports and protocols belong to xrootd only (cmsd takes its port from all.manager).
         # HTTPS/WebDAV on 443 and, port-shared, on 1094: the manager's HTTP redirects point at
         # the data server's xrootd port, so davs:// through the head node lands on 1094 there.
@@ -164,64 +136,13 @@ def _xrootd_config(site: dict, host: dict, pki: dict, srv: Path, v4only: bool) -
         f"xrd.port {XRD_PORT}",
         f"xrd.protocol XrdHttp:{HTTPS_PORT} libXrdHttp.so",
         f"xrd.protocol XrdHttp:{XRD_PORT} +port",
-        f"http.gridmap {gridmap}",
-        "http.listingdeny false",
-        "http.desthttps true",
-        # Third-party copy: xroot TPC (xrdcp pulls with the client's delegated proxy, or its token:
-        # `fcreds ?ztn` writes it to BEARER_TOKEN_FILE for the pull) and HTTP TPC (libXrdHttpTPC). The
-        # pull's wrapper (_TPC_WRAPPER): ztn makes logins TLS; OpenSSL 3 refuses a SHA-1 signed proxy.
-        f"ofs.tpc autorm echo fcreds gsi =X509_USER_PROXY fcreds ?ztn =BEARER_TOKEN_FILE ttl 60 70 xfr 8 "
-        f"pgm {srv}/xrd/tpc-xrdcp --server",
-        "http.exthandler xrdtpc libXrdHttpTPC.so",
-        f"tpc.cadir {certdir}",
-        # gfal2/davix ask XrdHttpTPC for a "gridsite" delegation, which 5.5 does not implement;
-        # gfal2 then falls back to macaroons: the source issues one to the X.509-authenticated
-        # client, the destination pulls with it. Macaroons need authorization switched on.
-        "all.sitename se-testbed",
-        "ofs.authorize 1",
-        f"acc.authdb {srv}/xrd/authdb",
-        # Tokens: libXrdAccSciTokens checks issuer (fetched over https), audience and scope; what
-        # it does not authorize passes to the authdb, which admits only grid-mapped X.509 users.
-        f"ofs.authlib ++ libXrdAccSciTokens.so config={srv}/xrd/scitokens.cfg",
-        "http.header2cgi Authorization authz",
-        "ofs.authlib ++ libXrdMacaroons.so",
-        f"macaroons.secretkey {srv}/xrd/macaroon-secret",
-        "http.exthandler xrdmacaroons libXrdMacaroons.so",
+        *xrdconf.data_access_lines(pki, srv),
         "fi",
     ]
     if v4only:
         # xrd.network has no "listen on IPv4 only"; `-I v4` on the command line does that.
         lines.append("# service_ipv4_only fault: started with -I v4")
     return "\n".join(lines) + "\n"
-
-
-# Root TPC pulls with the proxy the client delegated; XRootD 5.5's GSI signs that proxy with
-# SHA-1, and once ztn makes every xroot login TLS, the pulling xrdcp loads it as its TLS client
-# certificate, which Debian 12's OpenSSL 3 refuses at its default security level:
-#   SSL_CTX_use_certificate: ca md too weak  ->  "[FATAL] TLS error" (source)
-# The site workaround: that one xrdcp runs at security level 0 (the server itself does not).
-_TPC_WRAPPER = """#!/bin/sh
-# se-testbed: xroot TPC pull with the SHA-1-signed delegated proxy (see services.py)
-OPENSSL_CONF={srv}/xrd/openssl-tpc.cnf exec /usr/bin/xrdcp "$@"
-"""
-_TPC_OPENSSL_CNF = """openssl_conf = default_conf
-[default_conf]
-ssl_conf = ssl_sect
-[ssl_sect]
-system_default = system_default_sect
-[system_default_sect]
-CipherString = DEFAULT@SECLEVEL=0
-"""
-
-
-def _ca_bundle(pki: dict) -> str:
-    """The machine's CA bundle plus the test CA (what `update-ca-certificates` would make)."""
-    test_ca = (Path(pki["certdir"]) / f"{pki['ca_hash']}.0").read_text()
-    try:
-        system = SYSTEM_CA_BUNDLE.read_text()
-    except OSError:
-        system = ""
-    return system + ("" if system.endswith("\n") or not system else "\n") + test_ca
 
 
 def issuer_spec(host: dict, pki: dict, docroot: str) -> ServiceSpec:
@@ -241,29 +162,14 @@ def issuer_spec(host: dict, pki: dict, docroot: str) -> ServiceSpec:
 
 
 def _xrootd_specs(site: dict, host: dict, pki: dict, srv: Path) -> list[ServiceSpec]:
-    cert, key = pki["hostcert"][host["short"]]
     v4 = ipv4_only(host, "xrootd")
     cfg = f"{srv}/xrd/xrootd.cfg"
     files = {
         cfg: (_xrootd_config(site, host, pki, srv, v4), 0o644, "root"),
-        # XRootD runs as `xrootd` and wants its own copy of the host key, mode 0400.
-        f"{srv}/xrd/hostcert.pem": (Path(cert).read_text(), 0o644, SERVICE_USER),
-        f"{srv}/xrd/hostkey.pem": (Path(key).read_text(), 0o400, SERVICE_USER),
-        # Every grid-mapped X.509 user (mapped to the service account) may do everything under
-        # /store; token users are authorized by their scopes only (scitokens.cfg).
-        f"{srv}/xrd/authdb": (f"u {SERVICE_USER} /store/ a\n", 0o644, SERVICE_USER),
-        f"{srv}/xrd/scitokens.cfg": (tokens.scitokens_config(site, host), 0o644, SERVICE_USER),
-        f"{srv}/xrd/tpc-xrdcp": (_TPC_WRAPPER.format(srv=srv), 0o755, "root"),
-        f"{srv}/xrd/openssl-tpc.cnf": (_TPC_OPENSSL_CNF, 0o644, "root"),
-        # scitokens-cpp fetches the issuer's keys with libcurl and the system CA store: the test
-        # CA joins the host's bundle (its /etc is an overlay; the machine's is never touched).
-        str(SYSTEM_CA_BUNDLE): (_ca_bundle(pki), 0o644, "root"),
-        f"{srv}/xrd/macaroon-secret": (base64.b64encode(secrets.token_bytes(48)).decode() + "\n", 0o400,
-                                       SERVICE_USER),
+        **xrdconf.files(site, host, pki, srv),
     }
     fam = ["-I", "v4"] if v4 else []
-    # XDG_CACHE_HOME: scitokens-cpp's key cache (sqlite) per host, never shared between testbeds
-    env = {"X509_CERT_DIR": pki["certdir"], "XrdSecGSISRVNAMES": "*", "XDG_CACHE_HOME": f"{srv}/xrd/cache"}
+    env = xrdconf.env(pki, srv)
     cmsd_v4 = v4 or ipv4_only(host, "cmsd")
     # cmsd first (and it carries the shared files): a data server's xrootd joins the cluster
     # through the local cmsd's admin socket and would otherwise wait `cms.conwait` to retry.
@@ -337,26 +243,26 @@ def _gridftp_spec(site: dict, host: dict, pki: dict, srv: Path) -> ServiceSpec:
     )
 
 
-def _standin_specs(host: dict, pki: dict, srv: Path) -> list[ServiceSpec]:
+def standin_spec(svc: str, comm: str, port: int, host: dict, pki: dict, srv: Path, tls: bool = False,
+                 v4: bool = False) -> ServiceSpec:
+    """A stand-in daemon (testbed/standin.py) for a product Debian 12 does not package: process
+    name ``comm``, a banner on ``port`` (0: no port at all), TLS with the host certificate."""
     cert, key = pki["hostcert"][host["short"]]
-    out = []
-    for svc, comm, port, tls in (
-        ("srm", "dpm-srm-v2_2", SRM_PORT, True),
-        ("dpns", "dpnsdaemon", DPNS_PORT, False),
-        ("dpm", "dpm", DPM_PORT, False),
-    ):
-        v4 = ipv4_only(host, svc)
-        pidfile = f"{srv}/standin/{svc}.pid"
-        argv = [PYTHON, str(STANDIN), "--name", comm, "--port", str(port), "--pidfile", pidfile]
-        if tls:
-            argv += ["--tls", cert, key]
-        if v4:
-            argv.append("--ipv4-only")
-        out.append(ServiceSpec(
-            name=svc, files={}, argv=argv, user="root", env={}, pidfile=pidfile, ports=[port],
-            log=f"{srv}/log/{svc}.log", bind_ipv4_only=v4,
-        ))
-    return out
+    pidfile = f"{srv}/standin/{svc}.pid"
+    argv = [PYTHON, str(STANDIN), "--name", comm, "--port", str(port), "--pidfile", pidfile]
+    if tls:
+        argv += ["--tls", cert, key]
+    if v4:
+        argv.append("--ipv4-only")
+    return ServiceSpec(name=svc, files={}, argv=argv, user="root", env={}, pidfile=pidfile,
+                       ports=[port] if port else [], log=f"{srv}/log/{svc}.log", bind_ipv4_only=v4)
+
+
+def _standin_specs(host: dict, pki: dict, srv: Path) -> list[ServiceSpec]:
+    return [standin_spec(svc, comm, port, host, pki, srv, tls, ipv4_only(host, svc))
+            for svc, comm, port, tls in (("srm", "dpm-srm-v2_2", SRM_PORT, True),
+                                         ("dpns", "dpnsdaemon", DPNS_PORT, False),
+                                         ("dpm", "dpm", DPM_PORT, False))]
 
 
 def _chroot_files(site: dict, host: dict, pki: dict, srv: Path) -> dict[str, tuple[str, int, str]]:
@@ -384,9 +290,16 @@ def _chroot_files(site: dict, host: dict, pki: dict, srv: Path) -> dict[str, tup
     return files
 
 
-def service_specs(site: dict, host: dict, pki: dict, state_dir: Path) -> list[ServiceSpec]:
-    """The daemons of one host; creates its private directories (see module doc)."""
-    short = host["short"]
+def gridftp(site: dict, host: dict, pki: dict, srv: Path) -> ServiceSpec:
+    """GridFTP with GSI, chrooted into the host's storage root (every DPM host, dCache's door,
+    StoRM's GridFTP servers)."""
+    grid = _gridftp_spec(site, host, pki, srv)
+    grid.files.update(_chroot_files(site, host, pki, srv))
+    return grid
+
+
+def make_dirs(state_dir: Path, short: str) -> Path:
+    """Create a host's private service directories (see module doc); returns its srv dir."""
     srv = host_srv_dir(state_dir, short)
     dirs = {
         str(srv): (0o755, "root"),
@@ -404,10 +317,13 @@ def service_specs(site: dict, host: dict, pki: dict, state_dir: Path) -> list[Se
         f"{srv}/root/store/{short}": (0o755, SERVICE_USER),
     }
     _mkdirs(dirs)
-    specs = _xrootd_specs(site, host, pki, srv)
-    grid = _gridftp_spec(site, host, pki, srv)
-    grid.files.update(_chroot_files(site, host, pki, srv))
-    specs.append(grid)
+    return srv
+
+
+def service_specs(site: dict, host: dict, pki: dict, state_dir: Path) -> list[ServiceSpec]:
+    """The daemons of one DPM host; creates its private directories (see module doc)."""
+    srv = make_dirs(state_dir, host["short"])
+    specs = [*_xrootd_specs(site, host, pki, srv), gridftp(site, host, pki, srv)]
     if host["role"] == "headnode":
         specs += _standin_specs(host, pki, srv)
     return specs
@@ -416,14 +332,18 @@ def service_specs(site: dict, host: dict, pki: dict, state_dir: Path) -> list[Se
 _LOGIN_RE = re.compile(r"Primary server\.\d+:\d+@([^:\s]+):\d+ logged in")
 
 
-def cluster_members(site: dict, state_dir: Path) -> set[str]:
-    """Short names of the data servers whose cmsd has logged in to the manager (from its log)."""
-    log = host_srv_dir(state_dir, _head(site)["short"]) / "log" / "cmsd.log"
+def logged_in(log: Path) -> set[str]:
+    """Short names of the data servers whose cmsd has logged in, from a manager cmsd's log."""
     try:
-        text = log.read_text(errors="replace")
+        text = Path(log).read_text(errors="replace")
     except OSError:
         return set()
     return {m.group(1).split(".")[0] for m in _LOGIN_RE.finditer(text)}
+
+
+def cluster_members(site: dict, state_dir: Path) -> set[str]:
+    """Short names of the data servers whose cmsd has logged in to the manager (from its log)."""
+    return logged_in(host_srv_dir(state_dir, _head(site)["short"]) / "log" / "cmsd.log")
 
 
 def wait_cluster(site: dict, state_dir: Path, timeout: float = 10.0) -> list[str]:
@@ -447,5 +367,6 @@ def clean_host(state_dir: Path, short: str) -> None:
     shutil.rmtree(host_srv_dir(state_dir, short), ignore_errors=True)
 
 
-__all__ = ["ServiceSpec", "clean_host", "cluster_members", "host_srv_dir", "ipv4_only", "issuer_spec",
-           "service_specs", "store_path", "wait_cluster"]
+__all__ = ["ServiceSpec", "clean_host", "cluster_members", "gridftp", "host_srv_dir", "ipv4_only",
+           "issuer_spec", "logged_in", "make_dirs", "service_specs", "standin_spec", "store_path",
+           "wait_cluster"]

@@ -7,6 +7,8 @@ services engineer's services.py/pki.py) reads the same facts.
 Site file keys::
 
     site: lancaster                 # se_site shown in the report (default: file stem)
+    system: dcache                  # storage system: dpm (default), dcache, eos, xrootd, storm
+                                    # (testbed/systems/: which servers run where, docs/testbed.md)
     domain: example.test
     ipv4_prefix: 10.42.0.0/24       # private IPv4 subnet of the site's bridge
     ipv6_prefix: fd42:6::/64        # ULA IPv6 subnet of the site's bridge
@@ -28,7 +30,7 @@ host has no IPv4 address, route, A record or ``-v4`` alias (unless fault ipv4_no
 them there). See docs/testbed.md, "IPv6-only".
 
 The parsed ``site`` dict (keys other modules may rely on):
-    name (testbed instance name), site (se_site), domain, ipv4_prefix, ipv6_prefix,
+    name (testbed instance name), site (se_site), system (storage system), domain, ipv4_prefix, ipv6_prefix,
     ipv4_prefixlen, ipv6_prefixlen, gridftp_data_range ("A-B"), gridftp_data_ports ((A, B)),
     hosts (list of host dicts: the head node first, then disk nodes; NOT the client),
     client (host dict of the client, role "client"), issuer (host dict of the token issuer,
@@ -41,6 +43,7 @@ The parsed ``site`` dict (keys other modules may rely on):
 
 Each ``host`` dict:
     short, fqdn, role ("headnode" | "disknode" | "client" | "issuer"), os ("sl6" | "el7" | "el9"),
+    system (the site's storage system),
     personality (os as written in the site file, "el9-nft" included), firewall ("iptables" |
     "firewalld" | "nftables", from the personality),
     ipv4, ipv6 (address strings, no prefix length; ipv6 is the *planned* address even when
@@ -80,7 +83,7 @@ SHORT_RE = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
 ISSUER_SHORT = "issuer"
 CRL_SHORT = "crl"  # crl.<domain>: the CA's CRL over http, served by the issuer host
 RESERVED_SHORTS = {"site", "client", ISSUER_SHORT, CRL_SHORT}
-TOP_KEYS = {"site", "domain", "ipv4_prefix", "ipv6_prefix", "gridftp_data_range", "disks",
+TOP_KEYS = {"site", "system", "domain", "ipv4_prefix", "ipv6_prefix", "gridftp_data_range", "disks",
             "disk_defaults", "hosts", "description", "client", "issuer", "nat64"}
 HOST_KEYS = {"short", "role", "os", "faults", "families"}
 FAMILIES = ("ipv6", "ipv4")  # the default, in the order the inventory writes them
@@ -211,6 +214,10 @@ def parse_site(raw: Any, name: str = "se6tb", disks: int | None = None, source: 
     if not m or not (1024 <= int(m.group(1)) <= int(m.group(2)) <= 65535):
         raise err(f"gridftp_data_range {rng!r} must be 'A-B' with 1024 <= A <= B <= 65535")
 
+    system = str(raw.get("system", "dpm"))
+    if system not in faultmod.SYSTEMS:
+        raise err(f"system {system!r} must be one of {list(faultmod.SYSTEMS)}")
+
     hosts_raw = raw.get("hosts") or []
     if not isinstance(hosts_raw, list):
         raise err("hosts must be a list of mappings")
@@ -262,7 +269,7 @@ def parse_site(raw: Any, name: str = "se6tb", disks: int | None = None, source: 
     hosts: list[dict[str, Any]] = []
     for idx, h in enumerate([heads[0], *listed_disks]):
         index = 10 + idx
-        hosts.append(_host(h, index, f"v{index}", name, domain, net4, net6, source))
+        hosts.append({**_host(h, index, f"v{index}", name, domain, net4, net6, source), "system": system})
     client_raw = _section(raw, "client", {"families"}, source)
     client = _host({"short": "client", "role": "client", "os": "el9", "faults": [],
                     "families": _families(client_raw.get("families"), "client", source)}, 2, "vc",
@@ -276,6 +283,7 @@ def parse_site(raw: Any, name: str = "se6tb", disks: int | None = None, source: 
     site = {
         "name": name,
         "site": str(raw.get("site", default_site)),
+        "system": system,
         "domain": domain,
         "ipv4_prefix": str(net4),
         "ipv6_prefix": str(net6),
@@ -326,7 +334,7 @@ def _host(h: dict[str, Any], index: int, ifname: str, name: str, domain: str,
         "firewall": FIREWALLS[h["os"]],
         "ipv4": str(net4.network_address + index) if has_ipv4 else None,
         "ipv6": str(_v6_for_index(net6, index)),
-        "has_ipv6": "not_dual_stacked" not in faults,
+        "has_ipv6": not faultmod.has({"faults": faults}, "not_dual_stacked"),
         "has_ipv4": has_ipv4,
         "families": list(families),
         "faults": faults,

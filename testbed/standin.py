@@ -6,6 +6,9 @@ socket, both families: what a correctly dual-stacked daemon does) or on 0.0.0.0 
 `service_ipv4_only` fault, and answers every connection with a one-line banner saying what it
 is. With --tls it wraps connections in TLS with the host certificate (SRM is HTTPS-like).
 
+With --port 0 it listens nowhere: a marker process for a daemon whose ports are internal to its
+host (StoRM's backend).
+
 Usage: python3 -m testbed.standin --name dpm-srm-v2_2 --port 8446 [--ipv4-only]
        [--tls CERT KEY] [--pidfile FILE]
 """
@@ -66,7 +69,7 @@ def serve_one(conn: socket.socket, banner: bytes, ctx: ssl.SSLContext | None) ->
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--name", required=True, help="process name to take (comm, 15 chars max)")
-    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--port", type=int, required=True, help="0: listen nowhere (a marker process)")
     ap.add_argument("--ipv4-only", action="store_true", help="fault: bind 0.0.0.0 only")
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve TLS with this certificate")
     ap.add_argument("--pidfile")
@@ -77,13 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     if a.tls:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(a.tls[0], a.tls[1])
-    sock = listen_socket(a.port, a.ipv4_only)
+    sock = listen_socket(a.port, a.ipv4_only) if a.port else None
     if a.pidfile:
         with open(a.pidfile, "w") as f:
             f.write(f"{os.getpid()}\n")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if sock is None:
+        while True:
+            signal.pause()
     banner = (
-        f"{a.name} se-testbed stand-in (DPM is not packaged for Debian 12) on port {a.port}"
+        f"{a.name} se-testbed stand-in (not packaged for Debian 12) on port {a.port}"
         f"{' TLS' if ctx else ''}\r\n"
     ).encode()
     while True:

@@ -169,7 +169,7 @@ def make_tokens(state_dir: Path, site: dict) -> dict:
         "id_token_signing_alg_values_supported": ["ES256"],
         "scopes_supported": ["storage.read:/", "storage.create:/", "storage.modify:/", "wlcg"],
     }, indent=1) + "\n", 0o644)
-    now = dt.datetime.now(dt.UTC)
+    now = dt.datetime.now(dt.timezone.utc)
     paths: dict[str, str] = {}
     for kind in KINDS:
         signer, skid = (rogue, rogue_kid) if kind in ("unknown-key", "untrusted-issuer") else (key, kid)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from se_dualstack.applicability import require_declared
 from se_dualstack.concerns import firewall, firewalld, fwkind, iptables, nft
 from se_dualstack.facts import nft_saved_json, read_file
 
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.firewall
 
 
 def _port_open(se_host, tp, family, facts, check):
-    fw = facts.firewall(se_host, se_host.host)
+    fw = facts.firewall(se_host, se_host.testinfra)
     state, detail = fw.view(family).status(tp.first, tp.last)
     ports = firewall.PortSet.of([(tp.first, tp.last)])
     fam = f"IPv{family}"
@@ -32,12 +33,13 @@ def test_transfer_ports_open_ipv6(se_host_transfer_port, facts, check):
 @pytest.mark.check("SE6-FW-02")
 def test_transfer_ports_open_ipv4(se_host_transfer_port, facts, check):
     se_host, tp = se_host_transfer_port
+    require_declared(se_host, 4, check)
     _port_open(se_host, tp, 4, facts, check)
 
 
 @pytest.mark.check("SE6-FW-03")
 def test_headnode_ipv6_matches_ipv4(se_headnode, facts, check):
-    fw = facts.firewall(se_headnode, se_headnode.host)
+    fw = facts.firewall(se_headnode, se_headnode.testinfra)
     v4, v6 = fw.view(4), fw.view(6)
     gaps = firewall.parity(v4, v6)
     if not gaps:

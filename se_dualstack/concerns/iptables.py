@@ -300,7 +300,7 @@ def compare_saved(saved: str, live: str | Sequence[str], family: int = 6) -> Sav
     for chain in sorted(set(sp) | set(lp)):
         if sp.get(chain) != lp.get(chain):
             pol.append(f"chain {chain}: saved {sp.get(chain, 'absent')}, live {lp.get(chain, 'absent')}")
-    only_saved = [t for k, t in zip(sk, stext, strict=True) if k not in lk]
-    only_live = [t for k, t in zip(lk, ltext, strict=True) if k not in sk]
+    only_saved = [t for k, t in zip(sk, stext) if k not in lk]
+    only_live = [t for k, t in zip(lk, ltext) if k not in sk]
     order = not only_saved and not only_live and sk != lk
     return SavedDiff(pol, only_saved, only_live, order)

@@ -52,7 +52,7 @@ def _ports(right: Any, sets: dict[str, list[Any]]) -> PortSet | None:
         return PortSet.of([(int(a), int(b))])
     if isinstance(right, dict) and "elem" in right:  # a set element with timeout/counter
         return _ports(right["elem"].get("val"), sets)
-    if isinstance(right, dict | list) and (isinstance(right, list) or "set" in right):
+    if isinstance(right, (dict, list)) and (isinstance(right, list) or "set" in right):
         out = PortSet()
         for item in _values(right):
             sub = _ports(item, sets)

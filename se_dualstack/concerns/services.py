@@ -173,7 +173,7 @@ def connect(address: str, port: int, timeout: float) -> ConnectResult:
     try:
         with socket.create_connection((address, port), timeout=timeout):
             return ConnectResult(address, port, True, "")
-    except TimeoutError:
+    except (TimeoutError, socket.timeout):  # one class from Python 3.10 on; apart on 3.9
         return ConnectResult(address, port, False, f"Connection timed out after {timeout:g}s")
     except OSError as e:
         text = e.strerror or str(e)

@@ -1,4 +1,4 @@
-"""Hosts: the inventory option, per-host parametrization, xdist groups, testinfra hosts, fixtures.
+"""Hosts: the inventory option, per-host parametrization, testinfra hosts, fixtures.
 
 A site admin only ever sees one-line errors from here (bad inventory, unknown ``--hosts`` entry,
 unknown check id), and an unreachable host turns into one failing line per check that needs it
@@ -15,13 +15,16 @@ from typing import Any
 
 import pytest
 
-from se_dualstack import checks, knowledge, remote, sitevars
+from se_dualstack import checks, remote, sitevars
 from se_dualstack.errors import InventoryError
 from se_dualstack.facts import Facts
 from se_dualstack.inventory import adhoc_site, load_site
 from se_dualstack.model import ROLES, SEHost, Site
-from se_dualstack.plugins import tags
+from se_dualstack.plugins import outcomes
 from se_dualstack.plugins.state import state_of
+
+# This run's ssh connection sharing (one per pytest config: each xdist worker has its own).
+MASTERS = pytest.StashKey[remote.Masters]()
 
 # Fixtures that parametrize a test over inventory hosts, in the order the plugin prefers them.
 PAIR_FIXTURES = ("se_host_service", "se_host_transfer_port", "se_headnode")
@@ -31,8 +34,8 @@ SE_FIXTURES = ("site", "se_host", *PAIR_FIXTURES)
 # --------------------------------------------------------------------------- options
 
 
-# This module works alone (``-p se_dualstack.plugins.hosts``) on the state and tags it needs.
-pytest_plugins = ["se_dualstack.plugins.state", "se_dualstack.plugins.tags"]
+# This module works alone (``-p se_dualstack.plugins.hosts``) on the state and outcomes it needs.
+pytest_plugins = ["se_dualstack.plugins.state", "se_dualstack.plugins.outcomes"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -71,21 +74,20 @@ def hosts_option(config: pytest.Config) -> list[str]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "xdist_group(name): keep a host's checks on one xdist worker")
     if not config.pluginmanager.has_plugin("se_dualstack_host"):
         config.pluginmanager.register(HostFixture(), "se_dualstack_host")
     if config.getoption("help", False) or config.getoption("version", False):
         return
     st = state_of(config)
-    st.inventory = inventory_path(config)
+    st.source.inventory = inventory_path(config)
     limit = hosts_option(config)
     try:
         overrides = sitevars.parse_assignments(config.getoption("se_vars"), "--se-var")
         flavour = config.getoption("se_flavour")
         if flavour:
             overrides["se_flavour"] = sitevars.flavour_of("--se-flavour", flavour)
-        if st.inventory:
-            st.site = load_site(st.inventory, limit=limit or None, overrides=overrides,
+        if st.source.inventory:
+            st.site = load_site(st.source.inventory, limit=limit or None, overrides=overrides,
                                 playbook_dir=config.getoption("se_playbook_dir"),
                                 vault_password_files=config.getoption("se_vault_password_files"))
         elif limit:
@@ -93,7 +95,7 @@ def pytest_configure(config: pytest.Config) -> None:
             site = adhoc_site(limit, roles, overrides.get("se_flavour"), overrides)
             st.site = remote.detect_roles(site, lambda h: testinfra_host(config, h),
                                           overrides.get("se_flavour"))
-            st.adhoc = True
+            st.source.adhoc = True
     except InventoryError as exc:
         raise pytest.UsageError(str(exc)) from None
     if st.site is not None:
@@ -105,11 +107,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if st.site is None:
         return []
     hosts = ", ".join(f"{h.name} ({h.role or 'role unknown'})" for h in st.site.hosts)
-    src = st.site.inventory_path if st.adhoc else st.inventory
-    lines = [f"se_dualstack: site {st.site.name}, flavour {st.site.flavour}, inventory {src}",
+    lines = [f"se_dualstack: site {st.site.name}, flavour {st.site.flavour}, {st.site.origin}",
              f"se_dualstack: hosts {hosts}"]
     # How each role was found, so a detected (or undetectable) role is never a silent guess.
-    return lines + [f"se_dualstack: {h.name}: {h.role_source}" for h in st.site.hosts if st.adhoc]
+    return lines + [f"se_dualstack: {h.name}: {h.role_source}" for h in st.site.hosts if st.source.adhoc]
 
 
 # --------------------------------------------------------------------------- parametrization
@@ -138,7 +139,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     st = state_of(metafunc.config)
     where = metafunc.definition.nodeid
     if len(pairs) > 1:
-        st.usage_errors.append(
+        st.source.usage_errors.append(
             f"{where}: takes {' and '.join(pairs)}; a check takes one of "
             f"{', '.join(PAIR_FIXTURES)} (plus se_host/host)"
         )
@@ -146,7 +147,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     primary = pairs[0] if pairs else "se_host"
     argnames = [primary] + (["se_host"] if primary != "se_host" and "se_host" in names else [])
     if st.site is None:
-        st.needs_inventory.append(where)
+        st.source.needs_inventory.append(where)
         metafunc.parametrize(argnames, [tuple(None for _ in argnames)], ids=["no-inventory"],
                              indirect=True)
         return
@@ -176,18 +177,18 @@ def _in_acceptance_dir(item: pytest.Item, config: pytest.Config) -> bool:
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
                                   items: list[pytest.Item]) -> None:
-    """Validate check ids, then group each host's checks for ``xdist --dist loadgroup``."""
+    """Validate check ids (the xdist groups are :mod:`.groups`')."""
     st = state_of(config)
-    if st.needs_inventory:
+    if st.source.needs_inventory:
         raise pytest.UsageError(
             "no inventory given: run pytest --inventory inventory/mysite.yml (or set SE_INVENTORY), "
             "optionally with --hosts=ssh://root@host1,... to limit the run; see inventory/README.md"
         )
-    if st.usage_errors:
-        raise pytest.UsageError(st.usage_errors[0])
+    if st.source.usage_errors:
+        raise pytest.UsageError(st.source.usage_errors[0])
     errors: list[str] = []
     for item in items:
-        cid = tags.check_id(item)
+        cid = outcomes.check_id(item)
         uses_se = any(f in getattr(item, "fixturenames", ()) for f in SE_FIXTURES)
         if cid is None:
             if uses_se or _in_acceptance_dir(item, config):
@@ -205,71 +206,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             )
         except OSError as exc:
             errors.append(f"cannot read the check catalogue se_dualstack/data/checks.yml ({exc})")
-        group = item_group_host(item)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise pytest.UsageError(errors[0] + more)
-
-
-# --------------------------------------------------------------------------- xdist groups
-
-
-def _param_id(nodeid: str) -> str | None:
-    if not nodeid.endswith("]") or "[" not in nodeid:
-        return None
-    return nodeid[nodeid.rindex("[") + 1:-1]
-
-
-def group_host(nodeid: str, names: list[str], declared: dict[str, str] | None = None) -> str | None:
-    """The host whose xdist group a test id belongs to: a declared one, else the host in the id."""
-    param = _param_id(nodeid)
-    if param is not None and declared and param in declared:
-        return declared[param]
-    if param is None:
-        return None
-    return next((n for n in sorted(names, key=len, reverse=True)
-                 if param == n or param.startswith(n + "-")), None)
-
-
-def item_group_host(item: pytest.Item) -> str | None:
-    """The host whose group an item joins: a parameter's ``group_host``, else its SE host."""
-    callspec = getattr(item, "callspec", None)
-    for val in (callspec.params.values() if callspec is not None else ()):
-        declared = getattr(val, "group_host", None)
-        if isinstance(declared, str) and declared:
-            return declared
-    seh = tags.se_host(item)
-    return seh.name if seh is not None else None
-
-
-@pytest.hookimpl(optionalhook=True, tryfirst=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """``--dist loadgroup``: keep each host's checks on one worker (one ssh master per host).
-
-    xdist groups by an ``@group`` suffix its workers add to node ids, which pytest 9.2's
-    structured node ids silently drop (pytest-xdist#1386), so the controller also groups by
-    the host of the test id: the one declared for its parameter id (the transfers plugin
-    declares a transfer through the head node in its target disk node's group), else the host
-    the id starts with. The ``xdist_group`` marks stay for a fixed xdist.
-    """
-    st = state_of(config)
-    if config.getvalue("dist") != "loadgroup" or st.site is None:
-        return None
-    from xdist.scheduler import LoadGroupScheduling
-
-    names = [h.name for h in st.site.hosts]
-    declared = st.group_hosts
-
-    class HostGroupScheduling(LoadGroupScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            scope = super()._split_scope(nodeid)
-            if scope != nodeid:
-                return scope
-            return group_host(nodeid, names, declared) or nodeid
-
-    return HostGroupScheduling(config, log)
 
 
 # --------------------------------------------------------------------------- testinfra hosts
@@ -283,20 +222,23 @@ def testinfra_host(config: pytest.Config, seh: SEHost) -> Any:
     ``--ssh-identity-file`` apply where the inventory names no key.
     """
     st = state_of(config)
-    with st.lock:
-        if seh.name in st.testinfra_hosts:
-            return st.testinfra_hosts[seh.name]
-        conn = seh.access
+    with st.hosts.lock:
+        if seh.name in st.hosts.testinfra:
+            return st.hosts.testinfra[seh.name]
+        conn = seh.connection
         if config.getoption("connection", None):
             conn = replace(conn, kind=config.getoption("connection"))
         if config.getoption("sudo", False):
             conn = replace(conn, become=True, become_user=config.getoption("sudo_user", None))
         if config.getoption("ssh_extra_args", None):
             conn = replace(conn, ssh_args=f"{conn.ssh_args} {config.getoption('ssh_extra_args')}".strip())
+        if MASTERS not in config.stash:
+            config.stash[MASTERS] = remote.Masters()
         real = remote.host_for(seh.name, conn, ssh_config=config.getoption("ssh_config", None),
                                ssh_identity_file=config.getoption("ssh_identity_file", None),
-                               timeout=float(seh.vars.get("se_ssh_timeout", 10)))
-        st.testinfra_hosts[seh.name] = real
+                               timeout=float(seh.vars.get("se_ssh_timeout", 10)),
+                               masters=config.stash[MASTERS])
+        st.hosts.testinfra[seh.name] = real
         return real
 
 
@@ -304,12 +246,13 @@ def require_reachable(config: pytest.Config, seh: SEHost, check_id: str | None =
     """The testinfra host, or fail the current check with one line if it cannot be reached."""
     st = state_of(config)
     real = testinfra_host(config, seh)
-    probe = st.probes.get(seh.name)
+    probe = st.hosts.probes.get(seh.name)
     if probe is None:
         probe = remote.probe(real, float(seh.vars.get("se_ssh_timeout", 10)) * 2 + 5)
-        st.probes[seh.name] = probe
+        st.hosts.probes[seh.name] = probe
+        seh.detected_os = seh.detected_os or probe.os  # learnt with the probe: no second contact
     if not probe.ok:
-        raise checks.CouldNotRun(check_id, seh.name, probe.reason, tags.UNREACHABLE_FIX)
+        raise checks.CouldNotRun(check_id, seh.name, probe.reason, outcomes.UNREACHABLE_FIX)
     return real
 
 
@@ -335,16 +278,15 @@ class GuardedHost:
 
 
 def detect_os(config: pytest.Config, seh: SEHost) -> str | None:
-    """OS family from testinfra's ``system_info`` (fails the check if the host is unreachable)."""
-    real = require_reachable(config, seh)
-    info = real.system_info
-    return knowledge.os_family(info.distribution, info.release)
+    """OS family, read by the host's one reachability probe (fails the check if unreachable)."""
+    require_reachable(config, seh)
+    return state_of(config).probes[seh.name].os
 
 
 def attach(config: pytest.Config, seh: SEHost | None) -> SEHost | None:
     """Give an inventory host its (guarded) testinfra Host and OS detector, once."""
-    if seh is not None and seh.host is None:
-        seh.host = GuardedHost(config, seh)
+    if seh is not None and seh.testinfra is None:
+        seh.testinfra = GuardedHost(config, seh)
         seh.detect_os = lambda: detect_os(config, seh)
     return seh
 
@@ -352,37 +294,49 @@ def attach(config: pytest.Config, seh: SEHost | None) -> SEHost | None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Unreachable-host lines name the check being run."""
-    seh = attach(item.config, tags.se_host(item))
-    if seh is not None and isinstance(seh.host, GuardedHost):
-        seh.host._se_check = tags.check_id(item)
+    seh = attach(item.config, outcomes.se_host(item))
+    if seh is not None and isinstance(seh.testinfra, GuardedHost):
+        seh.testinfra._se_check = outcomes.check_id(item)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Ask hosts whose OS no check needed (a `-m dns` run, say), in parallel and bounded.
+    """Learn the OS of hosts that no check contacted (a `-m dns` run, say), then close ssh.
 
-    The report's matrix and the result file name each host's OS; this is the one place that
-    learns it for hosts whose checks did not need it.
+    The report's matrix and the result file name each host's OS. A host's OS comes with its
+    one reachability probe, so a host a check reached is never contacted again (under xdist
+    its OS arrives on the reports); only a host no check reached is probed here, once.
     """
     config = session.config
     st = state_of(config)
-    if st.site is None or config.getoption("collectonly", False) or hasattr(config, "workerinput"):
-        return
-    ran = {r["host"] for r in st.records.values()}
-    todo = [h for h in st.site.hosts
-            if h.name in ran and h.name not in st.unreachable
-            and not st.hostinfo.get(h.name, {}).get("detected_os") and not h.detected_os]
+    try:
+        if st.site is not None and not config.getoption("collectonly", False) \
+                and not hasattr(config, "workerinput"):
+            _probe_uncontacted(config, st.site)
+    finally:
+        if MASTERS in config.stash:
+            config.stash[MASTERS].close()
+
+
+def _probe_uncontacted(config: pytest.Config, site: Site) -> None:
+    """Probe, in parallel and bounded, the hosts of this run whose OS is not known yet."""
+    st = state_of(config)
+    ran = {r.host for r in st.outcomes.records.values()}
+    todo = [h for h in site.hosts
+            if h.name in ran and not st.outcomes.host(h.name).unreachable and h.name not in st.hosts.probes
+            and not st.outcomes.host(h.name).detected_os and not h.detected_os]
     if not todo:
         return
 
     def one(h: SEHost) -> None:
         try:
             attach(config, h)
-            h.detected_os = detect_os(config, h)
+            require_reachable(config, h)
         except BaseException:  # pytest.fail() is a BaseException: the OS stays unknown
-            probe = st.probes.get(h.name)
+            probe = st.hosts.probes.get(h.name)
             if probe is not None and not probe.ok:
-                st.unreachable.setdefault(h.name, probe.reason)
+                facts = st.outcomes.host(h.name)
+                facts.unreachable = facts.unreachable or probe.reason
 
     threads = [threading.Thread(target=one, args=(h,), daemon=True) for h in todo]
     for t in threads:
@@ -392,7 +346,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         t.join(bound)
     for h in todo:
         if h.detected_os:
-            st.hostinfo.setdefault(h.name, {})["detected_os"] = h.detected_os
+            st.outcomes.host(h.name).detected_os = h.detected_os
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -440,13 +394,13 @@ def se_host_transfer_port(request: pytest.FixtureRequest) -> tuple[SEHost, Any]:
 @pytest.fixture(scope="session")
 def facts(pytestconfig: pytest.Config) -> Facts:
     """This run's gathered host state (each fact asked once per run)."""
-    return state_of(pytestconfig).facts
+    return state_of(pytestconfig).hosts.facts
 
 
 @pytest.fixture
 def check(request: pytest.FixtureRequest) -> checks.Bound:
     """The test's check (id from its ``@pytest.mark.check``) bound to its host."""
-    cid, _, name = tags.identify(request.node)
+    cid, _, name = outcomes.identify(request.node)
     if cid is None:
         pytest.fail(f"{request.node.nodeid}: the 'check' fixture needs @pytest.mark.check(\"SE6-...\")",
                     pytrace=False)
@@ -464,11 +418,11 @@ class HostFixture:
     @pytest.fixture
     def host(self, request: pytest.FixtureRequest) -> Any:
         """The testinfra Host of the current inventory host (overrides testinfra's ``host``)."""
-        seh = tags.se_host(request.node)
+        seh = outcomes.se_host(request.node)
         if seh is None:
             pytest.fail(
                 f"{request.node.nodeid}: 'host' needs a per-host check (take se_host, se_headnode, "
                 "se_host_service or se_host_transfer_port)", pytrace=False,
             )
         attach(request.config, seh)
-        return seh.host
+        return seh.testinfra

@@ -8,12 +8,11 @@ by :mod:`se_dualstack.reporting`; this module only wires it into pytest and pyte
 
 from __future__ import annotations
 
-import hashlib
 import html
 import re
 import shutil
 import socket
-from datetime import UTC
+from datetime import timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +20,13 @@ import pytest
 
 import se_dualstack
 from se_dualstack import checks
+from se_dualstack.plugins import outcomes
 from se_dualstack.plugins.state import State, is_worker, state_of
 from se_dualstack.redact import redact
-from se_dualstack.reporting import matrix, resultfile, summary
-from se_dualstack.reporting.causes import root_causes
+from se_dualstack.reporting import files, matrix, templates
+from se_dualstack.reporting.concerns import title
+from se_dualstack.reporting.records import Record
+from se_dualstack.reporting.summary import RunSummary, host_os_text, summary_html
 
 # Metadata keys that may carry secrets (CI tokens, proxies, keys) are never shown.
 SECRET_NAME = re.compile(
@@ -36,17 +38,19 @@ SECRET_NAME = re.compile(
 CI_ALLOWED = {"CI", "CI_JOB_ID", "CI_PIPELINE_ID", "CI_COMMIT_SHA", "CI_COMMIT_REF_NAME",
               "CI_JOB_NAME", "BUILD_NUMBER", "BUILD_ID", "JOB_NAME", "GIT_COMMIT", "GIT_BRANCH",
               "GITLAB_CI"}
-STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 MAX_LISTED = 12  # checks listed under a root cause on the terminal (the report lists all)
 
 
-# This module works alone (``-p se_dualstack.plugins.report``) on the state and tags it needs.
-pytest_plugins = ["se_dualstack.plugins.state", "se_dualstack.plugins.tags"]
+# How pytest-html's filter boxes name the outcomes: a skip here is a check that does not apply,
+# and the only expected failure is a waived one.
+OUTCOME_LABELS = {"skipped": "Not applicable", "xfailed": "Waived"}
+# The columns the suite adds to pytest-html's results table: (column type, title).
+TABLE = "results_table.html.j2"
+COLUMNS = (("check", "Check"), ("sehost", "Host"), ("concern", "Concern"))
 
 
-def safe_name(name: str) -> str:
-    """A site name usable in a file name."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "site"
+# This module works alone (``-p se_dualstack.plugins.report``) on the state and outcomes it needs.
+pytest_plugins = ["se_dualstack.plugins.state", "se_dualstack.plugins.outcomes"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -55,7 +59,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_se_dualstack_site(config: pytest.Config, state: State) -> None:
-    """Unless the user chose ``--html``, write reports/<site>-<UTC>.html (+ JUnit XML)."""
+    """Unless the user chose ``--html``, write <site>-<UTC>.html (+ JUnit XML) in ``--results-dir``,
+    else reports/."""
     st = state
     assert st.site is not None, "called only once the site is known"
     if is_worker(config) or config.getoption("collectonly", False):
@@ -67,42 +72,36 @@ def pytest_se_dualstack_site(config: pytest.Config, state: State) -> None:
     args = [a for a in config.args if not a.startswith("-")]
     if args and all("selftests" in Path(a.split("::")[0]).parts for a in args):
         return  # the project's own tests: no site report
-    stamp = st.started.astimezone(UTC).strftime(STAMP_FORMAT)
-    reports = config.rootpath / "reports"
-    base = reports / resultfile.claim_stem(reports, f"{safe_name(st.site.name)}-{stamp}", ".html")
+    chosen = config.getoption("results_dir", None)  # se-dualstack run: ./reports where typed
+    reports = Path(config.invocation_params.dir, chosen) if chosen else config.rootpath / "reports"
+    stem = f"{files.safe_name(st.site.name)}-{files.stamp(st.started)}"
+    base = reports / files.claim_stem(reports, stem, ".html")
     config.option.htmlpath = str(base.parent / f"{base.name}.html")
     config.option.self_contained_html = True
     if not getattr(config.option, "xmlpath", None):
         config.option.xmlpath = str(base.parent / f"{base.name}.xml")
-    st.report_base = base
-    st.report_html = base.parent / f"{base.name}.html"
+    st.reports.base = base
+    st.reports.html = base.parent / f"{base.name}.html"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Point reports/<site>-latest.html at this run's report (stable link for the reviewer)."""
+    """Point reports/<site>-latest.html at this run's report (stable link for the reviewer),
+    as the result file's ``latest``: not for a run that could not run, and a partial run
+    (``-m dns``) only its own selection's (``<site>-m_dns-latest.html``)."""
     st = state_of(config)
-    if st.report_html is None or st.site is None or not st.report_html.exists():
+    report, latest_json = st.reports.html, st.results.latest_path
+    if report is None or st.site is None or not report.exists() or latest_json is None:
         return
-    latest = st.report_html.parent / f"{safe_name(st.site.name)}-latest.html"
+    latest = report.parent / f"{latest_json.stem}.html"
     try:
         if latest.is_symlink() or latest.exists():
             latest.unlink()
-        latest.symlink_to(st.report_html.name)
+        latest.symlink_to(report.name)
     except OSError:
-        shutil.copyfile(st.report_html, latest)
+        shutil.copyfile(report, latest)
 
 
 # --------------------------------------------------------------------------- metadata
-
-
-def inventory_digest(path: str | None) -> str:
-    """sha256 of the inventory file, so the reviewer knows exactly which one was used."""
-    if not path:
-        return ""
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError:
-        return ""
 
 
 def _ci_variables() -> set[str]:
@@ -139,17 +138,17 @@ def _metadata(config: pytest.Config) -> dict[str, Any] | None:
 
 
 def _host_line(st: State, name: str) -> str:
+    """Role, OS, firewall and how the suite reaches the host (never a key's path)."""
     assert st.site is not None, "only called with a site"
     h = st.site.host(name)
-    os_text = summary.host_os_text(h, st.hostinfo.get(name, {}).get("detected_os"),
-                                   name in st.unreachable)
-    c = h.access
+    facts = st.outcomes.host(name)
+    os_text = host_os_text(h, facts.detected_os or None, bool(facts.unreachable))
+    c = h.connection
     via = "local" if c.kind == "local" else (
         f"{c.kind} {c.user + '@' if c.user else ''}{c.address}{f':{c.port}' if c.port else ''}"
-        + (f", key {c.private_key_file}" if c.private_key_file else "")
+        + (", key from the inventory" if c.private_key_file else "")
         + (f", become {c.become_user}" if c.become else ""))
-    firewall = st.hostinfo.get(name, {}).get("firewall")
-    fw_text = f", firewall {firewall}" if firewall else ""
+    fw_text = f", firewall {facts.firewall}" if facts.firewall else ""
     return f"{h.role or 'role unknown'} ({h.role_source}), {os_text}{fw_text}, {via}"
 
 
@@ -163,43 +162,31 @@ def fill_metadata(config: pytest.Config, st: State) -> None:
     md["Site"] = st.site.name
     md["SE flavour"] = st.site.flavour
     md["Suite version"] = f"se_dualstack {se_dualstack.__version__}"
-    md["Inventory"] = html.escape(st.inventory or st.site.inventory_path)
-    digest = inventory_digest(st.inventory)
+    md["Inventory"] = html.escape(st.source.inventory or st.site.origin)
+    digest = files.sha256(st.source.inventory)
     if digest:
         md["Inventory sha256"] = digest
     md["Hosts"] = {h.name: html.escape(_host_line(st, h.name)) for h in st.site.hosts}
-    md["Started (UTC)"] = st.started.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    md["Started (UTC)"] = st.started.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     md["Suite machine"] = html.escape(socket.gethostname())
 
 
 # --------------------------------------------------------------------------- per-test extras
 
 
-def check_extra(report: pytest.TestReport) -> str | None:
+def check_extra(report: pytest.TestReport, rec: Record | None) -> str | None:
     """The check's explanation (why it matters, the finding, the fix) for its row, as HTML."""
-    if report.when == "teardown" or (report.when != "call" and report.passed):
-        return None
-    cid = getattr(report, "se_check", "")
-    if not cid:
+    if rec is None or not rec.check or report.when == "teardown" or (
+            report.when != "call" and report.passed):
         return None
     try:
-        chk: checks.Check | None = checks.get(cid)
+        chk: checks.Check | None = checks.get(rec.check)
     except (KeyError, OSError):
         chk = None
-    parts = [f'<div class="se6-extra"><p><b>{html.escape(cid)}</b>']
-    if chk is not None:
-        parts.append(f" &mdash; {html.escape(chk.title)}</p>")
-        parts.append(f'<p class="se6-why"><b>Why it matters:</b> {html.escape(chk.rationale)}</p>')
-    else:
-        parts.append("</p>")
-    finding = str(getattr(report, "se_message", "")).removeprefix(f"[{cid}] ").partition(" Fix: ")[0]
-    if report.failed and finding:
-        parts.append(f'<p class="se6-finding"><b>Finding:</b> {html.escape(redact(finding))}</p>')
-    fix = getattr(report, "se_fix", "")
-    if report.failed and fix:
-        parts.append(f'<p class="se6-fix"><b>Remediation:</b> {html.escape(redact(fix))}</p>')
-    parts.append("</div>")
-    return "".join(parts)
+    finding = rec.message.removeprefix(f"[{rec.check}] ").partition(" Fix: ")[0]
+    return templates.render("check_extra.html.j2", cid=rec.check, check=chk,
+                            finding=finding if report.failed else "",
+                            fix=rec.fix if report.failed else "")
 
 
 # --------------------------------------------------------------------------- the report object
@@ -212,10 +199,17 @@ class SEReport:
         self.config = config
         self.state = state
 
-    @pytest.hookimpl(tryfirst=True)
+    def record(self, report: Any) -> Record | None:
+        return self.state.outcomes.records.get(report.nodeid)
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Give each check's row its explanation before pytest-html renders it."""
-        extra = check_extra(report)
+        """Give each check's row its explanation before pytest-html renders it.
+
+        Not tryfirst: the outcomes plugin folds the report into its record first (tryfirst),
+        and pytest-html renders the row last (trylast)."""
+        if is_worker(self.config):
+            return
+        extra = check_extra(report, self.record(report))
         if extra is None:
             return
         try:
@@ -235,81 +229,63 @@ class SEReport:
     def pytest_html_report_title(self, report: Any) -> None:
         name = self.state.site.name if self.state.site is not None else "(no site)"
         report.title = f"IPv6 dual-stack acceptance: {name}"
+        for outcome, label in OUTCOME_LABELS.items():
+            if outcome in report.outcomes:
+                report.outcomes[outcome]["label"] = label
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
-        cells[1:1] = [
-            '<th class="sortable" data-column-type="check">Check</th>',
-            '<th class="sortable" data-column-type="sehost">Host</th>',
-            '<th class="sortable" data-column-type="concern">Concern</th>',
-        ]
+        cells[1:1] = [templates.macro(TABLE, "header", column, name) for column, name in COLUMNS]
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_row(self, report: Any, cells: list[str]) -> None:
-        cid = html.escape(getattr(report, "se_check", ""))
-        host = html.escape(getattr(report, "se_host", ""))
-        concern = matrix.title(getattr(report, "se_concern", ""))
-        cells[1:1] = [
-            f'<td class="col-check">{cid}</td>',
-            f'<td class="col-sehost">{host}</td>',
-            f'<td class="col-concern">{concern}</td>',
-        ]
+        rec = self.record(report) or Record(report.nodeid)
+        if rec.waived and cells and "XFailed" in cells[0]:
+            cells[0] = cells[0].replace("XFailed", "Waived")
+        values = (rec.check or "", rec.host or "", title(rec.concern))
+        cells[1:1] = [templates.macro(TABLE, "cell", c, v) for (c, _), v in zip(COLUMNS, values)]
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_html(self, report: Any, data: list[str]) -> None:
-        longrepr = getattr(report, "longrepr", None)
-        if report.skipped and isinstance(longrepr, tuple) and len(longrepr) == 3:
+        if report.skipped and isinstance(report.longrepr, tuple):
             # pytest keeps a skip as (path, line, reason): show the reason as a sentence.
-            reason = str(longrepr[2]).removeprefix("Skipped: ")
-            data[:] = [f'<div class="log">{html.escape(redact(reason))}</div>']
+            data[:] = [templates.macro(TABLE, "log", outcomes.skip_reason(report))]
             return
         data[:] = [redact(d) for d in data]
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str],
                                     postfix: list[str], session: pytest.Session) -> None:
-        st = self.state
-        if st.site is None:
-            return
-        host_os = {n: i["detected_os"] for n, i in st.hostinfo.items() if i.get("detected_os")}
-        prefix.append(_summary(st, host_os))
+        run = self.state.outcomes.summary
+        if run is not None:
+            prefix.append(summary_html(run))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """The same matrix on the terminal, for the admin who runs the suite."""
-        st = self.state
-        if is_worker(self.config) or st.site is None or not st.records:
+        run = self.state.outcomes.summary
+        if is_worker(self.config) or run is None or not run.records:
             return
-        names = [h.name for h in st.site.hosts]
-        concerns, cells = matrix.matrix(st.records.values(), st.concerns)
-        concerns = matrix.used_concerns(concerns, cells, names)
-        if not concerns:
-            return
-        terminalreporter.write_sep("=", f"IPv6 dual-stack acceptance: {st.site.name}")
-        for line, bad in matrix.terminal_lines(names, concerns, cells):
-            if line.startswith("host"):
-                terminalreporter.write_line(line)
-            else:
-                terminalreporter.write_line(line, red=bad, green=not bad)
-        causes, _ = root_causes([r for r in st.records.values() if r.get("host")])
-        for c in causes:
-            terminalreporter.write_line(f"root cause: {c.line(st.unreachable.get(c.host or '', ''))}",
-                                        red=True, bold=True)
-            for rec in c.records[:MAX_LISTED]:
-                terminalreporter.write_line(f"    {rec['nodeid']}")
-            if len(c.records) > MAX_LISTED:
-                terminalreporter.write_line(f"    ... and {len(c.records) - MAX_LISTED} more")
-        for h, r in sorted(st.unreachable.items()):
-            if not any(c.host == h for c in causes):
-                terminalreporter.write_line(f"unreachable: {h}: {r}", red=True)
-        if st.report_html is not None:
-            terminalreporter.write_line(f"report: {st.report_html}")
+        write_terminal(terminalreporter, run)
+        if self.state.reports.html is not None:
+            terminalreporter.write_line(f"report: {self.state.reports.html}")
 
 
-def _summary(st: State, host_os: dict[str, str]) -> str:
-    assert st.site is not None, "only called with a site"
-    firewalls = {n: i["firewall"] for n, i in st.hostinfo.items() if i.get("firewall")}
-    return summary.summary_html(st.site, list(st.records.values()), st.concerns, host_os,
-                                st.unreachable, st.adhoc, firewalls)
-
-
-
+def write_terminal(tr: Any, run: RunSummary) -> None:
+    """Matrix (one convention per cell, with its legend), root causes, unreachable hosts."""
+    if not run.matrix.concerns:
+        return
+    tr.write_sep("=", f"IPv6 dual-stack acceptance: {run.site.name}")
+    lines = matrix.terminal_lines(run.matrix)
+    tr.write_line(lines[0][0])
+    for line, bad in lines[1:-1]:
+        tr.write_line(line, red=bad, green=not bad)
+    tr.write_line(lines[-1][0])
+    for c in run.causes:
+        tr.write_line(f"root cause: {c.line(run.facts(c.host or '').unreachable)}", red=True, bold=True)
+        for rec in c.records[:MAX_LISTED]:
+            tr.write_line(f"    {rec.nodeid}")
+        if len(c.records) > MAX_LISTED:
+            tr.write_line(f"    ... and {len(c.records) - MAX_LISTED} more")
+    for h, why in run.unreachable().items():
+        if not any(c.host == h for c in run.causes):
+            tr.write_line(f"unreachable: {h}: {why}", red=True)

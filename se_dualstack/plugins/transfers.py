@@ -6,11 +6,11 @@ one transfer case per test id (``head.example.test-root-ipv6-via-disk01``), the 
 gfal2 workers (one per family, killed at the end), and the per protocol x family statistics
 that go to the terminal and, with an inline SVG chart, to the HTML report's summary.
 
-Per-transfer numbers travel on ``report.user_properties`` so the summary also works under
-pytest-xdist (the controller only sees reports): ``se6_transfer`` (one per transfer, for the
-summary), ``transfer`` (one figure per direction, for the result file and the run comparison)
-and, when the grid proxy is unusable, ``se6_no_credentials`` (the run then exits 4, "could not
-run": every transfer test fails saying why, the other checks run on and the reports are written).
+Each transfer travels once, as a row on its test's report tag (so the summary also works under
+pytest-xdist: the controller only sees reports), and becomes part of the test's record: the run
+summary, the result file and the run comparison all read those rows. When no credential is
+usable the tag also carries the run's could-not-run line (the run then exits 4: every transfer
+test fails saying why, the other checks run on and the reports are written).
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ from typing import Any
 
 import pytest
 
-from se_dualstack import exitcodes
+from se_dualstack import applicability, exitcodes
+from se_dualstack.plugins import outcomes
 from se_dualstack.plugins.state import State, is_worker, state_of
+from se_dualstack.reporting.records import Tag
 from se_dualstack.transfer import protocols, tokens, tpc
-from se_dualstack.transfer.addresses import alias_cases, per_address, site_resolve
+from se_dualstack.transfer.addresses import Resolve, alias_cases, per_address, site_resolve
 from se_dualstack.transfer.cases import (
     AUTHS,
     DEFAULTS,
@@ -38,22 +40,17 @@ from se_dualstack.transfer.cases import (
     transfer_cases,
 )
 from se_dualstack.transfer.hops.cases import ChainCase, chain_cases
-from se_dualstack.transfer.outcome import Step, TransferResult
+from se_dualstack.transfer.outcome import TransferResult
 from se_dualstack.transfer.pool import TransferPool
 from se_dualstack.transfer.proxy import check_proxy
-from se_dualstack.transfer.render import addresses_html, stats_html, stats_lines
+from se_dualstack.transfer.render import stats_lines, transfers_html
 from se_dualstack.transfer.session import TransferSession, no_credential_line
 from se_dualstack.transfer.shim import build_shim
-from se_dualstack.transfer.stats import RepeatStats, figures, group_stats
+from se_dualstack.transfer.stats import RepeatStats, group_stats, row
 from se_dualstack.transfer.worker import WorkerPool
 
-# This module works alone (``-p se_dualstack.plugins.transfers``) on the state and tags it needs.
-pytest_plugins = ["se_dualstack.plugins.state", "se_dualstack.plugins.tags"]
-
-
-PROP = "se6_transfer"  # per transfer, read by TransferSummary
-FIGURE_PROP = "transfer"  # per direction, read by se_dualstack.results (the result file)
-NO_CREDENTIALS_PROP = "se6_no_credentials"  # the could-not-run line, read by TransferSummary
+# This module works alone (``-p se_dualstack.plugins.transfers``) on the state and outcomes it needs.
+pytest_plugins = ["se_dualstack.plugins.state", "se_dualstack.plugins.outcomes"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -100,8 +97,13 @@ def _per_address(config: pytest.Config, site: Any, cases: list[TransferCase]) ->
     """
     if build_shim()[0] is None:
         return cases
-    resolve = site_resolve(site, state_of(config).facts.dns_cache)
+    resolve = _resolver(config, site)
     return [*per_address(cases, resolve), *alias_cases(site, resolve, _protocols(config))]
+
+
+def _resolver(config: pytest.Config, site: Any) -> Resolve:
+    """A/AAAA at the site's resolvers (:func:`site_resolve`), answers cached for the run."""
+    return site_resolve(site, state_of(config).hosts.facts.dns_cache)
 
 
 def _proxy_path() -> str:
@@ -143,9 +145,9 @@ class RunCases:
 def run_cases(config: pytest.Config) -> RunCases:
     """This run's transfer cases and credentials (made on first use; the site must be known)."""
     state = state_of(config)
-    if state.transfer_cases is None:
-        state.transfer_cases = _make_cases(config, state.site)
-    return state.transfer_cases
+    if state.transfers.cases is None:
+        state.transfers.cases = _make_cases(config, state.site)
+    return state.transfers.cases
 
 
 def _make_cases(config: pytest.Config, site: Any) -> RunCases:
@@ -156,8 +158,13 @@ def _make_cases(config: pytest.Config, site: Any) -> RunCases:
             return RunCases(auths, token, note, [], [])
         # Without the family shim (no cc), fall back to declared single-family aliases.
         plain = transfer_cases(site, _protocols(config), use_aliases=build_shim()[0] is None, auths=auths)
-        return RunCases(auths, token, note, _per_address(config, site, plain),
-                        tpc_cases(site, _protocols(config), auths=auths),
+        # Cases the client would reach through NAT64 (a DNS64-made AAAA) are labelled "-nat64".
+        resolve = _resolver(config, site)
+        prefixes = state_of(config).hosts.facts.dns64(dict(getattr(site, "vars", {}) or {})).prefixes
+        return RunCases(auths, token, note,
+                        applicability.label_nat64(_per_address(config, site, plain), resolve, prefixes),
+                        applicability.label_nat64(tpc_cases(site, _protocols(config), auths=auths),
+                                                  resolve, prefixes),
                         chains=chain_cases(site, _protocols(config), auths=auths))
     except (ValueError, pytest.UsageError) as exc:
         return RunCases([], token, note, [], [], str(exc))
@@ -243,6 +250,10 @@ def make_session(config: pytest.Config, site: Any) -> TransferSession:
             sess.workers["token"] = WorkerPool(replace(settings, auth="token", token_file=sess.token.path),
                                                shim)
     sess.no_credential = no_credential_line(run.auths, sess)
+    if site is not None:  # a silent endpoint's service, and which address is the entry's
+        sess.services = {(h.name, svc.port): svc.name for h in site.hosts for svc in h.services
+                         if svc.port is not None}
+        sess.resolve = _resolver(config, site)
     concurrency, per_host = _slot_limits(config, site)
     if concurrency > 1:
         sess.slots = TransferPool(shim, concurrency, per_host)
@@ -280,11 +291,17 @@ def _plan(session: pytest.Session, config: pytest.Config) -> tuple[list[Any], bo
     by_group = is_worker(config)
     if by_group and config.getoption("dist", "no") != "loadgroup":
         return [], False
+    st = state_of(config)
+    hosts = {h.name: h for h in st.site.hosts} if st.site is not None else {}
+    machine = st.hosts.facts.suite_machine()
     cases = []
     for item in session.items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         case = params.get("transfer_case") or params.get("tpc_case")
-        if case is not None and item.get_closest_marker("skip") is None:
+        # Not the N/A ones (an end declared without the family), nor those this machine cannot
+        # run (no address of the family): their tests say so without a transfer.
+        if case is not None and item.get_closest_marker("skip") is None and \
+                applicability.runnable(case, hosts, machine):
             cases.append(case)
     # Third-party copies first: they wait longest (the servers' rendezvous), so they overlap the
     # round trips instead of trailing them; each test still takes its own result.
@@ -297,13 +314,16 @@ def transfer_session(pytestconfig: pytest.Config, request: pytest.FixtureRequest
     """The run's gfal2 workers; always closed (workers killed, scratch files removed)."""
     site = state_of(pytestconfig).site
     sess = make_session(pytestconfig, site)
-    # Third-party copies read the servers' socket tables over the hosts' ssh connections, which
-    # the site fixture gives its hosts.
-    site = request.getfixturevalue("site")
-    resolve = site_resolve(site, state_of(pytestconfig).facts.dns_cache)
-    sess.leg_watch = lambda case: tpc.watch(case, site, resolve)
+    plan, by_group = _plan(request.session, pytestconfig)
+    sess.cases, sess.plan_by_group = list(plan), by_group  # the other family's, for a fix
+    if site is not None:
+        # Third-party copies read the servers' socket tables over the hosts' ssh connections,
+        # which the site fixture gives its hosts.
+        site = request.getfixturevalue("site")
+        resolve = _resolver(pytestconfig, site)
+        sess.leg_watch = lambda case: tpc.watch(case, site, resolve)
     if sess.slots is not None:
-        sess.plan, sess.plan_by_group = _plan(request.session, pytestconfig)
+        sess.plan = plan
     try:
         yield sess
     finally:
@@ -327,30 +347,41 @@ def add_html(request: pytest.FixtureRequest) -> Callable[[str], None]:
     return add
 
 
+def _withhold_credentials(config: pytest.Config, sess: Any) -> None:
+    """The credential files of this run never appear by path in a report: a pasted command or
+    a message names the variable a grid client reads instead."""
+    withheld = state_of(config).outcomes.withheld
+    proxy = getattr(getattr(sess, "settings", None), "proxy", "")
+    if proxy:
+        withheld[proxy] = "$X509_USER_PROXY" if os.environ.get("X509_USER_PROXY") else "/tmp/x509up_u$UID"
+    token = getattr(getattr(sess, "token", None), "path", "")
+    for path in (token, config.getoption("bearer_token_file", None)):
+        if path:
+            withheld[str(path)] = "$BEARER_TOKEN_FILE"
+
+
+def _entry_address(resolve: Resolve | None, r: TransferResult) -> str:
+    """The entry's address when its name has one of the family (several: the case pinned one)."""
+    addresses = resolve(r.endpoint, r.family) if resolve is not None and r.endpoint else []
+    return addresses[0] if len(addresses) == 1 else ""
+
+
 @pytest.fixture
 def record(request: pytest.FixtureRequest) -> Callable[[list[TransferResult]], None]:
-    """``record(results)``: this test's numbers on its report (xdist-safe; no URLs, no
-    credentials): per transfer for the run summary, per direction for the result file, and the
-    proxy problem for the exit status."""
+    """``record(results)``: this test's transfers on its report, one row each (xdist-safe; no
+    URLs, no credentials), and the run's could-not-run line when no credential is usable."""
 
     def put(results: list[TransferResult]) -> None:
-        props = request.node.user_properties
-        for r in results:
-            props.append((PROP, {
-                "case": r.case_id, "protocol": r.protocol, "family": r.family, "ok": r.ok,
-                "endpoint": r.endpoint, "address": r.address, "landed": r.landed,
-                "error": r.error_summary(), "auth": r.auth, "upload": r.upload_rate,
-                "download": r.download_rate,
-                # seconds and bytes of the data steps: the summary's latency and throughput
-                "steps": {st.name: [round(st.seconds, 6), st.nbytes] for st in r.steps
-                          if st.ok and st.name in ("upload", "download", "tpc")},
-            }))
-        props.extend((FIGURE_PROP, fig) for fig in figures(results))
+        left = request.node.stash.setdefault(outcomes.TRANSFERS, Tag())
+        site = state_of(request.config).site
+        resolve = _resolver(request.config, site) if site is not None else None
+        left.transfers.extend(row(r, _entry_address(resolve, r)) for r in results)
         sess = (request.getfixturevalue("transfer_session")
                 if "transfer_session" in request.fixturenames else None)
+        _withhold_credentials(request.config, sess)
         line = getattr(sess, "no_credential", None)
         if line and any(r.precondition for r in results):
-            props.append((NO_CREDENTIALS_PROP, line))
+            left.no_credentials = line
 
     return put
 
@@ -359,32 +390,16 @@ def record(request: pytest.FixtureRequest) -> Callable[[list[TransferResult]], N
 
 
 class TransferSummary:
-    """Collects the per-transfer numbers from reports (controller side) and renders the summary."""
+    """The run's transfers per protocol, credential and family (controller side), from records."""
 
     def __init__(self, state: State) -> None:
         self.state = state
 
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when != "call":
-            return
-        for key, val in getattr(report, "user_properties", []):
-            if key == NO_CREDENTIALS_PROP and self.state.no_credentials is None:
-                self.state.no_credentials = str(val)
-            if key == PROP and isinstance(val, dict):
-                self.state.transfer_rows.append(val)
+    def rows(self) -> list[Any]:
+        return outcomes.transfer_rows(self.state.outcomes.records.values())
 
     def stats(self) -> dict[tuple[str, int, str], RepeatStats]:
-        results = []
-        for r in self.state.transfer_rows:
-            res = TransferResult(str(r.get("case", "")), r["protocol"], int(r["family"]), 0,
-                                 auth=str(r.get("auth", "x509")))
-            if not r["ok"]:
-                res.precondition = str(r.get("error", "")) or "failed"
-            else:
-                res.steps = [Step(name, "passed", float(sec), nbytes=int(nb))
-                             for name, (sec, nb) in (r.get("steps") or {}).items()]
-            results.append(res)
-        return group_stats(results)
+        return group_stats(self.rows())
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -393,7 +408,7 @@ class TransferSummary:
         Before the results plugin writes the result file (so its exit status and the kept
         ``latest`` agree); an interrupted or crashed run keeps its own status.
         """
-        if self.state.no_credentials and not is_worker(session.config) and \
+        if self.state.transfers.no_credentials and not is_worker(session.config) and \
                 session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             session.exitstatus = exitcodes.USAGE_ERROR
 
@@ -403,16 +418,15 @@ class TransferSummary:
             terminalreporter.section("transfers per protocol, credential and family")
             for line in stats_lines(stats):
                 terminalreporter.write_line(line)
-        if self.state.no_credentials:
-            terminalreporter.write_line(self.state.no_credentials, red=True, bold=True)
+        if self.state.transfers.no_credentials:
+            terminalreporter.write_line(self.state.transfers.no_credentials, red=True, bold=True)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str],
                                     postfix: list[str]) -> None:
-        stats = self.stats()
-        if stats:
-            postfix.append(stats_html(stats))
-            postfix.append(addresses_html(self.state.transfer_rows))
+        rows = self.rows()
+        if rows:
+            postfix.append(transfers_html(self.stats(), rows))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -430,4 +444,4 @@ def pytest_se_dualstack_site(config: pytest.Config, state: State) -> None:
     are the run's (:func:`run_cases`); a bad setting is reported at parametrization.
     """
     run = run_cases(config)
-    state.group_hosts.update({c.id: c.group_host for c in [*run.transfers, *run.tpcs, *run.chains]})
+    state.hosts.group_hosts.update({c.id: c.group_host for c in [*run.transfers, *run.tpcs, *run.chains]})

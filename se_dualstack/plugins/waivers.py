@@ -6,20 +6,21 @@ anything runs (a malformed file is a one-line usage error, exit 4) and applies i
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Generator
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 
 from se_dualstack import checks
+from se_dualstack.plugins import outcomes
 from se_dualstack.plugins.state import state_of
+from se_dualstack.reporting.files import sha256
+from se_dualstack.reporting.records import WaiverNote
 from se_dualstack.waivers import WaiverFileError, find, load
 
-# This module works alone (``-p se_dualstack.plugins.waivers``) on the state and tags it needs.
-pytest_plugins = ["se_dualstack.plugins.state", "se_dualstack.plugins.tags"]
+# This module works alone (``-p se_dualstack.plugins.waivers``) on the state and outcomes it needs.
+pytest_plugins = ["se_dualstack.plugins.state", "se_dualstack.plugins.outcomes"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -58,15 +59,11 @@ def pytest_configure(config: pytest.Config) -> None:
         waivers = load(path, _known_checks())
     except WaiverFileError as exc:
         raise pytest.UsageError(str(exc)) from None
-    st = state_of(config)
-    st.waivers, st.waiver_path = waivers, path
-    st.waiver_today = today = datetime.now(UTC).date()
-    try:
-        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError:
-        digest = None
-    st.waiver_meta = {
-        "path": path, "sha256": digest, "today": today.isoformat(),
+    ws = state_of(config).waivers
+    ws.entries, ws.path = waivers, path
+    ws.today = today = datetime.now(timezone.utc).date()
+    ws.meta = {
+        "path": path, "sha256": sha256(path), "today": today.isoformat(),
         "entries": [dict(w.as_dict(), expired=w.expired(today)) for w in waivers]}
 
 
@@ -75,27 +72,27 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
                               ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Turn a failure matching an unexpired waiver into WAIVED; mark one matching only expired ones.
 
-    Outermost wrapper (tryfirst), so it sees the report as the tags wrapper leaves it: with its
-    check id, host and one-line message.
+    Outermost wrapper (tryfirst), so it sees the report as the outcomes wrapper leaves it: with
+    its tag (check id, host, one-line message).
     """
     report = yield
-    st = state_of(item.config)
-    if st.waivers is None or report.when != "call" or not report.failed or hasattr(report, "wasxfail"):
+    ws = state_of(item.config).waivers
+    if ws.entries is None or report.when != "call" or not report.failed or hasattr(report, "wasxfail"):
         return report
-    assert st.waiver_today is not None, "set with the waivers"
-    valid, expired = find(st.waivers, report.se_check or None, report.se_host or None,
-                          st.waiver_today)
+    assert ws.today is not None, "set with the waivers"
+    tag = outcomes.tag_of(report)
+    valid, expired = find(ws.entries, tag.check or None, tag.host or None, ws.today)
     if valid is not None:
         report.outcome = "skipped"
         report.wasxfail = f"waived: {valid.justification} (until {valid.expires.isoformat()})"  # type: ignore[attr-defined]
-        report.se_waiver = dict(valid.as_dict(), file=st.waiver_path, expired=False)  # type: ignore[attr-defined]
-        report.sections.append(("waiver", f"waiver {valid.index} of {st.waiver_path} applies: "
+        tag.waiver = WaiverNote(**valid.as_dict(), file=ws.path, expired=False)
+        report.sections.append(("waiver", f"waiver {valid.index} of {ws.path} applies: "
                                           f"{valid.justification} (until {valid.expires.isoformat()})"))
     elif expired is not None:
-        note = (f"waiver {expired.index} of {st.waiver_path} for check {expired.check} on "
+        note = (f"waiver {expired.index} of {ws.path} for check {expired.check} on "
                 f"{', '.join(expired.hosts)} expired on {expired.expires.isoformat()} "
                 f"(justification was: {expired.justification}); fix the failure or renew the waiver")
-        report.se_waiver = dict(expired.as_dict(), file=st.waiver_path, expired=True)  # type: ignore[attr-defined]
+        tag.waiver = WaiverNote(**expired.as_dict(), file=ws.path, expired=True)
         longrepr = report.longrepr
         prefix = f"waiver expired on {expired.expires.isoformat()}: "
         crash = getattr(longrepr, "reprcrash", None)
@@ -107,14 +104,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
             longrepr.addsection("waiver expired", note)  # type: ignore[union-attr]
         else:
             report.sections.append(("waiver expired", note))
+    outcomes.put(report, tag)
     return report
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
     """Count waived failures as their own category ("N waived"), shown as WAIVED, never as passed."""
-    waiver = getattr(report, "se_waiver", None)
-    if waiver and not waiver.get("expired") and report.skipped and hasattr(report, "wasxfail"):
+    if not (report.skipped and hasattr(report, "wasxfail")):
+        return None
+    waiver = outcomes.tag_of(report).waiver
+    if waiver and not waiver.expired:
         return "waived", "w", "WAIVED"
     return None
 
@@ -122,16 +122,19 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     """List waived failures with their justification, and waivers that expired."""
     tr = terminalreporter
-    waived = tr.stats.get("waived", [])
     st = state_of(config)
-    if not waived and st.waivers is None:
+    ws = st.waivers
+    waived = [r for r in st.outcomes.records.values() if r.waived]
+    if not waived and ws.entries is None:
         return
     if waived:
         tr.write_sep("=", f"{len(waived)} waived failure(s)", yellow=True)
-        for rep in waived:
-            tr.write_line(f"WAIVED {rep.nodeid} - {rep.wasxfail}")
-    if st.waivers is not None and st.waiver_today is not None:
-        for w in st.waivers:
-            if w.expired(st.waiver_today):
-                tr.write_line(f"waiver {w.index} ({w.check} on {', '.join(w.hosts)}) in {st.waiver_path} "
+        for rec in waived:
+            w = rec.waiver
+            tr.write_line(f"WAIVED {rec.nodeid} - waived: {w.justification if w else '?'} "
+                          f"(until {w.expires if w else '?'})")
+    if ws.entries is not None and ws.today is not None:
+        for w in ws.entries:
+            if w.expired(ws.today):
+                tr.write_line(f"waiver {w.index} ({w.check} on {', '.join(w.hosts)}) in {ws.path} "
                               f"expired on {w.expires.isoformat()}: it no longer applies", yellow=True)

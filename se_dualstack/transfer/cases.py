@@ -173,6 +173,9 @@ class TransferCase:
     # Why no round trip applies (the test skips with it): a data server that listens on no fixed
     # port for the protocol (a dCache pool's movers) is reached only through its door's redirect.
     skip: str = ""
+    # The only AAAA the client gets (entry or redirect target) was synthesized by DNS64: the copy
+    # goes through a NAT64 gateway, not to the host's own IPv6 (se_dualstack.applicability).
+    nat64: bool = False
 
     @property
     def id(self) -> str:
@@ -180,7 +183,7 @@ class TransferCase:
         via = "" if self.entry == self.target or self.alias else f"-via-{short(self.target)}"
         tgt = f"-{self.target_address}" if self.target_address else ""
         return (f"{self.entry}-{self.protocol}-{family_label(self.family)}{addr}{via}{tgt}"
-                f"{auth_suffix(self.auth)}")
+                f"{nat64_suffix(self.nat64)}{auth_suffix(self.auth)}")
 
     @property
     def group_host(self) -> str:
@@ -202,12 +205,20 @@ class TpcCase:
     auth: str = "x509"
     unsupported: str = ""  # why the servers cannot do this combination (the test skips with it)
     mode: str = ""  # HTTP-TPC "pull" | "push" ("": gfal2's default, pull)
+    nat64: bool = False  # the client reaches an end only through NAT64 (a DNS64-made AAAA)
 
     @property
     def id(self) -> str:
         mode = f"-{self.mode}" if self.mode else ""
         return (f"{self.source_host}-to-{short(self.dest_host)}-{self.protocol}-{family_label(self.family)}"
-                f"{mode}{auth_suffix(self.auth)}")
+                f"{mode}{nat64_suffix(self.nat64)}{auth_suffix(self.auth)}")
+
+    @property
+    def active_host(self) -> str:
+        """The end that opens the server-to-server connection (the protocol declares it per copy
+        mode): the one that could not reach the other when the copy itself fails."""
+        end = registry.get(self.protocol).tpc_active.get(self.mode, "dest")
+        return self.source_host if end == "source" else self.dest_host
 
     @property
     def group_host(self) -> str:
@@ -217,6 +228,15 @@ class TpcCase:
 
 def auth_suffix(auth: str) -> str:
     return "" if auth == "x509" else f"-{auth}"
+
+
+def nat64_suffix(nat64: bool) -> str:
+    return "-nat64" if nat64 else ""
+
+
+def is_nat64(case_id: str) -> bool:
+    """A case id with the ``-nat64`` label (:func:`nat64_suffix`)."""
+    return "nat64" in case_id.split("-")
 
 
 def short(name: str) -> str:
@@ -364,17 +384,38 @@ def transfer_cases(site: Any, protocols: Iterable[str] | None = None,
     return out
 
 
+def tpc_pairs(disks: list[Any]) -> list[tuple[Any, Any]]:
+    """(source, destination) disk nodes: the first to the second (or to itself under another
+    name), then both ways between the first dual-stack node and each one declared IPv6-only
+    (``se_families: [ipv6]``): a copy across families, where xrootd issue 968 and EOS-2775 broke."""
+    if not disks:
+        return []
+    pairs = [(disks[0], disks[1] if len(disks) > 1 else disks[0])]
+    dual = [h for h in disks if "ipv4" in (h.vars.get("se_families") or ("ipv6", "ipv4"))]
+    for v6 in (h for h in disks if h not in dual):
+        pairs += [(dual[0], v6), (v6, dual[0])] if dual else []
+    unique: dict[tuple[str, str], tuple[Any, Any]] = {}
+    for s, d in pairs:
+        unique.setdefault((s.name, d.name), (s, d))
+    return list(unique.values())
+
+
 def tpc_cases(site: Any, protocols: Iterable[str] | None = None,
               auths: Iterable[str] = ("x509",)) -> list[TpcCase]:
-    """IPv6 third-party copies: first disk node -> second (or to itself under another name).
+    """IPv6 third-party copies between disk nodes (:func:`tpc_pairs`), per protocol that can.
 
     Uses each disk node's own endpoint (server to server is the point) and the IPv6-only alias
     when declared, so the servers themselves cannot fall back to IPv4.
     """
     disks = [h for h in site.hosts if h.role == "disknode" and h.vars.get("se_transfer_dir")]
-    if not disks:
-        return []
-    src, dst = disks[0], (disks[1] if len(disks) > 1 else disks[0])
+    out: list[TpcCase] = []
+    for src, dst in tpc_pairs(disks):
+        out += _tpc_cases(site, src, dst, protocols, auths)
+    return out
+
+
+def _tpc_cases(site: Any, src: Any, dst: Any, protocols: Iterable[str] | None,
+               auths: Iterable[str]) -> list[TpcCase]:
     protos = list(protocols) if protocols else list(
         src.vars.get("se_transfer_tpc_protocols", DEFAULTS["se_transfer_tpc_protocols"]))
     out: list[TpcCase] = []

@@ -47,7 +47,7 @@ def files_equal(a: str | Path, b: str | Path, chunk: int = 4 << 20) -> tuple[boo
         while True:
             x, y = fa.read(chunk), fb.read(chunk)
             if x != y:
-                i = next(i for i, (p, q) in enumerate(zip(x, y, strict=False)) if p != q)
+                i = next(i for i, (p, q) in enumerate(zip(x, y)) if p != q)
                 return False, f"first difference at byte {off + i}"
             if not x:
                 return True, f"{sa} bytes identical"

@@ -15,8 +15,9 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
+from se_dualstack.reporting.records import TransferRow
+from se_dualstack.transfer.cases import is_nat64
 from se_dualstack.transfer.outcome import Step, TransferResult
 
 # Below this a data step's time is per-request latency (redirects, TLS, the new-file lookup),
@@ -72,56 +73,110 @@ def measured_rate(step: Step | None) -> float | None:
     return step.throughput
 
 
-def _seconds(results: list[TransferResult], name: str) -> list[float]:
-    return [s.seconds for r in results if (s := r.step(name)) is not None and s.ok]
+# The data-moving steps a row keeps (seconds and bytes), also the comparison's directions.
+DATA_STEPS = ("upload", "download", "tpc")
 
 
-def summarize(results: Iterable[TransferResult]) -> RepeatStats:
-    rs = list(results)
+def row(result: TransferResult, entry_address: str = "") -> TransferRow:
+    """One transfer as the report, the run summary and the result file keep it (no URLs, no
+    credentials: the error is the one-line summary, scrubbed where the report is made).
+
+    ``entry_address``: the entry name's one address of the family, when the caller knows it
+    from DNS. A warm worker keeps its XRootD channel to a redirector open, so a later transfer
+    through it opens no new connection to the entry: the first connection observed is then
+    where the redirect landed (or there is none), not the entry's address.
+    """
+    address, landed = result.address, result.landed
+    if entry_address and address != entry_address:
+        seen = next((c for c in result.connections if not c.refused and c.address == address), None)
+        moved = f"[{address}]:{seen.port}" if seen is not None else ""
+        landed = ", ".join(x for x in dict.fromkeys([moved, *landed.split(", ")]) if x)
+        address = entry_address
+    return TransferRow(
+        case=result.case_id, protocol=result.protocol, family=result.family, auth=result.auth,
+        ok=result.ok, endpoint=result.endpoint, address=address, landed=landed,
+        error=result.error_summary(), nat64=is_nat64(result.case_id),
+        steps={s.name: (round(s.seconds, 6), s.nbytes) for s in result.steps
+               if s.ok and s.name in DATA_STEPS})
+
+
+def _rate(step: tuple[float, int] | None) -> float | None:
+    """Bytes/s of a row's step that moved enough to measure one."""
+    if step is None or step[1] < THROUGHPUT_MIN_BYTES or step[0] <= 0:
+        return None
+    return step[1] / step[0]
+
+
+def repeat_stats(rows: Iterable[TransferRow]) -> RepeatStats:
+    """Success rate, latencies and (where measurable) throughputs over transfer rows."""
+    rs = list(rows)
     ok = [r for r in rs if r.ok]
+
+    def seconds(name: str) -> list[float]:
+        return [r.steps[name][0] for r in ok if name in r.steps]
+
     return RepeatStats(
         runs=len(rs), successes=len(ok),
-        failures=[f"{r.case_id}: {r.error_summary()}" for r in rs if not r.ok],
-        upload=[x for r in ok if (x := measured_rate(r.step("upload")))],
-        download=[x for r in ok if (x := measured_rate(r.step("download")))],
-        upload_s=_seconds(ok, "upload"), download_s=_seconds(ok, "download"), tpc_s=_seconds(ok, "tpc"),
-        size=max((s.nbytes for r in ok for s in r.steps), default=0),
+        failures=[f"{r.case}: {r.error}" for r in rs if not r.ok],
+        upload=[x for r in ok if (x := _rate(r.steps.get("upload")))],
+        download=[x for r in ok if (x := _rate(r.steps.get("download")))],
+        upload_s=seconds("upload"), download_s=seconds("download"), tpc_s=seconds("tpc"),
+        size=max((b for r in ok for _, b in r.steps.values()), default=0),
     )
 
 
-# Data-moving step -> direction of the result file's transfer figures.
-DIRECTIONS = {"upload": "upload", "download": "download", "tpc": "tpc"}
+def summarize(results: Iterable[TransferResult]) -> RepeatStats:
+    """:func:`repeat_stats` of one test's transfers (its repeats), as the test reports them."""
+    return repeat_stats(row(r) for r in results)
 
 
-def figures(results: Iterable[TransferResult]) -> list[dict[str, Any]]:
-    """The result file's ``transfer`` figures of one test: one per direction, over its repeats.
+def figures(rows: Iterable[TransferRow]) -> dict[str, float]:
+    """A test's rate per ``protocol/family/direction`` (MB/s), over its successful repeats of
+    the steps that measured one (moved at least THROUGHPUT_MIN_BYTES).
 
-    ``bytes`` and ``seconds`` are summed over the successful transfers (so the rate is their
-    aggregate throughput) and ``runs`` counts them; one figure per protocol/family/direction is
-    what :mod:`se_dualstack.compare` matches between two runs. Failed transfers add nothing.
+    Bytes and seconds are summed over the repeats (so the rate is their aggregate throughput):
+    one figure per protocol, family and direction is what :mod:`se_dualstack.compare` matches
+    between two runs of the same test. Failed transfers and latency-bound steps add nothing: a
+    1 MiB upload's "rate" is its latency upside down (0.39 -> 115 MB/s between two identical
+    nights on the testbed).
     """
-    acc: dict[tuple[str, int, str], list[float]] = {}
-    for r in results:
+    acc: dict[str, list[float]] = {}
+    for r in rows:
         if not r.ok:
             continue
-        for s in r.steps:
-            direction = DIRECTIONS.get(s.name)
-            if direction is None or s.throughput is None:
+        for direction, (sec, nbytes) in r.steps.items():
+            if sec <= 0 or nbytes < THROUGHPUT_MIN_BYTES:
                 continue
-            tot = acc.setdefault((r.protocol, r.family, direction), [0, 0.0, 0])
-            tot[0] += s.nbytes
-            tot[1] += s.seconds
-            tot[2] += 1
-    return [{"protocol": p, "family": f, "direction": d, "bytes": int(b), "seconds": round(sec, 6),
-             "runs": int(n)} for (p, f, d), (b, sec, n) in acc.items()]
+            tot = acc.setdefault(f"{r.protocol}/{r.family}/{direction}", [0.0, 0.0])
+            tot[0] += nbytes
+            tot[1] += sec
+    return {label: b / s / 1e6 for label, (b, s) in acc.items() if s > 0}
 
 
-def group_stats(results: Iterable[TransferResult]) -> dict[tuple[str, int, str], RepeatStats]:
-    """Stats per (protocol, family, credential), over every entry point and repeat."""
-    groups: dict[tuple[str, int, str], list[TransferResult]] = {}
-    for r in results:
+def latencies(rows: Iterable[TransferRow]) -> dict[str, float]:
+    """A test's median seconds per ``protocol/family/step`` over its successful repeats, for
+    the data steps too small for a throughput (below THROUGHPUT_MIN_BYTES): what the comparison
+    matches between two runs when :func:`figures` has nothing to say."""
+    acc: dict[str, list[float]] = {}
+    for r in rows:
+        if not r.ok:
+            continue
+        for step, (sec, nbytes) in r.steps.items():
+            if nbytes < THROUGHPUT_MIN_BYTES:
+                acc.setdefault(f"{r.protocol}/{r.family}/{step}", []).append(sec)
+    return {label: statistics.median(xs) for label, xs in acc.items()}
+
+
+def group_stats(rows: Iterable[TransferRow]) -> dict[tuple[str, int, str], RepeatStats]:
+    """Stats per (protocol, family, credential), over every entry point and repeat.
+
+    A copy through NAT64 is not native IPv6: it stays out of the per-family figures."""
+    groups: dict[tuple[str, int, str], list[TransferRow]] = {}
+    for r in rows:
+        if r.nat64:
+            continue
         groups.setdefault((r.protocol, r.family, r.auth), []).append(r)
-    return {k: summarize(v) for k, v in sorted(groups.items())}
+    return {k: repeat_stats(v) for k, v in sorted(groups.items())}
 
 
 def mib_s(rate: float | None) -> str:

@@ -156,9 +156,8 @@ class LegWatch:
         return list(dict.fromkeys((self.case.source_host, self.case.dest_host)))
 
     def active(self) -> list[str]:
-        which = registry.get(self.case.protocol).tpc_active(self.case.mode)
-        return list(dict.fromkeys(h for w, h in (("source", self.case.source_host),
-                                                 ("dest", self.case.dest_host)) if w in which))
+        """The end that opens the copy's connection (the protocol's ``tpc_active``)."""
+        return [self.case.active_host]
 
     def _run(self, name: str, cmd: str) -> str | None:
         try:
@@ -254,7 +253,7 @@ def port_test(host: Any, protocol: str) -> Callable[[int], bool]:
 
 
 def watch(case: TpcCase, site: Any, resolve: Callable[[str, int], list[str]]) -> LegWatch:
-    """A :class:`LegWatch` for ``case`` over the site's ssh connections (the hosts' ``.host``)."""
+    """A :class:`LegWatch` for ``case`` over the site's ssh connections (the hosts' ``.testinfra``)."""
     names = dict.fromkeys((case.source_host, case.dest_host))
     by_name = {h.name: h for h in site.hosts}
     addresses: dict[str, set[str]] = {}
@@ -263,7 +262,7 @@ def watch(case: TpcCase, site: Any, resolve: Callable[[str, int], list[str]]) ->
         aliases = [str(h.vars.get(f"se_ipv{f}_alias") or "") for f in (6, 4)]
         names_of = (n, *filter(None, aliases))
         addresses[n] = {_v4(a) for name in names_of for f in (6, 4) for a in resolve(name, f)}
-    return LegWatch(case, {n: by_name[n].host for n in names}, addresses,
+    return LegWatch(case, {n: by_name[n].testinfra for n in names}, addresses,
                     {n: port_test(by_name[n], case.protocol) for n in names})
 
 

@@ -121,3 +121,33 @@ class Testbed:
 def outcomes(doc: dict[str, Any]) -> dict[str, str]:
     """Outcome per test id of a result document."""
     return {r["nodeid"]: r["outcome"] for r in doc["records"]}
+
+
+def site_inventory(state: Path, root: Path, site: str = "UKI-TESTBED") -> Path:
+    """The testbed written as a site admin writes an inventory, knowing the site from outside.
+
+    INI in Ansible's ``/etc/ansible/hosts`` layout under ``root`` with ``group_vars/``: ungrouped
+    hosts first (one of them ``localhost ansible_connection=local``), the SE groups, a compute
+    element group, and no ssh settings beyond the key and the known_hosts file (so connection
+    sharing is Ansible's own default). Returns the path of ``hosts``.
+    """
+    hosts = json.loads((state / "state.json").read_text())["hosts"]
+    se = [h for h in hosts if h["role"] in ("headnode", "disknode")]
+    lines = ["# Ex 1: Ungrouped hosts, specify before any group headers.", "mgmt.example.test",
+             "localhost ansible_connection=local", ""]
+    for group, role in (("headnodes", "headnode"), ("disknodes", "disknode")):
+        lines += [f"[{group}]", *(f"{h['fqdn']} ansible_host={h['ipv4']}" for h in se if h["role"] == role),
+                  ""]
+    lines += ["[ce]", "ce01.example.test", "", "[storage:children]", "headnodes", "disknodes", ""]
+    (root / "group_vars").mkdir(parents=True, exist_ok=True)
+    (root / "hosts").write_text("\n".join(lines))
+    (root / "group_vars" / "all.yml").write_text(
+        f"ansible_user: root\nansible_ssh_private_key_file: {state / 'id_ed25519'}\n"
+        f"ansible_ssh_common_args: -o UserKnownHostsFile={state / 'known_hosts'}\n")
+    dns = json.loads((state / "state.json").read_text())["site"]["dns"]
+    prefix = dns["ipv6"].rsplit("::", 1)[0] + "::/64"
+    (root / "group_vars" / "storage.yml").write_text(
+        f"se_site: {site}\nse_resolvers: [{dns['ipv6']}, {dns['ipv4']}]\nse_ipv6_prefixes: [{prefix}]\n"
+        "se_transfer_dir: \"/store/{{ inventory_hostname_short }}/se6test\"\n"
+        "se_ipv6_alias: \"{{ inventory_hostname_short }}-v6.example.test\"\n")
+    return root / "hosts"

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -83,7 +83,7 @@ def test_two_runs_in_one_second_keep_both_reports(pytester: pytest.Pytester) -> 
     inv.write_text("[headnodes]\nh.example.org ansible_connection=local\n")
     reports = pytester.path / "reports"
     reports.mkdir()
-    now = datetime.now(UTC)
+    now = datetime.now(timezone.utc)
     taken = []
     for s in range(3):
         stem = f"two-{(now + timedelta(seconds=s)).strftime('%Y%m%dT%H%M%SZ')}"

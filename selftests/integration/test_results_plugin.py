@@ -2,7 +2,7 @@
 
 Why: these plugins only show their worth in a real session (report hooks, usage errors, exit
 codes, xdist), so each case runs a small fake suite with ``-p se_dualstack.plugins.results`` and
-``-p se_dualstack.plugins.waivers`` -- each works alone on the state and tags it declares.
+``-p se_dualstack.plugins.waivers`` -- each works alone on the state and outcomes it declares.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import pytest
 
 import se_dualstack
 from se_dualstack import compare
+from se_dualstack.reporting.records import Record
+from se_dualstack.transfer.stats import latencies
 
 pytest_plugins = ["pytester"]
 
@@ -86,11 +88,9 @@ def test_listen(se_host, service):
 
 
 @pytest.mark.check("SE6-SVC-05")
-def test_transfer(se_host, record_property):
+def test_transfer(se_host):
     if se_host.role == "headnode":
         pytest.skip("[SE6-SVC-05] no se_transfer_dir on the head node")
-    rate = float(__import__("os").environ.get("FAKE_RATE", "100"))
-    record_property("transfer", {"protocol": "root", "family": "ipv6", "throughput_MBps": rate})
 '''
 
 
@@ -127,6 +127,7 @@ def test_result_file_has_metadata_and_one_record_per_test(suite: pytest.Pytester
     assert len(files) == 1, f"one timestamped result file expected, found {files}"
     doc = json.loads(files[0].read_text())
     assert doc == latest(suite), "the latest file must be a copy of the timestamped one"
+    assert doc["format"] == "se-dualstack-results/2", doc["format"]
     assert doc["site"] == "exsite", f"site name from the Site: {doc['site']}"
     assert doc["suite_version"] == se_dualstack.__version__, "suite version recorded"
     assert doc["inventory"]["path"] == "inventory.yml", f"inventory path: {doc['inventory']}"
@@ -150,8 +151,7 @@ def test_result_file_has_metadata_and_one_record_per_test(suite: pytest.Pytester
     skipped = recs["test_checks.py::test_transfer[head.example.org]"]
     assert skipped["outcome"] == "skipped", skipped
     assert skipped["message"] == "[SE6-SVC-05] no se_transfer_dir on the head node", skipped
-    xfer = recs["test_checks.py::test_transfer[disk-1.example.org]"]
-    assert xfer["transfer"] == [{"protocol": "root", "family": "ipv6", "throughput_MBps": 100.0}], xfer
+    assert (bad["concern"], listen["concern"]) == ("dns", "services"), "the catalogue's concern"
     assert all(r["duration"] >= 0 for r in recs.values()), "durations are recorded"
     res.stdout.fnmatch_lines(["*result file: *exsite-*.json (also exsite-latest.json)*"])
 
@@ -256,6 +256,31 @@ def test_malformed_waiver_file_is_a_one_line_usage_error(suite: pytest.Pytester,
     assert not (suite.path / "reports").exists(), "no result file when the suite could not run"
 
 
+def test_a_narrowed_run_keeps_off_latest_and_a_baseline_directory_finds_its_selection(
+        suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a run of the whole selection replaces exsite-latest.json; ``-k`` makes a run of its
+    own (exsite-k_aaaa-latest.json); ``--baseline=reports`` compares each with its own kind."""
+    (suite.path / "reports").mkdir()
+    whole = suite.runpytest(*PLUGINS, "--baseline=reports")
+    assert whole.ret == 0, whole.stdout.str()
+    whole.stdout.fnmatch_lines(["no baseline: reports holds no exsite-latest.json (the first run*"])
+    first = latest(suite)
+    assert first["partial"] == [], first["partial"]
+    assert "baseline" not in first, first.get("baseline")
+    monkeypatch.setenv("FAKE_BROKEN", "aaaa-disk-1.example.org")
+    narrow = suite.runpytest(*PLUGINS, "-k", "aaaa", "--baseline=reports")
+    assert narrow.ret == 1
+    narrow.stdout.fnmatch_lines(["*(also exsite-k_aaaa-latest.json)*",
+                                 "partial run (-k aaaa): exsite-latest.json, the baseline of runs of "
+                                 "the whole selection, was left as it was"])
+    assert latest(suite) == first, "exsite-latest.json untouched by the -k run"
+    own = json.loads((suite.path / "reports" / "exsite-k_aaaa-latest.json").read_text())
+    assert own["partial"] == ["-k aaaa"], own["partial"]
+    again = suite.runpytest(*PLUGINS, "--baseline=reports")
+    again.stdout.fnmatch_lines(["*compared with reports/exsite-latest.json: 1 regressed*"])
+    assert latest(suite)["baseline"]["started"] == first["started"], "compared with the whole run"
+
+
 def test_baseline_writes_comparison_and_lists_regressions(suite: pytest.Pytester,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_BROKEN", "listen-gsiftp")
@@ -263,10 +288,7 @@ def test_baseline_writes_comparison_and_lists_regressions(suite: pytest.Pytester
     assert first.ret == 1, "the first run fails gsiftp on both hosts"
     old = result_files(suite)[0]
     monkeypatch.setenv("FAKE_BROKEN", "aaaa-head.example.org")
-    monkeypatch.setenv("FAKE_RATE", "50")
-    import time
-
-    time.sleep(1.1)  # distinct start second, distinct file name
+    # No pause: a run started in the same second claims <stem>-2 (O_EXCL), never the first's name.
     second = suite.runpytest(*PLUGINS, "--baseline", "reports/exsite-latest.json")
     assert second.ret == 1, "regressions are check failures: exit 1"
     second.stdout.fnmatch_lines([
@@ -275,12 +297,13 @@ def test_baseline_writes_comparison_and_lists_regressions(suite: pytest.Pytester
     ])
     new = [f for f in result_files(suite) if f != old]
     assert len(new) == 1, f"second run wrote its own file: {result_files(suite)}"
+    assert json.loads(old.read_text())["records"] != json.loads(new[0].read_text())["records"], (
+        "the first run's file kept its own content")
     txt = new[0].with_name(new[0].stem + "-compare.txt").read_text()
     html_report = new[0].with_name(new[0].stem + "-compare.html").read_text()
     assert txt.index("Regressions (newly failing): 1") < txt.index("Fixed (newly passing): 2"), txt
     assert "test_listen[disk-1.example.org-gsiftp]  failed -> passed" in txt, txt
-    assert "root/ipv6: 100.00 -> 50.00 MB/s (-50%)" in txt, f"throughput change listed: {txt}"
-    assert "<h2>Regressions (newly failing) <span class='n'>(1)</span></h2>" in html_report, "html"
+    assert '<h2>Regressions (newly failing) <span class="muted">(1)</span></h2>' in html_report, "html"
     doc = json.loads(new[0].read_text())
     assert (doc["baseline"]["regressions"], doc["baseline"]["fixed"]) == (1, 2), doc["baseline"]
 
@@ -304,17 +327,16 @@ def test_baseline_writes_comparison_and_lists_regressions(suite: pytest.Pytester
 def test_run_that_could_not_run_keeps_latest(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     assert suite.runpytest(*PLUGINS).ret == 0, "a good first run"
     good = latest(suite)
-    import time
-
-    time.sleep(1.1)
     monkeypatch.setenv("FAKE_USAGE", "1")
     res = suite.runpytest(*PLUGINS)
     assert res.ret == 4, f"usage error during collection: {res.ret}"
     assert latest(suite) == good, "latest still holds the last run that ran its checks"
     files = result_files(suite)
-    assert len(files) == 2, f"the failed run still leaves its own file: {files}"
-    doc = json.loads(files[-1].read_text())
-    assert (doc["exit_status"], doc["exit_category"], doc["records"]) == (4, "could-not-run", []), doc
+    assert len(files) == 2, f"the failed run still leaves its own file (same second or not): {files}"
+    docs = [json.loads(f.read_text()) for f in files]
+    bad = [d for d in docs if d["exit_status"] == 4]
+    assert len(bad) == 1, [d["exit_status"] for d in docs]
+    assert (bad[0]["exit_category"], bad[0]["records"]) == ("could-not-run", []), bad[0]
     res.stdout.fnmatch_lines(["*the run could not run its checks: the latest file was left as it was*"])
 
 
@@ -371,32 +393,42 @@ def test_gfal(se_host, record):
 
 def test_transfer_figures_reach_the_result_file_and_the_comparison(suite: pytest.Pytester,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """The record fixture puts one figure per direction in the result file (and keeps the
-    summary's own entries); compare lists a rate change beyond the threshold, not one within."""
+    """The record fixture puts one row per transfer in the result file (the summary reads the
+    same rows); compare lists the latency of these 1 MB transfers beyond the threshold (never a
+    throughput: they are latency-bound), and not one within. A run of one test file is partial:
+    it writes its own latest, never exsite-latest.json, and says so."""
     suite.makepyfile(test_xfer=XFER_CHECKS)
     args = [*PLUGINS, "-p", "se_dualstack.plugins.transfers", "test_xfer.py"]
     docs = {}
-    for name, secs in (("old", "1.0"), ("slower", "1.6"), ("same", "1.1")):
+    for name, secs in (("old", "1.0"), ("slower", "2.6"), ("same", "1.1")):
         monkeypatch.setenv("FAKE_SECONDS", secs)
         res = suite.runpytest(*args, f"--results-dir={name}")
         assert res.ret == 0, f"{name}: {res.ret}"
-        docs[name] = json.loads((suite.path / name / "exsite-latest.json").read_text())
+        assert not (suite.path / name / "exsite-latest.json").exists(), "a partial run keeps off latest"
+        docs[name] = json.loads((suite.path / name / "exsite-paths_test_xfer.py-latest.json").read_text())
+        assert docs[name]["partial"] == ["paths test_xfer.py"], docs[name]["partial"]
         if name == "old":  # the transfer plugin's own summary still reads its entries
             res.stdout.fnmatch_lines(["*transfers per protocol, credential and family*",
                                       "root    x509   ok 4/6 | -*"])
+            res.stdout.fnmatch_lines(["partial run (paths test_xfer.py): exsite-latest.json, the "
+                                      "baseline of runs of the whole selection, was left as it was"])
     rec = {r["nodeid"]: r for r in docs["old"]["records"]}["test_xfer.py::test_gfal[disk-1.example.org]"]
-    assert rec["transfer"] == [
-        {"protocol": "root", "family": 6, "direction": "upload", "bytes": 2000000, "seconds": 2.0, "runs": 2},
-        {"protocol": "root", "family": 6, "direction": "download", "bytes": 2000000, "seconds": 1.0,
-         "runs": 2},
-    ], rec["transfer"]
-    assert compare.figure_rate(rec["transfer"][0]) == 1.0, "1 MB/s upload, as compare reads it"
-    comp = compare.compare(docs["old"], docs["slower"], threshold=0.2)
-    changes = {(t.nodeid.split("[")[1], t.label, round(t.old, 3), round(t.new, 3)) for t in comp.throughput}
+    assert "transfer" not in rec, "one copy of a transfer's figures: its rows"
+    case = "disk-1.example.org-root-ipv6"
+    assert rec["transfers"] == 2 * [{
+        "case": case, "protocol": "root", "family": 6, "auth": "x509", "ok": True, "endpoint": "",
+        "address": "", "landed": "", "error": "",
+        "steps": {"upload": [1.0, 1000000], "download": [0.5, 1000000]}}] + [{
+        "case": case, "protocol": "root", "family": 6, "auth": "x509", "ok": False, "endpoint": "",
+        "address": "", "landed": "", "error": "server said no", "steps": {}}], rec["transfers"]
+    assert latencies(Record.from_dict(rec).transfers) == {"root/6/upload": 1.0, "root/6/download": 0.5}
+    comp = compare.compare(docs["old"], docs["slower"])
+    assert comp.throughput == [], "1 MB transfers measure no throughput"
+    changes = {(t.nodeid.split("[")[1], t.label, round(t.old, 3), round(t.new, 3)) for t in comp.latency}
     assert changes == {
         (f"{h}]", label, old, new) for h in ("head.example.org", "disk-1.example.org")
-        for label, old, new in (("root/6/upload", 1.0, 0.625), ("root/6/download", 2.0, 1.25))
+        for label, old, new in (("root/6/upload", 1.0, 2.6), ("root/6/download", 0.5, 1.3))
     }, changes
-    assert "root/6/upload: 1.00 -> 0.62 MB/s (-38%)" in compare.render_text(comp), compare.render_text(comp)
-    assert comp.exit_status == 0, "throughput changes are listed, not gated"
-    assert compare.compare(docs["old"], docs["same"], threshold=0.2).throughput == [], "-9% is within 20%"
+    assert "root/6/upload: 1.000 -> 2.600 s (+160%)" in compare.render_text(comp), compare.render_text(comp)
+    assert comp.exit_status == 0, "latency changes are listed, not gated"
+    assert compare.compare(docs["old"], docs["same"]).latency == [], "+10% is within 100%"

@@ -94,6 +94,10 @@ def test_up_prints_what_it_started(site_up: subprocess.CompletedProcess) -> None
     st = tb("status")
     # head, two disks, the client and the token issuer
     assert st.stdout.count(" up ") == 5, f"expected 5 hosts up, got {st.stdout.count(' up ')}: {st.stdout}"
+    for label in ("inventory", "ssh config", "proxy", "CA dir", "issuer", "tokens"):  # as `up` says
+        line = next((ln for ln in out.splitlines() if ln.strip().startswith(label + " ")), None)
+        assert line is not None, f"`up` names its {label}: {out}"
+        assert line in st.stdout, f"`status` names the {label} too: {st.stdout}"
 
 
 def test_exec_runs_inside_the_host_with_cwd_preserved(site_up: subprocess.CompletedProcess) -> None:

@@ -15,7 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -113,12 +112,10 @@ def _openssl(*args: str) -> str:
 # --- contracts (no testbed needed) ---------------------------------------------------------------
 
 def test_make_pki_contract(tmp_path: Path) -> None:
-    """Every file of the contract, valid chains, SANs for all names, a 12 h and an expired proxy."""
+    """Every file of the contract, valid chains, SANs for all names, a 12 h and an expired proxy.
+    (How long it takes is bench/bench_testbed.py's figure, not a test's.)"""
     site = _site_data()
-    t0 = time.monotonic()
     pki = pkimod.make_pki(tmp_path, site)
-    took = time.monotonic() - t0
-    assert took < 10, f"make_pki took {took:.1f} s"
     certdir = Path(pki["certdir"])
     h = pki["ca_hash"]
     for suffix in (".0", ".signing_policy", ".namespaces", ".r0"):

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from se_dualstack import compare
+from se_dualstack.reporting.resultfile import ResultDoc, ResultFileError, read
 
 
 def rec(nodeid: str, outcome: str, check: str = "dns-aaaa", host: str = "head.example.org",
@@ -82,31 +83,40 @@ def test_added_failing_test_does_not_gate() -> None:
     assert "1 added (1 failing)" in c.summary_line(), c.summary_line()
 
 
-@pytest.mark.parametrize(("fig", "rate"), [
-    ({"throughput_MBps": 12.5}, 12.5),
-    ({"bytes": 100_000_000, "seconds": 4}, 25.0),
-    ({"throughput_Bps": 2_500_000}, 2.5),
-    ({"size": 10, "duration": 0}, None),
-    ({"protocol": "root"}, None),
-    (7, 7.0),
-    ("fast", None),
-])
-def test_figure_rate(fig: Any, rate: float | None) -> None:
-    assert compare.figure_rate(fig) == rate, f"{fig!r} -> {rate}"
+def xfer(protocol: str, seconds: float, nbytes: int = 100_000_000, family: int = 6) -> dict[str, Any]:
+    """A transfer row of format 2 that moved ``nbytes`` up in ``seconds``."""
+    return {"case": "c", "protocol": protocol, "family": family, "auth": "x509", "ok": True,
+            "steps": {"upload": [seconds, nbytes]}}
 
 
 def test_throughput_threshold_and_labels() -> None:
-    def run(r1: float, r2: float) -> dict[str, Any]:
-        figs = [{"protocol": "root", "family": "ipv6", "throughput_MBps": r1},
-                {"protocol": "davs", "family": "ipv6", "throughput_MBps": r2}]
-        return doc(rec("t.py::xfer[h1]", "passed", check="transfer", transfer=[figs]))
+    def run(s1: float, s2: float) -> dict[str, Any]:
+        r = rec("t.py::xfer[h1]", "passed", check="transfer")
+        r["transfers"] = [xfer("root", s1), xfer("davs", s2)]
+        return doc(r)
 
-    c = compare.compare(run(100, 100), run(70, 115), threshold=0.2)
-    assert [(t.label, t.old, t.new) for t in c.throughput] == [("root/ipv6", 100, 70)], (
+    c = compare.compare(run(1.0, 1.0), run(1 / 0.7, 1 / 1.15), threshold=0.2)
+    assert [(t.label, round(t.old), round(t.new)) for t in c.throughput] == [("root/6/upload", 100, 70)], (
         "only changes beyond 20% are listed (davs +15% is not)")
     assert c.exit_status == 0, "throughput changes are reported, not gated"
-    c = compare.compare(run(100, 100), run(70, 130), threshold=0.25)
-    assert [t.label for t in c.throughput] == ["root/ipv6", "davs/ipv6"], "slow-downs sort first"
+    c = compare.compare(run(1.0, 1.0), run(1 / 0.7, 1 / 1.3), threshold=0.25)
+    assert [t.label for t in c.throughput] == ["root/6/upload", "davs/6/upload"], "slow-downs sort first"
+
+
+def test_a_result_file_of_the_previous_format_still_compares() -> None:
+    """A site compares tonight's run with last night's file, written by the previous version
+    (format 1: per-direction figures instead of transfer rows)."""
+    old = doc(rec("t.py::xfer[h1]", "failed", check="transfer", transfer=[
+        {"protocol": "root", "family": 6, "direction": "upload", "bytes": 200_000_000, "seconds": 2.0,
+         "runs": 2}]))
+    new_rec = rec("t.py::xfer[h1]", "passed", check="transfer")
+    new_rec["transfers"] = [xfer("root", 2.0), xfer("root", 2.0)]
+    new = {**doc(new_rec), "format": "se-dualstack-results/2"}
+    c = compare.compare(old, new, threshold=0.2)
+    assert [x.nodeid for x in c.fixed] == ["t.py::xfer[h1]"], "outcomes read from format 1"
+    assert [(t.label, t.old, t.new) for t in c.throughput] == [("root/6/upload", 100.0, 50.0)], (
+        "format 1's figure and format 2's rows give the same label and unit")
+    assert ResultDoc.from_dict(old).records[0].transfers[0].steps == {"upload": (2.0, 200_000_000)}
 
 
 def test_text_report_lists_regressions_first() -> None:
@@ -136,12 +146,12 @@ def test_html_is_escaped_and_self_contained() -> None:
 def test_load_rejects_non_result_files(tmp_path: Path) -> None:
     (tmp_path / "a.json").write_text("[1]")
     (tmp_path / "b.json").write_text("{not json")
-    with pytest.raises(compare.ResultFileError, match="not an se-dualstack result file"):
-        compare.load(tmp_path / "a.json")
-    with pytest.raises(compare.ResultFileError, match="not JSON"):
-        compare.load(tmp_path / "b.json")
-    with pytest.raises(compare.ResultFileError, match="no such file"):
-        compare.load(tmp_path / "c.json")
+    with pytest.raises(ResultFileError, match="not an se-dualstack result file"):
+        read(tmp_path / "a.json")
+    with pytest.raises(ResultFileError, match="not JSON"):
+        read(tmp_path / "b.json")
+    with pytest.raises(ResultFileError, match="no such file"):
+        read(tmp_path / "c.json")
 
 
 def test_cli_exit_status_and_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -157,3 +167,24 @@ def test_cli_exit_status_and_outputs(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert capsys.readouterr().out == "verdict: no regressions (exit 0)\n", "quiet prints the verdict only"
     assert compare.main([str(old), str(tmp_path / "missing.json")]) == 2, "unreadable input"
     assert "missing.json: no such file" in capsys.readouterr().err, "says which file"
+
+
+def test_small_transfers_compare_by_latency_not_throughput() -> None:
+    """1 MiB transfers are latency-bound (the suite's 32 MiB rule): two identical nights list no
+    throughput change, and a latency is listed only beyond the threshold and the floor."""
+    def run(up: float, down: float) -> dict[str, Any]:
+        r = rec("t.py::xfer[h1]", "passed", check="transfer")
+        r["transfers"] = [{**xfer("gsiftp", up, nbytes=2**20),
+                           "steps": {"upload": [up, 2**20], "download": [down, 2**20]}}]
+        return doc(r)
+
+    c = compare.compare(run(0.0039, 0.5), run(1.0, 0.55))
+    assert c.throughput == [], "no throughput change from 1 MiB transfers (0.39 -> 115 MB/s was noise)"
+    assert [(t.label, t.old, t.new) for t in c.latency] == [("gsiftp/6/upload", 0.0039, 1.0)], (
+        "the upload's latency grew 250-fold (listed); the download's +10% is within 100%")
+    assert "gsiftp/6/upload: 0.004 -> 1.000 s (+25541%)" in compare.render_text(c), compare.render_text(c)
+    assert "0 throughput changes, 1 latency changes" in c.summary_line(), c.summary_line()
+    assert compare.compare(run(0.128, 0.5), run(0.525, 0.5)).latency == [], (
+        "+310% but 0.4 s: below the floor (a GridFTP download between two identical testbed nights)")
+    assert compare.compare(run(0.6, 0.5), run(1.2, 0.5), latency_threshold=0.5).latency[0].label == (
+        "gsiftp/6/upload"), "the threshold is the option's"

@@ -46,7 +46,7 @@ class FakeDNS:
         while not self.stop:
             try:
                 data, peer = self.sock.recvfrom(4096)
-            except TimeoutError:
+            except (TimeoutError, socket.timeout):  # apart on Python 3.9
                 continue
             q = dns.message.from_wire(data)
             qname, rdtype = q.question[0].name.to_text(), dns.rdatatype.to_text(q.question[0].rdtype)

@@ -42,7 +42,7 @@ def summary(path: Path) -> dict[str, object]:
     return {
         "site": (site.name, site.flavour, sorted(site.vars.items(), key=str)),
         "hosts": [
-            (h.name, h.role, h.connection, h.user, h.port, h.declared_os, h.interface,
+            (h.name, h.role, h.address, h.user, h.port, h.declared_os, h.interface,
              [(s.name, s.port, s.processes, s.transfer) for s in h.services], str(h.data_range),
              sorted((k, str(v)) for k, v in h.vars.items()))
             for h in site.hosts
@@ -73,7 +73,7 @@ def test_example_dpm_site_resolves_roles_services_and_vars() -> None:
     assert pool07.role == "disknode", "role through the nested disks_el9 group"
     assert [s.name for s in pool07.services] == ["gsiftp", "xrootd", "https"], "disk services"
     assert pool07.interface == "ens192", "group var of the nested group beats all vars"
-    assert (pool07.connection, pool07.port, pool07.user) == ("192.0.2.17", 22, "root"), "ssh"
+    assert (pool07.address, pool07.port, pool07.user) == ("192.0.2.17", 22, "root"), "ssh"
     assert head.user is None, "no ansible_user: no default user, ssh picks (as for Ansible)"
     assert site.host("pool01.example.org").declared_os == "el7", "se_os from a nested group"
     assert [str(tp) + tp.label for tp in pool07.transfer_ports] == [
@@ -296,12 +296,9 @@ OURS = [
      "{p}: the headnodes and disknodes groups have no hosts (Ansible: Skipping unexpected key "
      "(host) in group (headnodes), only \"vars\", \"children\" and \"hosts\" are valid); add the "
      "SE's hosts to them"),
-    ("ungrouped.ini", "stray.example.org\n[headnodes]\nh.example.org\n",
-     "{p}: host stray.example.org is in no SE group (headnodes or disknodes); add it "
-     "to one of them or remove it"),
     ("sevars.yml", HEAD + "    other:\n      hosts:\n        x.example.org: {se_os: el7}\n",
-     "{p}: host x.example.org is in no SE group (headnodes or disknodes); add it to one of "
-     "them or remove it"),
+     "{p}: host x.example.org has se_* variables of its own but is in no SE group (headnodes "
+     "or disknodes); add it to one of them or remove its se_* variables"),
     ("flavour.yml", "all:\n  vars: {se_flavour: dmp}\n" + HEAD[5:],
      "{p}: host h.example.org: se_flavour 'dmp' is unknown; use one of: dcache, dpm, eos, "
      "storm, xrootd"),

@@ -22,9 +22,11 @@ def test_every_protocol_declares_every_field(name: str) -> None:
     # Declared in the module's own class body (not inherited from the base class' empty default).
     own = {k for cls in type(p).__mro__ if cls is not Protocol for k in vars(cls)}
     for attr in (*DECLARED, "path_separator", "needs_shim", "family_switch", "token", "token_prefixes",
-                 "tpc_modes", "tpc_unsupported", "tpc_refusals", "tpc_enable", "gone_on_redirect_loop"):
+                 "tpc_modes", "tpc_unsupported", "tpc_refusals", "tpc_enable", "tpc_active",
+                 "gone_on_redirect_loop"):
         assert attr in own, f"{name} does not declare {attr} itself"
     assert 0 < p.default_port < 65536, p.default_port
+    assert set(p.tpc_active.values()) <= {"source", "dest"}, p.tpc_active
     assert isinstance(p.redirect, Redirect)
     assert p.redirect.kind
     assert p.redirect.signals
@@ -82,8 +84,9 @@ def test_tpc_modes_and_what_servers_cannot_do() -> None:
     assert root.refusal("token", err) == "No protocols left to try (source)", "the servers' refusal"
     assert root.refusal("x509", err) == "", "with a proxy the same answer is a failure"
     assert "fcreds ?ztn" in root.tpc_enable["token"]
-    assert root.tpc_active("") == ("dest",)
-    assert davs.tpc_active("push") == ("source",)
-    assert davs.tpc_active("") == ("dest",), "gfal2's default is a pull"
+    assert root.tpc_active[""] == "dest", "the destination's xrdcp pulls"
+    assert davs.tpc_active["push"] == "source"
+    assert davs.tpc_active[""] == "dest", "gfal2's default is a pull"
+    assert protocols.get("gsiftp").tpc_active[""] == "source", "FXP: the source connects to the passive dest"
     assert root.gone_on_redirect_loop
     assert not davs.gone_on_redirect_loop

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from se_dualstack.reporting.resultfile import claim_stem
+from se_dualstack.reporting.files import claim_stem
 
 
 def test_claim_stem_never_hands_out_a_name_twice(tmp_path: Path) -> None:

@@ -21,7 +21,6 @@ from se_dualstack.transfer.addresses import (
 from se_dualstack.transfer.cases import transfer_cases
 from se_dualstack.transfer.evidence import Connection
 from se_dualstack.transfer.outcome import Step, TransferResult
-from se_dualstack.transfer.render import addresses_html
 from se_dualstack.transfer.shim import build_shim
 
 DNS = {
@@ -118,13 +117,6 @@ def test_attribute_names_the_redirect_target_and_address() -> None:
                                connections=[Connection(6, "fd42:6::10", 1094, "shim", error="ECONNREFUSED")])
     attribute(head_down, case)
     assert (head_down.fault_host, head_down.fault_address) == ("head.example.test", "fd42:6::10"), head_down
-    html = addresses_html([{"endpoint": "disk01.example.test", "protocol": "davs", "family": 6,
-                            "address": "fd42:6::5:7a1e:b", "ok": False, "error": "no route", "landed": ""},
-                           {"endpoint": "disk01.example.test", "protocol": "davs", "family": 6,
-                            "address": "fd42:6::11", "ok": True, "error": "", "landed": ""}])
-    assert html.count("<tr>") == 3, html
-    assert "fd42:6::5:7a1e:b" in html, html
-    assert "failed: no route" in html, html
 
 
 def test_shim_pins_a_name_to_one_address() -> None:

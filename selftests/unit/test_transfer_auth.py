@@ -129,3 +129,21 @@ def test_auth_choice_option_inventory_and_default(tmp_path: Path, monkeypatch: p
     (tmp_path / "no-proxy").unlink()
     if not Path(f"/tmp/bt_u{os.getuid()}").exists():
         assert _choose(_Config(), site) == ["x509"], "nothing present: x509, whose tests say what to do"
+
+
+def test_each_requested_credential_unusable_here_could_not_run() -> None:
+    """Issue 19: a missing token beside a good proxy is the suite machine's problem (exit 4, one
+    line), not six SE failures; so is a missing proxy beside a good token."""
+    from types import SimpleNamespace
+
+    from se_dualstack.transfer.session import no_credential_line
+
+    note = "no WLCG token (BEARER_TOKEN, BEARER_TOKEN_FILE unset; none at /tmp/bt_u0)"
+    missing = SimpleNamespace(could_not_run_line=lambda: "no valid grid proxy (p: no such file): "
+                              "transfer checks could not run; run voms-proxy-init")
+    sess = SimpleNamespace(proxy=None, token=None, token_note=note)
+    assert no_credential_line(["x509", "token"], sess) == (  # type: ignore[arg-type]
+        f"no usable WLCG token ({note}): token transfer checks could not run")
+    assert no_credential_line(["x509"], sess) is None, "only what was asked for"  # type: ignore[arg-type]
+    sess.proxy = missing
+    assert no_credential_line(["x509", "token"], sess).count("could not run") == 2  # type: ignore[arg-type, union-attr]

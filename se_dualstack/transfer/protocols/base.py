@@ -15,7 +15,7 @@ from typing import ClassVar, Union
 
 # A gfal2 context option: (section, key, value), as ``gfal2.set_opt_*`` and ``gfal-copy -D`` take it.
 # Evaluated at run time, where Python 3.9 has no ``X | Y``.
-Option = tuple[str, str, Union[bool, int, str]]  # noqa: UP007
+Option = tuple[str, str, Union[bool, int, str]]
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,9 @@ class Protocol:
     # quoting this run's answer and the server's version), and how a site lets them.
     tpc_refusals: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     tpc_enable: ClassVar[Mapping[str, str]] = {}
+    # Copy mode -> the end ("source" or "dest") that opens the server-to-server connection: the
+    # one a failed copy is pinned on (it could not reach the other). A mode not named: "dest".
+    tpc_active: ClassVar[Mapping[str, str]] = {}
 
     # --- redirects ----------------------------------------------------------------------------
     redirect: Redirect = Redirect("", (), "")
@@ -146,10 +149,6 @@ class Protocol:
     def refusal(self, auth: str, error: str) -> str:
         """The servers' words in ``error`` that mean they will not copy with ``auth`` ("" none)."""
         return next((x for x in self.tpc_refusals.get(auth, ()) if x in error), "")
-
-    def tpc_active(self, mode: str) -> tuple[str, ...]:
-        """The end(s) that open the server-to-server connection ("dest" pulls, "source" pushes)."""
-        return ("dest", "source")
 
     def copy_mode_option(self, mode: str) -> Option | None:
         """The gfal2 option that selects a third-party copy ``mode`` (None: no such option)."""

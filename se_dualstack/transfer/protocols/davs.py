@@ -34,6 +34,8 @@ class WebDAV(Protocol):
     tpc_unsupported: ClassVar[Mapping[str, str]] = {}
     tpc_refusals: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     tpc_enable: ClassVar[Mapping[str, str]] = {}
+    # HTTP-TPC: in pull mode the destination GETs from the source, in push the source PUTs.
+    tpc_active: ClassVar[Mapping[str, str]] = {"": "dest", "pull": "dest", "push": "source"}
 
     redirect = Redirect(
         "http", ("301", "302", "303", "307", "308"), "the Location header (host, port and path)",
@@ -44,9 +46,6 @@ class WebDAV(Protocol):
 
     def worker_options(self, timeout: int) -> list[Option]:
         return [("HTTP PLUGIN", "KEEP_ALIVE", True), ("HTTP PLUGIN", "OPERATION_TIMEOUT", timeout)]
-
-    def tpc_active(self, mode: str) -> tuple[str, ...]:
-        return ("source",) if mode == "push" else ("dest",)  # gfal2's default is a pull
 
     def copy_mode_option(self, mode: str) -> Option | None:
         return ("HTTP PLUGIN", "DEFAULT_COPY_MODE", f"3rd {mode}")  # gfal2's "3rd pull" / "3rd push"

@@ -38,6 +38,7 @@ class XRootD(Protocol):
     tpc_enable: ClassVar[Mapping[str, str]] = {
         "token": "XRootD forwards the client's token to the pulling xrdcp only with `ofs.tpc ... fcreds "
                  "?ztn =BEARER_TOKEN_FILE` on the destination (the XRootD reference, ofs.tpc fcreds)"}
+    tpc_active: ClassVar[Mapping[str, str]] = {"": "dest"}  # the destination's xrdcp pulls
 
     redirect = Redirect(
         "xroot", ("kXR_redirect (4004)",),
@@ -48,9 +49,6 @@ class XRootD(Protocol):
     # "not found": gfal2 reports ELOOP, which means the file is gone there.
     gone_on_redirect_loop = True
     version_query = "se_dualstack.transfer.hops.xroot:server_version"  # query config version
-
-    def tpc_active(self, mode: str) -> tuple[str, ...]:
-        return ("dest",)  # the destination's xrdcp pulls
 
     def family_env(self, family: int) -> dict[str, str]:
         return {"XRD_NETWORKSTACK": f"IPv{family}"}
