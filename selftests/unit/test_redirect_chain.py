@@ -5,6 +5,7 @@ failure kind, the chain cases from the storage registry, the report extra."""
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 
 import fakesite
@@ -12,6 +13,7 @@ import pytest
 
 from se_dualstack import sitevars
 from se_dualstack.model import Site
+from se_dualstack.reporting import templates
 from se_dualstack.transfer import protocols
 from se_dualstack.transfer.hops import http, xroot
 from se_dualstack.transfer.hops.cases import chain_cases, landing_ports
@@ -353,3 +355,6 @@ def test_report_extra_shows_the_chain_and_never_a_token() -> None:
     assert "se6-failed" in out
     assert "eyJ" not in out, "a token reached the report"
     assert "authz" not in out, "a redirect's query reached the report"
+    css = templates.css()  # the report's one style sheet styles every class the extra uses
+    for cls in set(re.findall(r'class="([^"]+)"', out)):
+        assert f".{cls}" in css, f"class {cls} of the chain's extra is not in data/report.css"
