@@ -120,6 +120,25 @@ def label_nat64(cases: list[Any], resolve: Callable[[str, int], list[str]],
     return [replace(c, nat64=True) if through_nat64(c, resolve, prefixes) else c for c in cases]
 
 
+def shared_cause(case: Any, ends: list[str], hosts: Mapping[str, Any], facts: Any,
+                 check: Bound) -> tuple[str, str, str]:
+    """(host, cause, sentence) of a failed transfer or redirect chain whose cause another check
+    names, so the report shows it once: an end (``ends``, the most likely first) with no IPv4 that
+    cannot reach its token issuer over IPv6 (a token case; SE6-DEP-01), else, over IPv6, the first
+    end with no AAAA of its own (SE6-DNS-02). ("", "", "") otherwise: the failure stands alone."""
+    names = [e for e in dict.fromkeys(ends) if e in hosts]
+    if case.auth == "token":
+        for name in names:
+            cause, why = token_issuer_cause(facts, hosts[name])
+            if cause:
+                return name, cause, why
+    if case.family == 6 and names:
+        cause, why = no_aaaa_cause(facts, hosts[names[0]], check)
+        if cause:
+            return names[0], cause, why
+    return "", "", ""
+
+
 def token_issuer_cause(facts: Any, se_host: Any) -> tuple[str, str]:
     """(cause key, sentence) when a host with no IPv4 cannot reach a token issuer it trusts over
     IPv6 (SE6-DEP-01): a token transfer to it then fails because it cannot fetch the issuer's

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from se_dualstack.applicability import no_aaaa_cause, require_transfer, token_issuer_cause
+from se_dualstack.applicability import require_transfer, shared_cause
 from se_dualstack.transfer import protocols
 from se_dualstack.transfer.addresses import site_resolve
 from se_dualstack.transfer.cases import TpcCase, TransferCase
@@ -53,30 +53,12 @@ def _no_test_dir(case: TransferCase, check, expected: str) -> None:
                    "hosts holding them in the inventory, or give its se_endpoints entry a transfer_dir.")
 
 
-def _cause(case, ends, site, facts, check) -> tuple[str, str, str]:
-    """(host, cause, sentence) of a failed IPv6 transfer whose cause another check names, so the
-    report shows it once: an end (``ends``, the most likely first) with no IPv4 that cannot reach
-    its token issuer over IPv6 (a token transfer; SE6-DEP-01), else the first end with no AAAA of
-    its own (SE6-DNS-02). ("", "", "") otherwise: the transfer's own failure stands."""
-    hosts = {h.name: h for h in site.hosts}
-    names = [e for e in dict.fromkeys(ends) if e in hosts]
-    if case.auth == "token":
-        for name in names:
-            cause, why = token_issuer_cause(facts, hosts[name])
-            if cause:
-                return name, cause, why
-    if case.family == 6 and names:
-        cause, why = no_aaaa_cause(facts, hosts[names[0]], check)
-        if cause:
-            return names[0], cause, why
-    return "", "", ""
-
-
 @pytest.mark.check("SE6-XFER-01")
 def test_transfer(transfer_case: TransferCase, transfer_session, check, add_html, record, site,
                   facts) -> None:
     case = transfer_case
-    require_transfer(case, {h.name: h for h in site.hosts}, facts.suite_machine(), check.at(case.target))
+    hosts = {h.name: h for h in site.hosts}
+    require_transfer(case, hosts, facts.suite_machine(), check.at(case.target))
     _no_test_dir(case, check, _expected(case, transfer_session.settings.size))
     results = transfer_session.run_case(case)
     stats = summarize(results)
@@ -95,7 +77,7 @@ def test_transfer(transfer_case: TransferCase, transfer_session, check, add_html
             at = r.fault_host or case.target
             if r.could_not_run:
                 check.at(at).could_not_run(r.error_summary(), fix=r.fix, cause=r.cause)
-            host, cause, why = _cause(case, [at], site, facts, check)
+            host, cause, why = shared_cause(case, [at], hosts, facts, check)
             check.at(host or at).fail(expected, _observed(r, case.entry, case.target) + why,
                                       fix=None if cause else (r.fix or None),
                                       cause=cause or r.cause, **fmt)
@@ -118,7 +100,8 @@ def test_transfer(transfer_case: TransferCase, transfer_session, check, add_html
 def test_third_party_copy(tpc_case: TpcCase, transfer_session, check, add_html, record, site,
                          facts) -> None:
     case = tpc_case
-    require_transfer(case, {h.name: h for h in site.hosts}, facts.suite_machine(), check.at(case.dest_host))
+    hosts = {h.name: h for h in site.hosts}
+    require_transfer(case, hosts, facts.suite_machine(), check.at(case.dest_host))
     r = transfer_session.run_tpc(case)
     add_html(result_html([r]))
     expected = (f"{case.protocol} third-party copy {case.source_host} -> {case.dest_host} over IPv6 "
@@ -140,7 +123,7 @@ def test_third_party_copy(tpc_case: TpcCase, transfer_session, check, add_html, 
         own = step in ("list", "seed")
         # A copy that failed between the servers may have been refused by either end.
         other = case.source_host if at == case.dest_host else case.dest_host
-        host, cause, why = _cause(case, [at] if own else [at, other], site, facts, check)
+        host, cause, why = shared_cause(case, [at] if own else [at, other], hosts, facts, check)
         at = host or at
         check.at(at).fail(expected, f"{r.error_summary()} (step {step or '-'} at {at}; forced by: "
                                     f"{r.forcing}){why}", protocol=case.protocol,

@@ -147,6 +147,13 @@ REFUSED = re.compile(r"(?i)permission (?:denied|refused)|not ?authori[sz]ed|unau
                      r"auth failed|login (?:incorrect|denied)|\b530[- ]|\[3010\]")
 
 
+def not_tried_fix(host: str, port: int, service: str, what: str = "transfer") -> str:
+    """The fix of a transfer (or a redirect chain) not tried because its endpoint was silent."""
+    svc = f"{service} (port {port})" if service else f"port {port}"
+    return (f"Make {svc} on {host} answer again (the root cause above); this {what} was not tried, "
+            "so as not to wait for it once more.")
+
+
 def evidence_fix(r: TransferResult, host: str, port: int, service: str,
                  other_family: list[TransferResult] | None) -> str:
     """The fix a failed transfer's evidence points to, for a site admin to act on.
@@ -160,8 +167,7 @@ def evidence_fix(r: TransferResult, host: str, port: int, service: str,
     other = 4 if fam == 6 else 6
     svc = f"{service} (port {port})" if service else f"port {port}"
     if r.could_not_run:
-        return (f"Make {svc} on {host} answer again (the root cause above); this transfer was "
-                "not tried, so as not to wait for it once more.")
+        return not_tried_fix(host, port, service)
     if r.precondition:  # the suite could not use the credential: it never reached the server
         return (f"Fix the credential the failure names (it was never sent to {host}), then rerun; "
                 f"{host} itself was not tested.")

@@ -22,7 +22,7 @@ from typing import Any
 from se_dualstack.transfer import tokens
 from se_dualstack.transfer.cases import TpcCase, TransferCase, TransferSettings
 from se_dualstack.transfer.evidence import used_connections
-from se_dualstack.transfer.outcome import TransferResult, evidence_fix
+from se_dualstack.transfer.outcome import TransferResult, evidence_fix, not_tried_fix
 from se_dualstack.transfer.pool import Slot, TransferPool, case_hosts
 from se_dualstack.transfer.proxy import ProxyProblem
 from se_dualstack.transfer.steps import UNFORCED_LEG, precondition_result, run_tpc, run_transfer
@@ -50,21 +50,27 @@ class Silence:
         return (f"not tried: {svc} on {self.host} (port {self.port}) did not answer over "
                 f"IPv{self.family} within {self.seconds:.0f} s in transfer {self.case}")
 
+    def fix(self, what: str = "transfer") -> str:
+        return not_tried_fix(self.host, self.port, self.service, what)
+
 
 def case_ends(case: Any) -> list[tuple[str, int, int]]:
     """The endpoints (inventory host, port, family) a case contacts itself."""
     if isinstance(case, TpcCase):
         return [(case.source_host, case.source.port, case.family),
                 (case.dest_host, case.dest.port, case.family)]
+    if not isinstance(case, TransferCase):  # a redirect chain (transfer/hops): its entry point
+        return [(case.entry, case.port, case.family)]
     entry = case.target if case.alias else case.entry
     return [(entry, case.endpoint.port, case.family)]
 
 
 def redirected_to(case: Any) -> str:
-    """The host a round trip through an entry point is redirected to ("" for a direct one)."""
-    if isinstance(case, TransferCase) and case.entry != case.target and not case.alias:
-        return case.target
-    return ""
+    """The host a round trip (or a redirect chain) through an entry point is redirected to ("" for
+    a direct one)."""
+    if isinstance(case, TpcCase) or getattr(case, "alias", False) or case.entry == case.target:
+        return ""
+    return case.target
 
 
 class SilentEndpoints:
@@ -273,14 +279,18 @@ class TransferSession:
         r.fix = evidence_fix(r, silence.host, silence.port, silence.service, None)
         return r
 
+    def mark_silent(self, case: Any, host: str, port: int, seconds: float) -> Silence:
+        """Mark ``host``:``port`` silent over the case's family (a redirect chain that got no
+        answer there); the first mark of an endpoint stays."""
+        return self.silent.mark(Silence(host, port, case.family, self.services.get((host, port), ""),
+                                        case.id, seconds))
+
     def _after(self, case: Any, r: TransferResult) -> None:
         """A transfer that timed out marks the endpoint it waited for and takes its cause."""
         if not r.timed_out or r.failed_step is None:
             return
         host, port = self.where(case, r)
-        m = self.silent.mark(Silence(host, port, case.family, self.services.get((host, port), ""),
-                                     case.id, r.failed_step.seconds))
-        r.cause, r.fault_host = m.cause, host
+        r.cause, r.fault_host = self.mark_silent(case, host, port, r.failed_step.seconds).cause, host
 
     def where(self, case: Any, r: TransferResult) -> tuple[str, int]:
         """The inventory host and port a failed transfer points at: the connection that failed,

@@ -31,6 +31,9 @@ pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailabl
 
 SITES = ROOT / "testbed" / "sites"
 MACHINE_CAUSE = "suite-family:4"
+# The transfer checks: on the faulty site their failures are judged by cause (a fault on one
+# host fails transfers and chains through others), not per host.
+TRANSFER_CHECKS = ("SE6-XFER-01", "SE6-XFER-02", "SE6-XFER-03")
 
 
 def _run(site: str, base: str, out: Path) -> tuple[Run, str]:
@@ -74,9 +77,9 @@ def test_ipv6only_verdict_has_no_false_alarm(healthy: tuple[Run, str]) -> None:
     alarms = [r for r in failed if not (r.get("could_not_run") and r.get("cause") == MACHINE_CAUSE)]
     assert not alarms, f"false alarms on the healthy IPv6-only site:\n{_show(alarms)}"
     assert failed, "no IPv4 item reached 'could not run': the suite machine was not seen as IPv6-only"
-    for r in failed:  # could not run: only IPv4 reachability and IPv4 transfers
-        assert r["check"] == "SE6-SVC-05" or (r["check"] == "SE6-XFER-01" and "-ipv4" in r["nodeid"]), \
-            r["nodeid"]
+    for r in failed:  # could not run: only IPv4 reachability, IPv4 transfers and redirect chains
+        assert r["check"] == "SE6-SVC-05" or (r["check"] in ("SE6-XFER-01", "SE6-XFER-03")
+                                              and "-ipv4" in r["nodeid"]), r["nodeid"]
     assert run.status == 0, f"exit {run.status}: only IPv4 items could not run\n{run.output[-3000:]}"
     assert run.result["exit_category"] == "passed"
     assert re.search(r"root cause: the suite machine has no IPv4: \d+ IPv4 checks and transfers",
@@ -126,7 +129,7 @@ def test_ipv6only_faults_each_caught_by_its_check_on_its_host(faulty: tuple[Run,
     site = load_site(SITES / "ipv6only-faults.yml")
     failing: dict[str, set[str]] = defaultdict(set)
     for r in _failed(run.result):
-        if not r.get("could_not_run") and r["check"] not in ("SE6-XFER-01", "SE6-XFER-02"):
+        if not r.get("could_not_run") and r["check"] not in TRANSFER_CHECKS:
             failing[_short(r)].add(r["check"])
     for h in site["hosts"]:
         expected = set(faults.expected_failures(h, site))
@@ -149,13 +152,15 @@ def test_ipv6only_faults_messages_name_dns64_issuer_and_ipv4(faulty: tuple[Run, 
 
 
 def test_ipv6only_faults_transfers_fail_only_with_a_fault_cause(faulty: tuple[Run, str]) -> None:
-    """Token transfers to the IPv6-only disk02 fail with the issuer's cause; IPv6 transfers to
-    disk01 (no AAAA of its own: XRootD's manager will not redirect an IPv6 client to it) with
-    SE6-DNS-02's; disk01's direct IPv6 round trips pass through NAT64, named -nat64; nothing else
-    fails."""
+    """Token transfers to the IPv6-only disk02 fail with the issuer's cause; IPv6 transfers and
+    redirect chains to disk01 (no AAAA of its own: XRootD's manager will not redirect an IPv6
+    client to it) with SE6-DNS-02's; disk01's direct IPv6 round trips pass through NAT64, named
+    -nat64; nothing else fails."""
     run, _ = faulty
-    xfer = [r for r in _failed(run.result) if r["check"] in ("SE6-XFER-01", "SE6-XFER-02")
-            and not r.get("could_not_run")]
+    xfer = [r for r in _failed(run.result) if r["check"] in TRANSFER_CHECKS and not r.get("could_not_run")]
+    chains = [r for r in xfer if r["check"] == "SE6-XFER-03"]
+    assert {r["nodeid"].split("[", 1)[1] for r in chains} >= {
+        f"head.example.test-{p}-ipv6-via-disk01]" for p in ("root", "davs")}, _show(chains)
     issuer = "dependency:token issuer https://issuer.example.test"
     on02 = [r for r in xfer if _short(r) == "disk02"]
     assert on02, "token transfers to disk02 failed"

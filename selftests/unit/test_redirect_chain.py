@@ -197,6 +197,31 @@ def test_xroot_trace_from_the_clients_answer(monkeypatch: pytest.MonkeyPatch) ->
     assert "sent an IPv6 client nowhere for disk01.example.test's directory" in found[0].what, found
 
 
+@pytest.mark.parametrize(("family", "address", "target"), [(6, "fd42:6::11", "disk01.example.test:1094"),
+                                                         (4, "10.42.0.11", "10.42.0.11:1094")])
+def test_xroot_trace_of_a_stopped_data_server(monkeypatch: pytest.MonkeyPatch, family: int, address: str,
+                                              target: str) -> None:
+    """disk01's xrootd stopped (SIGSTOP): the manager redirects, disk01's kernel accepts the
+    connection, the hand shake gets no answer and the open expires: the chain timed out there, a
+    failure of disk01 (the silent service), not a family matter and not the head's."""
+    log = _log(f"xrdcl-dump-open-new-via-manager-ipv{family}-data-server-stopped.log")
+    hops, _ = xroot.parse_log(log, "head.example.test", 1094)
+    assert hops[0].attempts == [Attempt(address, 1094, True, "no answer to the hand shake")], hops
+    answer = {"version": "v5.5.3", "query": {"ok": True, "message": "[SUCCESS]", "code": 0},
+              "open": {"ok": False, "message": "[ERROR] Operation expired", "code": 206},
+              "data_server": target}  # the probe's answer in that run
+    monkeypatch.setattr(xroot, "run_probe", lambda cmd, url, c: (answer, log))
+    chain = xroot.trace("root", "head.example.test", 1094, ctx(family))
+    assert chain.timed_out, chain
+    assert chain.error == "no answer within 5 s ([ERROR] Operation expired)", chain
+    found = judge(chain, view())
+    assert [(f.host, f.warn) for f in found] == [("disk01.example.test", False)], found
+    assert f"accepted the connection over IPv{family} on port 1094, then gave no answer" in found[0].what
+    refused = _log("xrdcl-dump-open-new-via-manager-ipv6-refused.log")  # expired after retrying
+    monkeypatch.setattr(xroot, "run_probe", lambda cmd, url, c: (answer, refused))
+    assert not xroot.trace("root", "head.example.test", 1094, ctx(6)).timed_out, "nothing accepted"
+
+
 # --------------------------------------------------------------------------- the HTTP tracer
 
 

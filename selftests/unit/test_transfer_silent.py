@@ -158,3 +158,26 @@ def test_a_stopped_service_is_one_line_for_its_host() -> None:
         "for them; 5 could not run (not tried: no second wait)"]
     assert {r.host for r in causes[0].records} == {D1}
     assert sum(r.could_not_run for r in doc.records) == 5
+
+
+def test_a_silent_endpoint_keeps_back_redirect_chains_too() -> None:
+    """A redirect chain (SE6-XFER-03) is kept back by a silent entry point, or by its target's
+    silent endpoint of the family (where the redirect lands is known only once followed); a chain
+    that timed out marks the endpoint under the same cause as a transfer would."""
+    from se_dualstack.transfer.hops.cases import ChainCase
+
+    def chain(family: int = 6, entry: str = HEAD, target: str = D1) -> ChainCase:
+        return ChainCase("root", family, entry, 1094, target, "/store/x/se6")
+
+    sess = session()
+    m = sess.mark_silent(chain(), D1, 1094, 10.0)
+    assert (m.cause, m.service, m.case) == (f"silent:{D1}|xrootd", "xrootd", chain().id)
+    assert sess.silent.blocking(chain()) is m, "its target is silent over IPv6"
+    assert sess.silent.blocking(chain(4)) is None, "the other family is another endpoint"
+    assert sess.silent.blocking(chain(target=D2)) is None, "another target through the same head"
+    assert sess.silent.blocking(case()) is m, "the transfers to it are kept back as well"
+    sess.mark_silent(chain(4), HEAD, 1094, 10.0)
+    assert sess.silent.blocking(chain(4, target=D2)) is not None, "a silent entry point"
+    assert m.fix("redirect chain") == (f"Make xrootd (port 1094) on {D1} answer again (the root cause "
+                                       "above); this redirect chain was not tried, so as not to wait for "
+                                       "it once more.")

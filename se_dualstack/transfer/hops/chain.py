@@ -20,7 +20,9 @@ data lands:
   round trip (SE6-XFER-01) fails on: a port other than the storage registry's for that hop (the
   connection is the fact, the registry a model; the warning says how to declare the port so the
   firewall checks test it), TLS with a target that accepted the connection, and what the data
-  server answered once it did (a wrong protocol on the port, a refused credential).
+  server answered once it did (a wrong protocol on the port, a refused credential);
+* a server that accepted the connection and then gave no answer within the deadline (stopped,
+  hung): a failure of that host, the silent service the transfers' root cause names too.
 """
 
 from __future__ import annotations
@@ -181,6 +183,7 @@ class Chain:
     error: str = ""  # why the chain could not be followed further ("" followed to the end)
     error_at: str = ""  # the host that answered with the error
     cleanup: str = ""  # what became of the probe file ("removed", "not created", or the error)
+    timed_out: bool = False  # error_at accepted the connection, then gave no answer in time
     server: str = ""  # the servers' software as they named it (Server header, xroot version)
 
     @property
@@ -280,7 +283,18 @@ def judge(chain: Chain, view: SiteView) -> list[Finding]:
         out += _judge_hop(i, hop, chain, view, rec)
     if chain.error and all(f.warn for f in out):  # a hop's failure explains it otherwise
         at = chain.error_at or (chain.hops[-1].target.host if chain.hops else chain.entry)
-        if chain.hops and any(a.ok for a in chain.hops[-1].attempts):
+        if chain.timed_out:
+            # Accepted, then silent: the service there is stopped or hung (or what follows the
+            # handshake is dropped), whatever the family; one root cause with the transfers to it.
+            host = host_of(at, view, fam) or view.fallback or at
+            port = chain.landing[1]
+            out.append(Finding(len(chain.hops) - 1, host,
+                               f"{at} accepted the connection over {family_name(fam)} on port {port}, then "
+                               f"gave no answer: {chain.error}",
+                               f"Make the service on port {port} of {host} answer again: it is stopped, hung "
+                               f"or overloaded, or a firewall lets the connection in and drops what follows; "
+                               f"check its process and log on {host}."))
+        elif chain.hops and any(a.ok for a in chain.hops[-1].attempts):
             # Where it landed accepted the connection and answered: the family's path is sound; what
             # the answer means (a wrong protocol on the port, a refused credential) is the round
             # trip's to say (SE6-XFER-01), for both families alike.

@@ -42,10 +42,15 @@ class Asked:
     answer: Answer | None = None
     tls: str = ""
     error: str = ""
+    silent: bool = False  # the connection was accepted, then no answer came within the deadline
+
+
+def _silent(exc: BaseException) -> bool:
+    return isinstance(exc, (socket.timeout, TimeoutError))
 
 
 def _error(exc: BaseException, timeout: float) -> str:
-    if isinstance(exc, (socket.timeout, TimeoutError)):
+    if _silent(exc):
         return f"no answer within {timeout:g} s"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
@@ -127,6 +132,9 @@ class Client:
                 try:
                     sock = self.tls().wrap_socket(sock, server_hostname=host)
                 except (ssl.SSLError, OSError) as exc:
+                    if _silent(exc):  # no TLS matter: the server does not answer at all
+                        out.silent, out.error = True, f"{_error(exc, self.ctx.timeout)} (TLS handshake)"
+                        return out
                     out.tls = _error(exc, self.ctx.timeout)
                     out.error = f"TLS: {out.tls}"
                     return out
@@ -146,7 +154,7 @@ class Client:
                 with contextlib.suppress(OSError, ValueError):
                     out.answer = parse_head(_read_head(sock, rest))
         except (OSError, ValueError) as exc:
-            out.error = _error(exc, self.ctx.timeout)
+            out.error, out.silent = _error(exc, self.ctx.timeout), _silent(exc)
         finally:
             sock.close()
         return out
@@ -226,6 +234,7 @@ def trace(protocol: str, entry: str, port: int, ctx: TraceContext) -> Chain:
         chain.error, chain.error_at = f"answered {a.status} {a.reason}".strip(), at
     else:
         chain.error, chain.error_at = asked.error or "no answer", at
+        chain.timed_out = asked.silent
     # Only a data server that took the request may have made the (empty) probe file.
     chain.cleanup = cleanup(client, entry, port, ctx.probe) if chain.final else "not created"
     return chain

@@ -30,7 +30,7 @@ def split(url: str) -> tuple[str, str]:
 
 
 def _status(st: Any) -> dict[str, Any]:
-    return {"ok": bool(st.ok), "message": str(st.message).strip()}
+    return {"ok": bool(st.ok), "message": str(st.message).strip(), "code": int(st.code)}
 
 
 def run(cmd: str, url: str, timeout: int) -> dict[str, Any]:

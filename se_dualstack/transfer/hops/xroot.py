@@ -29,6 +29,7 @@ _REDIRECT = re.compile(_ID + r" Got kXR_redirect response to message (?P<req>kXR
 _ATTEMPT = re.compile(_ID + r" Attempting connection to (?P<addr>\S+)\s*$")
 # The server's handshake answer: TCP works (before TLS and the login, which may still fail).
 _CONNECTED = re.compile(_ID + r" Got the server hand shake response")
+_SENT = re.compile(_ID + r" Sending out the initial hand shake")  # the TCP connection is up
 _FAILED = re.compile(_ID + r" Unable to connect: (?P<why>.*)$")
 _UNRESOLVED = re.compile(_ID + r" Unable to resolve IP address for the host")
 _HANDSHAKE = re.compile(_ID + r" Socket error while handshaking: (?P<why>.*)$")
@@ -50,6 +51,7 @@ def _hostport(hid: str) -> tuple[str, int]:
 
 
 PROBE = "se_dualstack.transfer.hops.xrdprobe"
+OPERATION_EXPIRED = 206  # XrdCl's errOperationExpired: no answer within the request's timeout
 
 
 class TracerUnavailable(RuntimeError):
@@ -65,6 +67,7 @@ def parse_log(log: str, entry: str, port: int) -> tuple[list[Hop], dict[str, lis
     attempts: dict[str, list[Attempt]] = {}
     current: dict[str, tuple[str, int]] = {}
     tls: dict[str, str] = {}
+    sent: set[str] = set()
     last_tls, expect, done = "", hostport(entry, port), False
     for line in log.splitlines():
         m = _LINE.match(line)
@@ -79,7 +82,7 @@ def parse_log(log: str, entry: str, port: int) -> tuple[list[Hop], dict[str, lis
                 hops.append(Hop(*_hostport(r.group("id")), "kXR_redirect", t))
                 expect = hostport(t.host, t.port)
             continue
-        for rx in (_ATTEMPT, _CONNECTED, _FAILED, _UNRESOLVED, _HANDSHAKE):
+        for rx in (_ATTEMPT, _CONNECTED, _FAILED, _UNRESOLVED, _HANDSHAKE, _SENT):
             x = rx.match(msg)
             if x is None:
                 continue
@@ -88,6 +91,8 @@ def parse_log(log: str, entry: str, port: int) -> tuple[list[Hop], dict[str, lis
                 current[hid] = _address(x.group("addr"))
             elif rx is _UNRESOLVED:
                 pass  # no address of the family: the judgement names the record
+            elif rx is _SENT:
+                sent.add(hid)
             elif rx is _HANDSHAKE:
                 tls[hid] = last_tls or x.group("why")
             elif hid in current:
@@ -98,6 +103,9 @@ def parse_log(log: str, entry: str, port: int) -> tuple[list[Hop], dict[str, lis
         tl = _TLS.search(msg)
         if tl:
             last_tls = tl.group("why")
+    for hid, address in current.items():  # connected, then no hand shake answer: a silent server
+        if hid in sent and hid not in tls:
+            attempts.setdefault(hid, []).append(Attempt(*address, True, "no answer to the hand shake"))
     for hop in hops:
         hid = hostport(hop.target.host, hop.target.port)
         hop.attempts = list(dict.fromkeys(attempts.get(hid, [])))
@@ -105,12 +113,17 @@ def parse_log(log: str, entry: str, port: int) -> tuple[list[Hop], dict[str, lis
     return hops, attempts
 
 
+def request_timeout(ctx: TraceContext) -> int:
+    """Seconds XRootD's client waits for each answer (XRD_REQUESTTIMEOUT, whole seconds)."""
+    return max(5, int(ctx.timeout))
+
+
 def run_probe(cmd: str, url: str, ctx: TraceContext) -> tuple[dict[str, Any], str]:
     """Run the XRootD client process; (its JSON answer, its log)."""
     settings = TransferSettings(timeout=ctx.timeout, connect_timeout=max(1, int(ctx.connect_timeout)),
                                 proxy=ctx.proxy if ctx.auth == "x509" else "", certdir=ctx.certdir,
                                 auth=ctx.auth, token_file=ctx.token_file)
-    request = max(5, int(ctx.timeout))
+    request = request_timeout(ctx)
     env = worker_env(ctx.family, settings, None, "")
     env.update({"XRD_LOGLEVEL": "Dump", "XRD_REQUESTTIMEOUT": str(request), "XRD_STREAMTIMEOUT": str(request),
                 "XRD_REDIRECTLIMIT": str(ctx.max_hops)})
@@ -124,7 +137,7 @@ def run_probe(cmd: str, url: str, ctx: TraceContext) -> tuple[dict[str, Any], st
                              timeout=request * 4 + ctx.connect_timeout + 10)
     except subprocess.TimeoutExpired as exc:
         log = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
-        return {"error": f"the XRootD client gave no answer within {exc.timeout:g} s"}, log
+        return {"error": f"the XRootD client gave no answer within {exc.timeout:g} s", "timed_out": True}, log
     lines = [x for x in res.stdout.splitlines() if x.startswith("{")]
     try:
         answer = json.loads(lines[-1]) if lines else {"error": f"the XRootD client exited {res.returncode}"}
@@ -156,6 +169,13 @@ def trace(protocol: str, entry: str, port: int, ctx: TraceContext) -> Chain:
                        or (answer.get("query") or {}).get("message", ""))
         chain.error_at = last
         chain.cleanup = "not created"
+        # No answer in time from where the client got a connection: that server is silent (a
+        # refused connection retried until the timeout expires too, but then none was accepted).
+        landed = chain.hops[-1].attempts if chain.hops else chain.start
+        chain.timed_out = any(a.ok for a in landed) and (
+            bool(answer.get("timed_out")) or opened.get("code") == OPERATION_EXPIRED)
+        if chain.timed_out and opened.get("code") == OPERATION_EXPIRED:
+            chain.error = f"no answer within {request_timeout(ctx)} s ({chain.error})"
     return chain
 
 
