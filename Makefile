@@ -12,9 +12,10 @@ PY := $(VENV)/bin/python
 TESTBED := $(PY) -m testbed
 DEMO_NAME ?= demo
 SITE ?= testbed/sites/default.yml
-# Python 3.9 (EL9's /usr/bin/python3): Debian 11's, unpacked once into a private cache (see
-# selftests/py39.sh), and a venv of its own with the suite installed as a site installs it.
-PY39_CACHE ?= /var/cache/se-dualstack/py39
+# Python 3.9 (EL9's /usr/bin/python3): Debian 11's, unpacked once into a private directory of
+# the checkout (see selftests/py39.sh; nothing outside the checkout), and a venv of its own with
+# the suite installed as a site installs it.
+PY39_CACHE ?= $(CURDIR)/.py39
 VENV39 ?= .venv39
 PY39_ENV := LD_LIBRARY_PATH=$(PY39_CACHE)/root/usr/lib/x86_64-linux-gnu
 PY39_NAME ?= py39$(shell printf '%s' "$${SE6_TB_TAG:-}" | tr -cd 'a-z0-9' | cut -c1-3)
