@@ -97,13 +97,8 @@ def _per_address(config: pytest.Config, site: Any, cases: list[TransferCase]) ->
     """
     if build_shim()[0] is None:
         return cases
-    resolve = _resolver(config, site)
+    resolve = site_resolve(site, state_of(config).hosts.facts.dns_cache)
     return [*per_address(cases, resolve), *alias_cases(site, resolve, _protocols(config))]
-
-
-def _resolver(config: pytest.Config, site: Any) -> Resolve:
-    """A/AAAA at the site's resolvers (:func:`site_resolve`), answers cached for the run."""
-    return site_resolve(site, state_of(config).hosts.facts.dns_cache)
 
 
 def _proxy_path() -> str:
@@ -159,7 +154,7 @@ def _make_cases(config: pytest.Config, site: Any) -> RunCases:
         # Without the family shim (no cc), fall back to declared single-family aliases.
         plain = transfer_cases(site, _protocols(config), use_aliases=build_shim()[0] is None, auths=auths)
         # Cases the client would reach through NAT64 (a DNS64-made AAAA) are labelled "-nat64".
-        resolve = _resolver(config, site)
+        resolve = site_resolve(site, state_of(config).hosts.facts.dns_cache)
         prefixes = state_of(config).hosts.facts.dns64(dict(getattr(site, "vars", {}) or {})).prefixes
         return RunCases(auths, token, note,
                         applicability.label_nat64(_per_address(config, site, plain), resolve, prefixes),
@@ -253,7 +248,7 @@ def make_session(config: pytest.Config, site: Any) -> TransferSession:
     if site is not None:  # a silent endpoint's service, and which address is the entry's
         sess.services = {(h.name, svc.port): svc.name for h in site.hosts for svc in h.services
                          if svc.port is not None}
-        sess.resolve = _resolver(config, site)
+        sess.resolve = site_resolve(site, state_of(config).hosts.facts.dns_cache)
     concurrency, per_host = _slot_limits(config, site)
     if concurrency > 1:
         sess.slots = TransferPool(shim, concurrency, per_host)
@@ -320,7 +315,7 @@ def transfer_session(pytestconfig: pytest.Config, request: pytest.FixtureRequest
         # Third-party copies read the servers' socket tables over the hosts' ssh connections,
         # which the site fixture gives its hosts.
         site = request.getfixturevalue("site")
-        resolve = _resolver(pytestconfig, site)
+        resolve = site_resolve(site, state_of(pytestconfig).hosts.facts.dns_cache)
         sess.leg_watch = lambda case: tpc.watch(case, site, resolve)
     if sess.slots is not None:
         sess.plan = plan
@@ -373,8 +368,8 @@ def record(request: pytest.FixtureRequest) -> Callable[[list[TransferResult]], N
 
     def put(results: list[TransferResult]) -> None:
         left = request.node.stash.setdefault(outcomes.TRANSFERS, Tag())
-        site = state_of(request.config).site
-        resolve = _resolver(request.config, site) if site is not None else None
+        st = state_of(request.config)
+        resolve = site_resolve(st.site, st.hosts.facts.dns_cache) if st.site is not None else None
         left.transfers.extend(row(r, _entry_address(resolve, r)) for r in results)
         sess = (request.getfixturevalue("transfer_session")
                 if "transfer_session" in request.fixturenames else None)
