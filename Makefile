@@ -13,9 +13,10 @@ PY := $(VENV)/bin/python
 TESTBED := $(PY) -m testbed
 DEMO_NAME ?= demo
 SITE ?= testbed/sites/default.yml
-# Python 3.9 (EL9's /usr/bin/python3): Debian 11's, unpacked once into a private cache (see
-# selftests/py39.sh), and a venv of its own with the suite installed as a site installs it.
-PY39_CACHE ?= /var/cache/se-dualstack/py39
+# Python 3.9 (EL9's /usr/bin/python3): Debian 11's, unpacked once into a private directory of
+# the checkout (see selftests/py39.sh; nothing outside the checkout), and a venv of its own with
+# the suite installed as a site installs it.
+PY39_CACHE ?= $(CURDIR)/.py39
 VENV39 ?= .venv39
 PY39_ENV := LD_LIBRARY_PATH=$(PY39_CACHE)/root/usr/lib/x86_64-linux-gnu
 PY39_NAME ?= py39$(shell printf '%s' "$${SE6_TB_TAG:-}" | tr -cd 'a-z0-9' | cut -c1-3)
@@ -29,17 +30,19 @@ VERMIN := $(VENV)/bin/vermin -q -t=3.9- --violations --no-tips --backport argpar
 # the small LD_PRELOAD shim that forces one address family in the gfal2 worker; the SciTokens
 # plugin and PyJWT give the testbed WLCG tokens (its issuer mints, every XRootD validates);
 # unbound (dns64 module) and tayga are the DNS64 and NAT64 of the IPv6-only sites (ipv6only*.yml);
+# python3-xrootd is XRootD's client the redirect-chain check (SE6-XFER-03) traces root:// with.
 # cmake, g++ and the -dev packages build gfal2's bindings for the Python 3.9 of `make py39`.
 # nginx with its stream module fronts the StoRM site's WebDAV servers (testbed/systems/).
+# prometheus-node-exporter serves the Prometheus textfile in selftests/integration/test_monitoring.py.
 APT_PACKAGES := gfal2 gfal2-plugin-gridftp gfal2-plugin-xrootd gfal2-plugin-http gfal2-plugin-file \
-  python3-gfal2 python3-yaml python3-venv xrootd-server xrootd-client \
+  python3-gfal2 python3-yaml python3-venv xrootd-server xrootd-client python3-xrootd \
   globus-gridftp-server-progs globus-proxy-utils globus-gass-copy-progs \
   openssh-server openssh-client dnsmasq-base iptables iproute2 openssl curl procps \
   gfal2-util-scripts python-is-python3 python3-cryptography gcc libc6-dev \
   xrootd-scitokens-plugins python3-jwt \
   firewalld nftables dbus unbound tayga \
   cmake g++ pkg-config libgfal2-dev libglib2.0-dev libboost1.74-dev \
-  nginx libnginx-mod-stream
+  nginx libnginx-mod-stream prometheus-node-exporter
 
 .PHONY: setup system-packages venv demo test test-all lint docs unit integration bench clean py39 test-py39
 
@@ -63,7 +66,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	# the suite itself, as a site installs it (pytest11 entry point, se-dualstack command);
 	# editable, so work on it needs no reinstall; the distribution's setuptools builds it
 	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
-	$(PY) -c "import gfal2, testinfra, dns.resolver, pytest_html, xdist, yaml"
+	$(PY) -c "import gfal2, testinfra, dns.resolver, pytest_html, xdist, yaml, XRootD.client"
 	touch $@
 
 demo: setup

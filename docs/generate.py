@@ -69,17 +69,28 @@ def _fault_name(f: faults.Fault) -> str:
     return f"`{f.name}:<{f.param}>`" if f.param else f"`{f.name}`"
 
 
+def _caught_by(f: Any) -> str:
+    """The checks a fault trips: on its own host, and (an issuer's fault) on every host that
+    depends on it."""
+    own = ", ".join(sorted(f.catches))
+    dep = ", ".join(sorted(f.catches_dependents))
+    if dep:
+        return f"by {own}; on every SE host that depends on it by {dep}" if own else \
+            f"on every SE host that depends on it by {dep}"
+    return f"by {own}"
+
+
 def faults_table() -> str:
     """Every fault of the catalogue: what the admin got wrong, where it applies, what catches it."""
     return table(["fault", "layer", "where", "what the admin got wrong", "caught by"],
                  [[_fault_name(f), f.applies, _where(f), f.story,
-                   ", ".join(sorted(f.catches)) + (f" ({f.note})" if f.note else "")]
+                   _caught_by(f).removeprefix("by ") + (f" ({f.note})" if f.note else "")]
                   for f in faults.load().values()])
 
 
 def faults_list() -> str:
     """The same catalogue in one line per fault, for the README."""
-    return "".join(f"- {_fault_name(f)}: {cell(f.story)} Caught by {', '.join(sorted(f.catches))}.\n"
+    return "".join(f"- {_fault_name(f)}: {cell(f.story)} Caught {_caught_by(f)}.\n"
                    for f in faults.load().values())
 
 
@@ -101,7 +112,7 @@ def variables() -> dict[str, list[dict[str, Any]]]:
 
 def _default(v: dict[str, Any], defaults: dict[str, Any]) -> str:
     name = v.get("name")
-    if name in defaults:
+    if defaults.get(name) is not None:  # null in knowledge.yml: decided elsewhere, `default:` says where
         note = f" ({v['default_note']})" if v.get("default_note") else ""
         return f"`{_value(defaults[name])}`{note}"
     return str(v.get("default", "none"))

@@ -47,18 +47,27 @@ class CheckFailure(AssertionError):
 
 
 class CouldNotRun(AssertionError):
-    """A check that could not look at its host at all (ssh unreachable): not a finding about
-    the host's configuration, so the report counts it apart from failures."""
+    """A check that could not look at its host at all: not a finding about the host's
+    configuration, so the report counts it apart from failures.
 
-    def __init__(self, check_id: str | None, host: str, reason: str, fix: str) -> None:
+    By default the host is unreachable over ssh (cause ``unreachable:<host>``, the host at
+    fault); with a ``cause`` the reason is elsewhere, e.g. ``suite-family:4`` when the suite
+    machine itself has no IPv4 (no SE host is at fault, one root cause line for them all), or
+    ``silent:<host>|<service>`` when a transfer was not tried because the service it needs did
+    not answer an earlier one (one timeout paid per endpoint).
+    """
+
+    def __init__(self, check_id: str | None, host: str, reason: str, fix: str,
+                 cause: str = "") -> None:
         self.check_id = check_id
         self.host = host
         self.reason = reason
         self.fix = fix
-        self.cause = f"unreachable:{host}"
+        self.cause = cause or f"unreachable:{host}"
         prefix = f"[{check_id}] " if check_id else ""
-        super().__init__(f"{prefix}{host}: host unreachable over ssh ({reason}); could not run. "
-                         f"Fix: {fix}")
+        what = f"could not run: {reason}" if cause else \
+            f"host unreachable over ssh ({reason}); could not run"
+        super().__init__(f"{prefix}{host}: {what}. Fix: {fix}")
 
 
 @functools.cache
@@ -139,6 +148,10 @@ class Bound:
 
     def not_applicable(self, reason: str) -> NoReturn:
         not_applicable(self.id, self.host, reason)
+
+    def could_not_run(self, reason: str, fix: str, cause: str) -> NoReturn:
+        """This check was not tried, for a root ``cause`` shown once (see :class:`CouldNotRun`)."""
+        raise CouldNotRun(self.id, self.host, reason, fix, cause)
 
     def at(self, host: str) -> Bound:
         """The same check about another host (a transfer fails on its target, not its entry)."""

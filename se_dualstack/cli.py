@@ -8,6 +8,8 @@ bad inventory gives the same one-line error (exit 4) that pytest gives.
 ``se-dualstack run [pytest options]`` runs the installed suite from any directory: pytest with
 the suite's own ini file (``-c``), so the rootdir, markers and test ids are the suite's wherever
 it is typed, and reports under ``./reports`` unless ``--results-dir`` or ``--html`` says where.
+
+``se-dualstack nagios | prometheus | history`` read result files: :mod:`se_dualstack.monitor.cli`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from se_dualstack import exitcodes, installed, inventory, remote, sitevars
 from se_dualstack.errors import InventoryError
 from se_dualstack.model import ROLES, Site
+from se_dualstack.monitor import cli as monitor
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--ssh-config", metavar="FILE", help="ssh config for role detection")
     sub.add_parser("run", help="run the installed suite from any directory: se-dualstack run "
                    "[pytest options], e.g. --inventory /etc/ansible/hosts -m dns", add_help=False)
+    monitor.register(sub)
     return p
 
 
@@ -108,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["run"]:
         return run(argv[1:])
     args = _parser().parse_args(argv)
+    if args.command in monitor.COMMANDS:
+        return monitor.run(args)
     try:
         site = build_site(args)
     except InventoryError as exc:

@@ -8,7 +8,12 @@ regressed, 1 at least one test regressed, 2 a file could not be read.
 Usage::
 
     python -m se_dualstack.compare OLD.json NEW.json [--html OUT.html] [--text OUT.txt]
-                                   [--throughput-threshold 0.2]
+                                   [--throughput-threshold 0.2] [--latency-threshold 1.0]
+
+Transfer figures: a step that moved at least 32 MiB (the suite's own rule,
+:data:`se_dualstack.transfer.stats.THROUGHPUT_MIN_BYTES`) is compared by its throughput; a
+smaller one by its latency (seconds), listed when it changed by more than the latency threshold
+and by at least :data:`LATENCY_FLOOR` seconds.
 """
 
 from __future__ import annotations
@@ -24,9 +29,15 @@ from se_dualstack import exitcodes
 from se_dualstack.reporting import templates
 from se_dualstack.reporting.records import FAILED, Record
 from se_dualstack.reporting.resultfile import ResultDoc, ResultFileError, read
-from se_dualstack.transfer.stats import figures
+from se_dualstack.transfer.stats import figures, latencies
 
 DEFAULT_THRESHOLD = 0.2
+# A latency change is listed beyond this fraction (1.0: twice as slow, or twice as fast)...
+DEFAULT_LATENCY_THRESHOLD = 1.0
+# ...and only when it moved by this many seconds: below that it is noise (on the testbed a 1 MiB
+# GridFTP download took 0.13 s one night and 0.53 s the next, nothing changed); what breaks a
+# path costs more (a resolver timeout, a TCP SYN retry: 1-5 s).
+LATENCY_FLOOR = 0.5
 BAD = frozenset(FAILED)  # outcomes that make the suite exit 1
 # A result file as read (or as its JSON content, read through the same ResultDoc).
 Doc = Union[ResultDoc, Mapping[str, Any]]
@@ -71,6 +82,21 @@ class Throughput:
         return (self.new - self.old) / self.old if self.old else float("inf")
 
 
+@dataclass(frozen=True)
+class Latency:
+    """A latency-bound transfer step whose median time changed beyond the latency threshold."""
+
+    nodeid: str
+    host: str | None
+    label: str
+    old: float  # seconds
+    new: float
+
+    @property
+    def ratio(self) -> float:
+        return (self.new - self.old) / self.old if self.old else float("inf")
+
+
 @dataclass
 class Comparison:
     """Everything the reports list, already sorted; ``exit_status`` is the CI verdict."""
@@ -78,6 +104,7 @@ class Comparison:
     old_meta: dict[str, Any]
     new_meta: dict[str, Any]
     threshold: float
+    latency_threshold: float = DEFAULT_LATENCY_THRESHOLD
     regressions: list[Change] = field(default_factory=list)
     fixed: list[Change] = field(default_factory=list)
     still_failing: list[Change] = field(default_factory=list)
@@ -89,6 +116,7 @@ class Comparison:
     added_hosts: list[str] = field(default_factory=list)
     removed_hosts: list[str] = field(default_factory=list)
     throughput: list[Throughput] = field(default_factory=list)
+    latency: list[Latency] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -100,7 +128,7 @@ class Comparison:
         return (f"{len(self.regressions)} regressed, {len(self.fixed)} fixed, "
                 f"{len(self.still_failing)} still failing, {len(self.changed)} other changes, "
                 f"{len(self.added)} added ({added_bad} failing), {len(self.removed)} removed, "
-                f"{len(self.throughput)} throughput changes")
+                f"{len(self.throughput)} throughput changes, {len(self.latency)} latency changes")
 
 
 # --------------------------------------------------------------------------- comparing
@@ -114,10 +142,12 @@ def _key(item: Change | Presence | Throughput) -> tuple[str, str, str]:
     return (getattr(item, "check", None) or "", item.host or "", item.nodeid)
 
 
-def compare(old: Doc, new: Doc, threshold: float = DEFAULT_THRESHOLD) -> Comparison:
+def compare(old: Doc, new: Doc, threshold: float = DEFAULT_THRESHOLD,
+            latency_threshold: float = DEFAULT_LATENCY_THRESHOLD) -> Comparison:
     """Classify every test id of the two runs; see the module doc for the categories."""
     old, new = _doc(old), _doc(new)
-    comp = Comparison(old_meta=_meta(old), new_meta=_meta(new), threshold=threshold)
+    comp = Comparison(old_meta=_meta(old), new_meta=_meta(new), threshold=threshold,
+                      latency_threshold=latency_threshold)
     olds: dict[str, Record] = {r.nodeid: r for r in old.records}
     news: dict[str, Record] = {r.nodeid: r for r in new.records}
     for nodeid in sorted(olds.keys() & news.keys()):
@@ -137,6 +167,11 @@ def compare(old: Doc, new: Doc, threshold: float = DEFAULT_THRESHOLD) -> Compari
             a, b = of[label], nf[label]
             if a > 0 and abs(b - a) / a > threshold:
                 comp.throughput.append(Throughput(nodeid, ch.host, label, a, b))
+        ol, nl = latencies(o.transfers), latencies(n.transfers)
+        for label in sorted(ol.keys() & nl.keys()):
+            a, b = ol[label], nl[label]
+            if a > 0 and abs(b - a) / a > latency_threshold and abs(b - a) >= LATENCY_FLOOR:
+                comp.latency.append(Latency(nodeid, ch.host, label, a, b))
     for nodeid in sorted(news.keys() - olds.keys()):
         r = news[nodeid]
         comp.added.append(Presence(nodeid, r.check, r.host, r.outcome, r.message))
@@ -150,6 +185,7 @@ def compare(old: Doc, new: Doc, threshold: float = DEFAULT_THRESHOLD) -> Compari
     for lst in (comp.regressions, comp.fixed, comp.still_failing, comp.changed, comp.added, comp.removed):
         lst.sort(key=_key)
     comp.throughput.sort(key=lambda t: (t.ratio, t.nodeid, t.label))  # biggest slow-downs first
+    comp.latency.sort(key=lambda t: (-t.ratio, t.nodeid, t.label))  # biggest slow-downs first
     comp.warnings = _warnings(old, new)
     return comp
 
@@ -210,9 +246,13 @@ def _sections(comp: Comparison) -> list[tuple[str, list[str]]]:
         ("Removed checks", comp.removed_checks),
         ("Added hosts", comp.added_hosts),
         ("Removed hosts", comp.removed_hosts),
-        (f"Transfer throughput changes beyond {pct}",
+        (f"Transfer throughput changes beyond {pct} (transfers of 32 MiB or more)",
          [f"{t.host or '-'}  {t.nodeid}  {t.label}: {t.old:.2f} -> {t.new:.2f} MB/s ({t.ratio:+.0%})"
           for t in comp.throughput]),
+        (f"Transfer latency changes beyond {comp.latency_threshold:.0%} and {LATENCY_FLOOR:g} s "
+         "(smaller transfers)",
+         [f"{t.host or '-'}  {t.nodeid}  {t.label}: {t.old:.3f} -> {t.new:.3f} s ({t.ratio:+.0%})"
+          for t in comp.latency]),
     ]
 
 
@@ -263,15 +303,21 @@ def render_html(comp: Comparison) -> str:
          [["checks", ", ".join(comp.added_checks) or "-", ", ".join(comp.removed_checks) or "-"],
           ["hosts", ", ".join(comp.added_hosts) or "-", ", ".join(comp.removed_hosts) or "-"]]
          if any(moved) else []),
-        (f"Transfer throughput changes beyond {comp.threshold:.0%}",
+        (f"Transfer throughput changes beyond {comp.threshold:.0%} (transfers of 32 MiB or more)",
          ["host", "test", "figure", "before MB/s", "after MB/s", "change"],
          [[t.host or "-", t.nodeid, t.label, f"{t.old:.2f}", f"{t.new:.2f}", f"{t.ratio:+.0%}"]
           for t in comp.throughput]),
+        (f"Transfer latency changes beyond {comp.latency_threshold:.0%} and {LATENCY_FLOOR:g} s "
+         "(smaller transfers)",
+         ["host", "test", "step", "before s", "after s", "change"],
+         [[t.host or "-", t.nodeid, t.label, f"{t.old:.3f}", f"{t.new:.3f}", f"{t.ratio:+.0%}"]
+          for t in comp.latency]),
     ]
     runs = [[label, m.get("site"), m.get("started"), m.get("suite_version"),
              (m.get("inventory_sha256") or "")[:12], f"{m.get('exit_status')} ({m.get('exit_category')})",
              m.get("tests"), m.get("path")] for label, m in (("old", comp.old_meta), ("new", comp.new_meta))]
-    counts = [len(rows) for _, _, rows in blocks[:-2]] + [sum(map(len, moved)), len(comp.throughput)]
+    counts = [len(rows) for _, _, rows in blocks[:-3]] + [sum(map(len, moved)), len(comp.throughput),
+                                                          len(comp.latency)]
     return templates.render("compare.html.j2", comp=comp, verdict=_verdict(comp), runs=runs,
                             blocks=[(*b, n) for b, n in zip(blocks, counts)]) + "\n"
 
@@ -291,7 +337,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--text", metavar="OUT.txt", help="write the plain-text report here")
     ap.add_argument("--throughput-threshold", type=float, default=DEFAULT_THRESHOLD, metavar="F",
                     help="report transfer throughput changes beyond this fraction (default 0.2 = 20%%); "
-                         "the pytest option has the same name")
+                         "the pytest option has the same name; only transfers of 32 MiB or more")
+    ap.add_argument("--latency-threshold", type=float, default=DEFAULT_LATENCY_THRESHOLD, metavar="F",
+                    help="report step latency changes of smaller transfers beyond this fraction "
+                         f"(default 1.0 = twice as slow or fast) and {LATENCY_FLOOR:g} s; the pytest "
+                         "option has the same name")
     ap.add_argument("-q", "--quiet", action="store_true", help="print only the verdict line")
     args = ap.parse_args(argv)
     docs = []
@@ -301,7 +351,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ResultFileError as exc:
             print(f"compare: {path}: {exc}", file=sys.stderr)
             return exitcodes.COMPARE_BAD_INPUT
-    comp = compare(docs[0], docs[1], threshold=args.throughput_threshold)
+    comp = compare(docs[0], docs[1], threshold=args.throughput_threshold,
+                   latency_threshold=args.latency_threshold)
     text = render_text(comp)
     try:
         if args.html:

@@ -15,12 +15,13 @@ import threading
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
-from se_dualstack import detect, knowledge
+from se_dualstack import clientnet, detect, knowledge
 from se_dualstack.checks import Bound
 from se_dualstack.concerns import dns as dnscheck
-from se_dualstack.concerns import firewall, firewalld, fwkind, sysconf
+from se_dualstack.concerns import families, firewall, firewalld, fwkind, sysconf
 from se_dualstack.concerns import interfaces as netconfig
 from se_dualstack.concerns import services as listening
+from se_dualstack.dependencies import DependencyReport, gather_dependencies
 from se_dualstack.model import SEHost
 
 T = TypeVar("T")
@@ -66,6 +67,14 @@ def read_files(host: Any, patterns: tuple[str, ...]) -> dict[str, str]:
     return sysconf.split_files(out.stdout) if out.rc == 0 else {}
 
 
+def resolvers_of(vars_: dict[str, Any]) -> list[str]:
+    """``se_resolvers`` (a list, or ``a,b`` text), else this machine's resolv.conf."""
+    servers = vars_.get("se_resolvers") or dnscheck.default_resolvers()
+    if isinstance(servers, str):
+        servers = [s.strip() for s in servers.split(",") if s.strip()]
+    return [str(s) for s in servers]
+
+
 def resolver_down(check: Bound, err: Exception, resolvers: str) -> NoReturn:
     """One clear line for a dead resolver, naming it and what to do; one root cause for all."""
     check.fail("an answer from the site's DNS resolver", str(err), fix=RESOLVER_FIX,
@@ -93,22 +102,64 @@ class Facts:
 
     def dns_client(self, se_host: SEHost, check: Bound) -> dnscheck.DnsClient:
         """Resolver for this host's checks: ``se_resolvers`` else this machine's resolv.conf."""
-        servers = se_host.vars.get("se_resolvers") or dnscheck.default_resolvers()
-        if isinstance(servers, str):
-            servers = [s.strip() for s in servers.split(",") if s.strip()]
         timeout = float(se_host.vars.get("se_dns_timeout", 3))
         try:
-            return dnscheck.DnsClient(servers, timeout, cache=self.dns_cache)
+            return dnscheck.DnsClient(resolvers_of(se_host.vars), timeout, cache=self.dns_cache)
         except dnscheck.ResolverDown as e:
             resolver_down(check, e, "(none configured)")
 
     def addresses(self, se_host: SEHost, family: int, check: Bound) -> dnscheck.Answer:
-        """The host's A or AAAA answer (cached for the run)."""
+        """The host's A or AAAA answer (cached for the run); an AAAA that DNS64 synthesized from
+        the A record is not the host's own and is left out (status ``synthesized`` when none is
+        left): checks of "the AAAA" then say the host has none, and SE6-DNS-02 names the DNS64."""
+        ans = self._answer(se_host, family, check)
+        if family != 6 or not ans.records:
+            return ans
+        made = {x.address for x in self.synthesized(se_host, check)}
+        native = tuple(a for a in ans.records if a not in made)
+        return ans if len(native) == len(ans.records) else dnscheck.Answer(
+            ans.name, ans.rdtype, native, ans.status if native else "synthesized")
+
+    def _answer(self, se_host: SEHost, family: int, check: Bound) -> dnscheck.Answer:
         client = self.dns_client(se_host, check)
         try:
             return client.addresses(se_host.name, family)
         except dnscheck.ResolverDown as e:
             resolver_down(check, e, client.label)
+
+    def dns64(self, vars_: dict[str, Any]) -> clientnet.Dns64:
+        """What the resolvers of ``vars_`` (a host's or the site's) do for an A-only name (DNS64),
+        asked once per run and resolver set."""
+        servers = resolvers_of(vars_)
+        timeout = float(vars_.get("se_dns_timeout", 3))
+        return self._cached(("dns64", *servers),
+                            lambda: clientnet.detect_dns64(servers, timeout, self.dns_cache))
+
+    def synthesized(self, se_host: SEHost, check: Bound) -> list[families.Synthesized]:
+        """The host's AAAA records that lie in a NAT64 prefix of its resolvers (DNS64-made)."""
+        ans = self._answer(se_host, 6, check)
+        prefixes = self.dns64(se_host.vars).prefixes if ans.records else []
+        return [x for a in ans.records if (x := families.synthesized(a, prefixes)) is not None]
+
+    def suite_machine(self) -> families.MachineNet:
+        """The suite machine's own addresses and default routes (read once per run)."""
+        return self._cached(("suite-machine",), clientnet.detect_machine)
+
+    # ----------------------------------------------------------------------- the host's families
+
+    def host_addresses(self, se_host: SEHost, host: Any) -> list[netconfig.IfAddress] | None:
+        """Every address of the host (``ip -j addr``, else ``ip -o addr`` on old iproute); None
+        when ``ip`` failed there."""
+
+        def make() -> list[netconfig.IfAddress] | None:
+            out = host.run("ip -j addr show 2>/dev/null || ip -o addr show")
+            return netconfig.ip_addresses(out.stdout) if out.rc == 0 else None
+
+        return self._cached(("addrs", se_host.name), make)
+
+    def dependencies(self, se_host: SEHost, host: Any) -> DependencyReport:
+        """The token issuers and CRL URLs the host's server depends on, tried from the host."""
+        return self._cached(("deps", se_host.name), lambda: gather_dependencies(se_host, host))
 
     # ----------------------------------------------------------------------- interfaces
 

@@ -83,6 +83,15 @@ def _validate(data: dict[str, Any]) -> None:
             if not str(cf.get("path", "")).startswith("/") or not set(cf.get("roles") or ()) <= set(ROLES):
                 raise ValueError(f"{at}: config file {cf!r} needs an absolute path and roles of {ROLES}")
         _validate_detection(at, sysdata.get("detection") or {}, services)
+        for src in sysdata.get("token_issuers") or []:
+            how = src.get("how")
+            need = {"xrootd-scitokens": ("process", "default"), "pattern": ("paths", "pattern", "what")}
+            if how not in need or not all(src.get(k) for k in need[how]) or \
+                    not set(src.get("roles") or ROLES) <= set(ROLES):
+                raise ValueError(f"{at}: token_issuers entry {src!r} needs how ({', '.join(need)}) "
+                                 f"and its keys, and roles of {ROLES}")
+            if how == "pattern":
+                re.compile(str(src["pattern"]))
         for hop in sysdata.get("redirects") or []:
             frm, to = hop.get("from") or {}, hop.get("to") or {}
             if frm.get("role") not in ROLES or to.get("role") not in ROLES or not hop.get("protocol"):
@@ -90,6 +99,9 @@ def _validate(data: dict[str, Any]) -> None:
             bad = [x for x in [frm.get("service"), *(to.get("ports") or [])] if x not in labels]
             if bad or not to.get("ports"):
                 raise ValueError(f"{at}: redirect {hop['protocol']} names unknown services or ranges {bad}")
+    crl = (data.get("dependencies") or {}).get("crl") or {}
+    if not crl.get("files") or not isinstance(crl.get("fetch_crl_configs"), list):
+        raise ValueError(f"se_dualstack/{KNOWLEDGE}: dependencies.crl needs files and fetch_crl_configs")
     if not isinstance(data.get("defaults"), dict):
         raise ValueError(f"se_dualstack/{KNOWLEDGE}: defaults must be a mapping of variables")
 

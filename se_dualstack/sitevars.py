@@ -24,7 +24,8 @@ from se_dualstack.model import Connection, PortRange, SEHost, Service
 DEFAULTS: dict[str, Any] = knowledge.defaults()
 
 LIST_VARS = ("se_ipv6_prefixes", "se_resolvers", "se_transfer_protocols", "se_services",
-             "se_transfer_via_head", "se_transfer_tpc_protocols", "se_transfer_direct", "se_transfer_auth")
+             "se_transfer_via_head", "se_transfer_tpc_protocols", "se_transfer_direct", "se_transfer_auth",
+             "se_families")
 FLOAT_VARS = ("se_dns_timeout", "se_connect_timeout", "se_ssh_timeout")
 
 
@@ -117,6 +118,12 @@ def validate(at: str, v: dict[str, Any]) -> dict[str, Any]:
         v["se_endpoints"] = endpoints(at, v["se_endpoints"])
     if v.get("se_config_files") is not None:
         v["se_config_files"] = config_files(at, v["se_config_files"])
+    if "se_families" in v:
+        v["se_families"] = families(at, v["se_families"])
+    cdir = v.get("se_certificates_dir")
+    if cdir is not None and not (str(cdir).startswith("/") and "\n" not in str(cdir)):
+        raise InventoryError(f"{at}: se_certificates_dir {cdir!r} must be an absolute directory, "
+                             "e.g. /etc/grid-security/certificates")
     return v
 
 
@@ -139,6 +146,28 @@ def config_files(at: str, value: Any) -> dict[str, str]:
                                  f"characters (no spaces, quotes or $), e.g. {example}")
         out[str(key)] = str(path)
     return out
+
+
+FAMILY_ALIASES = {"ipv6": "ipv6", "ipv4": "ipv4", "6": "ipv6", "4": "ipv4", "inet6": "ipv6", "inet": "ipv4"}
+
+
+def families(at: str, value: Any) -> list[str]:
+    """``se_families``: the address families a host (or the site) serves, IPv6 first.
+
+    ``[ipv6, ipv4]`` (the default) is dual-stack, ``[ipv6]`` IPv6-only; IPv4 alone is refused:
+    the suite proves IPv6, and a host left out of the dual-stacking is what its IPv6 checks find.
+    """
+    names = []
+    for x in value or []:
+        name = FAMILY_ALIASES.get(str(x).strip().lower())
+        if name is None:
+            raise InventoryError(f"{at}: se_families entry {x!r} is not an address family; write "
+                                 "[ipv6, ipv4] (dual-stack) or [ipv6] (IPv6-only)")
+        names.append(name)
+    if "ipv6" not in names:
+        raise InventoryError(f"{at}: se_families {value!r} leaves out ipv6; the suite proves IPv6: "
+                             "write [ipv6, ipv4] (dual-stack) or [ipv6] (IPv6-only)")
+    return [n for n in ("ipv6", "ipv4") if n in names]
 
 
 ENDPOINT_EXAMPLE = "[{name: door.example.org, protocols: [<protocol>], ports: {<protocol>: <port>}}]"

@@ -20,21 +20,29 @@ py="$root/usr/bin/python3.9"
 packages="python3.9-minimal libpython3.9-minimal libpython3.9-stdlib python3.9 libpython3.9
   python3-distutils python3-lib2to3 libssl1.1 libffi7"
 
+# bullseye_download WORK PACKAGE...: Debian 11's .debs into WORK/debs, through apt with lists,
+# cache and dpkg status of its own under WORK (the system's are never read or written).
+bullseye_download() {
+  local work=$1; shift
+  mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/debs"
+  : > "$work/status"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bullseye main" \
+    > "$work/sources.list"
+  local apt=(-o "Dir::Etc::sourcelist=$work/sources.list" -o "Dir::Etc::sourceparts=-"
+             -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache"
+             -o "Dir::State::status=$work/status" -o "APT::Sandbox::User=root")
+  apt-get "${apt[@]}" -q update
+  (cd "$work/debs" && apt-get "${apt[@]}" -q download "$@")
+}
+
 if ! LD_LIBRARY_PATH="$lib" "$py" -c "import ssl, ctypes, venv" 2>/dev/null; then
   [ "$(id -u)" = 0 ] || { echo "py39: need root for apt-get (private lists)" >&2; exit 1; }
   mkdir -p "$cache"
   work=$(mktemp -d "$cache/.build.XXXXXX")
   trap 'rm -rf "$work"' EXIT
-  mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/debs" "$work/root"
-  : > "$work/status"
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bullseye main" \
-    > "$work/sources.list"
-  apt=(-o "Dir::Etc::sourcelist=$work/sources.list" -o "Dir::Etc::sourceparts=-"
-       -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache"
-       -o "Dir::State::status=$work/status" -o "APT::Sandbox::User=root")
-  apt-get "${apt[@]}" -q update
+  mkdir -p "$work/root"
   # shellcheck disable=SC2086
-  (cd "$work/debs" && apt-get "${apt[@]}" -q download $packages)
+  bullseye_download "$work" $packages
   for deb in "$work"/debs/*.deb; do dpkg -x "$deb" "$work/root"; done
   LD_LIBRARY_PATH="$work/root/usr/lib/x86_64-linux-gnu" "$work/root/usr/bin/python3.9" \
     -c "import ssl, ctypes, venv, sys; print('py39: unpacked', sys.version.split()[0])"
@@ -77,16 +85,8 @@ if ! "$venv/bin/python" -c "import gfal2" 2>/dev/null; then
   [ -z "$missing" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
   work=$(mktemp -d "$cache/.gfal2.XXXXXX")
   trap 'rm -rf "$work"' EXIT
-  mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/debs" "$work/src"
-  : > "$work/status"
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bullseye main" \
-    > "$work/sources.list"
-  apt=(-o "Dir::Etc::sourcelist=$work/sources.list" -o "Dir::Etc::sourceparts=-"
-       -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache"
-       -o "Dir::State::status=$work/status" -o "APT::Sandbox::User=root")
-  apt-get "${apt[@]}" -q update
-  (cd "$work/debs" && apt-get "${apt[@]}" -q download libpython3.9-dev python3.9-dev \
-    libboost-python1.74-dev libboost-python1.74.0)
+  mkdir -p "$work/src"
+  bullseye_download "$work" libpython3.9-dev python3.9-dev libboost-python1.74-dev libboost-python1.74.0
   for deb in "$work"/debs/*.deb; do dpkg -x "$deb" "$root"; done
   LD_LIBRARY_PATH= ${PIP:-.venv/bin/python -m pip} download -q --disable-pip-version-check --no-deps \
     --no-binary=:all: -d "$work/src" "gfal2-python==1.12.0"

@@ -58,6 +58,10 @@ def ifcfg(site: dict[str, Any], host: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# gai.conf(5)'s own example "to prefer IPv4": the first precedence line replaces the whole table.
+GAI_PREFER_IPV4 = "precedence ::ffff:0:0/96  100\n"
+
+
 def nm_keyfile(site: dict[str, Any], host: dict[str, Any]) -> str:
     """NetworkManager keyfile (EL9 has no ifcfg files by default)."""
     v6 = (f"method=manual\naddress1={host['ipv6']}/{site['ipv6_prefixlen']},{site['dns']['ipv6']}\n"
@@ -73,13 +77,15 @@ def nm_keyfile(site: dict[str, Any], host: dict[str, Any]) -> str:
 
 
 def gai_conf(host: dict[str, Any]) -> str:
-    """SL6: the label table from the story (or the faulty empty/partial file); others: comments."""
+    """SL6: the label table from the story (or the faulty empty/partial file); others: comments.
+    Fault gai_prefers_ipv4: the line that sorts IPv4 addresses first, appended."""
+    prefer4 = GAI_PREFER_IPV4 if faults.has(host, "gai_prefers_ipv4") else ""
     if host["os"] != "sl6":
-        return GAI_HEADER
+        return GAI_HEADER + prefer4
     if faults.has(host, "gai_conf_empty"):
-        return ""
+        return prefer4
     labels = GAI_LABELS[:4] if faults.has(host, "gai_conf_partial") else GAI_LABELS
-    return "\n".join(labels) + "\n"
+    return "\n".join(labels) + "\n" + prefer4
 
 
 def files(site: dict[str, Any], host: dict[str, Any]) -> dict[str, str | None]:

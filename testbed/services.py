@@ -201,7 +201,8 @@ def _xrootd_specs(site: dict, host: dict, pki: dict, srv: Path) -> list[ServiceS
     ]
 
 
-def _gridftp_spec(site: dict, host: dict, pki: dict, srv: Path) -> ServiceSpec:
+def _gridftp_spec(site: dict, host: dict, pki: dict, srv: Path,
+                  paths: list[str] | None = None) -> ServiceSpec:
     cert, key = pki["hostcert"][host["short"]]
     lo, _, hi = str(site.get("gridftp_data_range", "20000-25000")).partition("-")
     v4 = ipv4_only(host, "gridftp")
@@ -213,7 +214,7 @@ def _gridftp_spec(site: dict, host: dict, pki: dict, srv: Path) -> ServiceSpec:
         f"port_range {lo},{hi}",
         f"chroot_path {root}",
         f"home_dir {store_path(host['short'])}",
-        f"restrict_paths {store_path(host['short'])}",
+        f"restrict_paths {','.join(paths or [store_path(host['short'])])}",
         f"log_single {srv}/log/gridftp.log",
         f"log_transfer {srv}/log/gridftp-transfer.log",
         "log_level ERROR,WARN,INFO",
@@ -290,10 +291,11 @@ def _chroot_files(site: dict, host: dict, pki: dict, srv: Path) -> dict[str, tup
     return files
 
 
-def gridftp(site: dict, host: dict, pki: dict, srv: Path) -> ServiceSpec:
+def gridftp(site: dict, host: dict, pki: dict, srv: Path, paths: list[str] | None = None) -> ServiceSpec:
     """GridFTP with GSI, chrooted into the host's storage root (every DPM host, dCache's door,
-    StoRM's GridFTP servers)."""
-    grid = _gridftp_spec(site, host, pki, srv)
+    StoRM's GridFTP servers); ``paths``: the namespace paths clients may use (default: the host's
+    own /store/<short>/)."""
+    grid = _gridftp_spec(site, host, pki, srv, paths)
     grid.files.update(_chroot_files(site, host, pki, srv))
     return grid
 

@@ -93,10 +93,11 @@ def data_access_lines(pki: dict, srv: Path | str) -> list[str]:
         f"http.gridmap {pki['gridmap']}",
         "http.listingdeny false",
         "http.desthttps true",
-        # Third-party copy: xroot TPC (xrdcp, delegated proxy) and HTTP TPC (libXrdHttpTPC).
-        # The pull runs in a wrapper (see TPC_WRAPPER): with ztn, every xroot login is TLS, and
-        # OpenSSL 3 refuses the SHA-1 signature XRootD 5.5 puts on the delegated proxy.
-        f"ofs.tpc autorm echo fcreds gsi =X509_USER_PROXY ttl 60 70 xfr 8 pgm {srv}/xrd/tpc-xrdcp --server",
+        # Third-party copy: xroot TPC (xrdcp pulls with the client's delegated proxy, or its token:
+        # `fcreds ?ztn` writes it to BEARER_TOKEN_FILE for the pull) and HTTP TPC (libXrdHttpTPC). The
+        # pull's wrapper (TPC_WRAPPER): ztn makes logins TLS; OpenSSL 3 refuses a SHA-1 signed proxy.
+        f"ofs.tpc autorm echo fcreds gsi =X509_USER_PROXY fcreds ?ztn =BEARER_TOKEN_FILE ttl 60 70 xfr 8 "
+        f"pgm {srv}/xrd/tpc-xrdcp --server",
         "http.exthandler xrdtpc libXrdHttpTPC.so",
         f"tpc.cadir {pki['certdir']}",
         # gfal2/davix ask XrdHttpTPC for a "gridsite" delegation, which 5.5 does not implement;

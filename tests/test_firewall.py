@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from se_dualstack.applicability import require_declared
 from se_dualstack.concerns import firewall, firewalld, fwkind, iptables, nft
 from se_dualstack.facts import nft_saved_json, read_file
 
@@ -32,6 +33,7 @@ def test_transfer_ports_open_ipv6(se_host_transfer_port, facts, check):
 @pytest.mark.check("SE6-FW-02")
 def test_transfer_ports_open_ipv4(se_host_transfer_port, facts, check):
     se_host, tp = se_host_transfer_port
+    require_declared(se_host, 4, check)
     _port_open(se_host, tp, 4, facts, check)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from se_dualstack.applicability import no_aaaa_key, require_declared, require_suite_family
 from se_dualstack.concerns import services as listening
 
 pytestmark = pytest.mark.services
@@ -58,6 +59,7 @@ def test_listening_ipv6(se_host_service, facts, check):
 
 @pytest.mark.check("SE6-SVC-02")
 def test_listening_ipv4(se_host_service, facts, check):
+    require_declared(se_host_service[0], 4, check)
     _listening(se_host_service, 4, facts, check)
 
 
@@ -77,15 +79,24 @@ def test_process_running(se_host_service, facts, check):
 def _connect(se_host_service, family, facts, check):
     se_host, svc = se_host_service
     ports = _ports(se_host, svc, facts, check)
+    require_declared(se_host, family, check)
+    require_suite_family(facts.suite_machine(), family, check)
     ans = facts.addresses(se_host, family, check)
     timeout = float(se_host.vars.get("se_connect_timeout", 3))
     fam = f"IPv{family}"
+    if ans.status == "synthesized":
+        made = ", ".join(f"{x.address} (NAT64 prefix {x.prefix}, from {x.ipv4})"
+                         for x in facts.synthesized(se_host, check))
+        check.not_applicable(f"{se_host.name} has no AAAA of its own, only one made by DNS64: {made}; "
+                             "a connect would go through the NAT64 gateway to its IPv4 address and "
+                             "prove nothing about IPv6 (SE6-DNS-02 reports it)")
     if not ans.records:
         check.fail(f"a TCP connection to {se_host.name} {_where(svc, ports)} over {fam}",
                     f"could not open connection to {se_host.name}:{ports[0]} over {fam} "
                     f"({ans.describe()})",
                     fix=f"Publish the {'AAAA' if family == 6 else 'A'} record of {se_host.name} "
-                        f"(see {'SE6-DNS-02' if family == 6 else 'SE6-DNS-01'}).")
+                        f"(see {'SE6-DNS-02' if family == 6 else 'SE6-DNS-01'}).",
+                    cause=no_aaaa_key(se_host.name) if family == 6 else "")
     results = [listening.connect(a, p, timeout) for p in ports for a in ans.records]
     bad = [r for r in results if not r.ok]
     check.expect(not bad, f"a TCP connection to {se_host.name} {_where(svc, ports)} over {fam} ({svc.name})",

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import pytest
 
+from se_dualstack.applicability import require_transfer, shared_cause
+from se_dualstack.transfer import protocols
+from se_dualstack.transfer.addresses import site_resolve
 from se_dualstack.transfer.cases import TpcCase, TransferCase
 from se_dualstack.transfer.evidence import used_connections
+from se_dualstack.transfer.hops.cases import trace_context
 from se_dualstack.transfer.outcome import TransferResult
 from se_dualstack.transfer.render import result_html
 from se_dualstack.transfer.stats import summarize
+from se_dualstack.transfer.tpc import refusal, why_ipv4
 
 pytestmark = pytest.mark.transfer
 
@@ -49,8 +54,11 @@ def _no_test_dir(case: TransferCase, check, expected: str) -> None:
 
 
 @pytest.mark.check("SE6-XFER-01")
-def test_transfer(transfer_case: TransferCase, transfer_session, check, add_html, record) -> None:
+def test_transfer(transfer_case: TransferCase, transfer_session, check, add_html, record, site,
+                  facts) -> None:
     case = transfer_case
+    hosts = {h.name: h for h in site.hosts}
+    require_transfer(case, hosts, facts.suite_machine(), check.at(case.target))
     _no_test_dir(case, check, _expected(case, transfer_session.settings.size))
     results = transfer_session.run_case(case)
     stats = summarize(results)
@@ -61,9 +69,18 @@ def test_transfer(transfer_case: TransferCase, transfer_session, check, add_html
     if len(results) == 1:
         r = results[0]
         if not r.ok:
-            # The endpoint at fault (a redirect target, the address that did not answer).
-            check.at(r.fault_host or case.target).fail(
-                expected, _observed(r, case.entry, case.target), **fmt)
+            # The endpoint at fault (a redirect target, the address that did not answer); a
+            # transfer not tried because its service did not answer an earlier one could not run
+            # under that root cause. A failure joins the cause another check names (no AAAA, a
+            # token issuer out of reach), else the one it shares (that silent service), with the
+            # fix its evidence points to.
+            at = r.fault_host or case.target
+            if r.could_not_run:
+                check.at(at).could_not_run(r.error_summary(), fix=r.fix, cause=r.cause)
+            host, cause, why = shared_cause(case, [at], hosts, facts, check)
+            check.at(host or at).fail(expected, _observed(r, case.entry, case.target) + why,
+                                      fix=None if cause else (r.fix or None),
+                                      cause=cause or r.cause, **fmt)
         if not r.forced:
             # Passed, but the family was only verified, not forced: say so rather than hide it.
             check.at(case.target).expect(set(r.families_used) == {case.family}, expected,
@@ -75,26 +92,64 @@ def test_transfer(transfer_case: TransferCase, transfer_session, check, add_html
         stats.rate >= minimum,
         f"{expected}, success rate >= {minimum:.0%} over {stats.runs} runs",
         f"{stats.successes}/{stats.runs} succeeded ({stats.rate:.0%}); first failure: "
-        + (_observed(first_bad, case.entry, case.target) if first_bad else "-"), **fmt)
+        + (_observed(first_bad, case.entry, case.target) if first_bad else "-"),
+        fix=(first_bad.fix or None) if first_bad else None, **fmt)
 
 
 @pytest.mark.check("SE6-XFER-02")
-def test_third_party_copy(tpc_case: TpcCase, transfer_session, check, add_html, record) -> None:
+def test_third_party_copy(tpc_case: TpcCase, transfer_session, check, add_html, record, site,
+                         facts) -> None:
     case = tpc_case
+    hosts = {h.name: h for h in site.hosts}
+    require_transfer(case, hosts, facts.suite_machine(), check.at(case.dest_host))
     r = transfer_session.run_tpc(case)
     add_html(result_html([r]))
-    record([r])
     expected = (f"{case.protocol} third-party copy {case.source_host} -> {case.dest_host} over IPv6 "
                 "with ADLER32 verified")
+    resolve = site_resolve(site, facts.dns_cache)
+    refused = refusal(case, r, lambda: protocols.server_version(
+        case.protocol, case.dest.host, case.dest.port,
+        trace_context(transfer_session.settings_for(case.auth), 6, resolve)))
+    if refused:  # the servers will not copy with this credential: not a transfer figure
+        check.at(case.dest_host).not_applicable(refused)
+    record([r])
     if not r.ok:
         at = r.fault_host or case.dest_host
+        if r.could_not_run:
+            check.at(at).could_not_run(r.error_summary(), fix=r.fix, cause=r.cause)
         step = r.failed_step.name if r.failed_step else ""
         # The client's own step on one end (listing, seeding the source) failed: that end is at
         # fault, not the server-to-server copy.
         own = step in ("list", "seed")
+        # A copy that failed between the servers may have been refused by either end.
+        other = case.source_host if at == case.dest_host else case.dest_host
+        host, cause, why = shared_cause(case, [at] if own else [at, other], hosts, facts, check)
+        at = host or at
         check.at(at).fail(expected, f"{r.error_summary()} (step {step or '-'} at {at}; forced by: "
-                                    f"{r.forcing})", protocol=case.protocol,
+                                    f"{r.forcing}){why}", protocol=case.protocol,
+                          cause=cause or r.cause,
                           fix=(f"The client could not reach {at} over {case.protocol} (step {step}): "
                                f"check {at}'s {case.protocol} port over IPv6 (AAAA, firewall, the "
                                "service listening on IPv6) with the command in the report."
-                               if own else None))
+                               if own and not r.timed_out else (None if cause else (r.fix or None))))
+    _leg_family(case, transfer_session.legs.get(case.id), site, resolve, check, expected)
+
+
+def _leg_family(case: TpcCase, leg, site, resolve, check, expected: str) -> None:
+    """The servers' own connection went over the copy's family (read from their socket tables)."""
+    wrong = leg.wrong(case.family) if leg is not None else []
+    if not wrong:
+        return
+    g = wrong[0]
+    peer = case.source if g.opened_by == case.dest_host else case.dest
+    reasons = why_ipv4(site.host(g.opened_by).testinfra, g.opened_by, peer.host,
+                       next(iter(resolve(peer.host, 6)), ""), next(iter(resolve(peer.host, 4)), ""))
+    why = ("; ".join(reasons) if reasons else "neither its gai.conf, its server processes' settings "
+           "nor its resolver explains it")
+    check.at(g.opened_by).fail(
+        expected, f"the server-to-server leg went over IPv{g.family}: {g}; {g.opened_by} opened it, "
+                  f"and may have chosen IPv{g.family} because: {why}",
+        fix=f"On {g.opened_by}, let connections to {peer.host} prefer IPv6: undo what is named above (a "
+            "gai.conf precedence for ::ffff:0:0/96, XRD_PREFERIPV4 or -Djava.net.preferIPv4Stack in the "
+            "server's environment, an xrd.network option; an AAAA record it cannot see); or declare "
+            "se_ipv6_alias names, so the copy's URLs force IPv6.")

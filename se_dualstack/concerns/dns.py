@@ -25,7 +25,8 @@ class ResolverDown(Exception):
 
 @dataclass(frozen=True)
 class Answer:
-    """Records of one type for one name (``status``: ok, nxdomain, noanswer)."""
+    """Records of one type for one name (``status``: ok, nxdomain, noanswer, or synthesized: the
+    only AAAA records were made by DNS64 and are left out, see :mod:`.families`)."""
 
     name: str
     rdtype: str
@@ -37,6 +38,8 @@ class Answer:
             return ", ".join(self.records)
         if self.status == "nxdomain":
             return f"NXDOMAIN for {self.name} (name does not exist)"
+        if self.status == "synthesized":
+            return f"no {self.rdtype} record of its own for {self.name} (only one synthesized by DNS64)"
         return f"no {self.rdtype} record for {self.name}"
 
 

@@ -134,16 +134,61 @@ class LiveIPv6:
         return bool(self.global_addresses)
 
 
+@dataclass(frozen=True)
+class IfAddress:
+    """One address of ``ip -j addr``: family (4 or 6), address, prefix length, scope, interface."""
+
+    family: int
+    address: str
+    prefixlen: int
+    scope: str
+    ifname: str
+    dadfailed: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.address}/{self.prefixlen} on {self.ifname}"
+
+
+def ip_addresses(text: str) -> list[IfAddress]:
+    """Every address of ``ip -j addr show [dev IFACE]`` (both families), in the kernel's order;
+    ``ip -o addr show`` text too (EL6/EL7's iproute has no ``-j``)."""
+    text = (text or "").strip()
+    if text and not text.startswith("["):
+        return _ip_o_addresses(text)
+    out = []
+    for link in json.loads(text or "[]"):
+        for a in link.get("addr_info", []):
+            if a.get("family") not in ("inet", "inet6") or "local" not in a:
+                continue
+            out.append(IfAddress(6 if a["family"] == "inet6" else 4, str(a["local"]),
+                                 int(a.get("prefixlen", 0)), str(a.get("scope", "")),
+                                 str(link.get("ifname", "")), bool(a.get("dadfailed"))))
+    return out
+
+
+def _ip_o_addresses(text: str) -> list[IfAddress]:
+    """``ip -o addr show``: ``2: eth0    inet6 fd42::10/64 scope global nodad ...`` a line."""
+    out = []
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) < 4 or words[2] not in ("inet", "inet6") or "/" not in words[3]:
+            continue
+        addr, _, plen = words[3].partition("/")
+        scope = words[words.index("scope") + 1] if "scope" in words[:-1] else ""
+        out.append(IfAddress(6 if words[2] == "inet6" else 4, addr, int(plen or 0), scope,
+                             words[1].split("@", 1)[0], "dadfailed" in words))
+    return out
+
+
 def parse_ip_addr_json(text: str) -> LiveIPv6:
     """Global-scope, usable IPv6 addresses (not tentative after DAD failure, not deprecated-only)."""
     glob, every = [], []
-    for link in json.loads(text or "[]"):
-        for a in link.get("addr_info", []):
-            if a.get("family") != "inet6":
-                continue
-            every.append(f"{a['local']}/{a.get('prefixlen')} scope {a.get('scope')}")
-            if a.get("scope") == "global" and not a.get("dadfailed"):
-                glob.append(a["local"])
+    for a in ip_addresses(text):
+        if a.family != 6:
+            continue
+        every.append(f"{a.address}/{a.prefixlen} scope {a.scope}")
+        if a.scope == "global" and not a.dadfailed:
+            glob.append(a.address)
     return LiveIPv6(tuple(glob), tuple(every))
 
 

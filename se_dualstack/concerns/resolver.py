@@ -78,3 +78,43 @@ def check_gai_conf(text: str, required: list[str]) -> GaiVerdict:
         key = _label_key(line.split())
         (present if key in active else missing).append(line)
     return GaiVerdict(not missing, tuple(present), tuple(missing), count)
+
+
+# glibc's built-in precedence table (RFC 3484, gai.conf(5)): used until a file has a precedence line.
+GLIBC_PRECEDENCE = (("::1/128", 50), ("::/0", 40), ("2002::/16", 30), ("::/96", 20), ("::ffff:0:0/96", 10))
+
+
+def precedence_table(text: str) -> tuple[list[tuple[ipaddress.IPv6Network, int, str]], bool]:
+    """(network, precedence, line) rows in force, and whether the file set them: the first
+    ``precedence`` line of gai.conf replaces glibc's whole built-in table (gai.conf(5))."""
+    rows = []
+    for raw in text.splitlines():
+        words = _strip_comment(raw).split()
+        if len(words) == 3 and words[0] == "precedence":
+            try:
+                rows.append((ipaddress.IPv6Network(words[1], strict=False), int(words[2]), " ".join(words)))
+            except ValueError:
+                continue
+    if rows:
+        return rows, True
+    return [(ipaddress.IPv6Network(n), p, f"precedence {n} {p} (glibc's default)")
+            for n, p in GLIBC_PRECEDENCE], False
+
+
+def _precedence(rows: list[tuple[ipaddress.IPv6Network, int, str]], address: str) -> tuple[int, str]:
+    ip = ipaddress.ip_address(address)
+    v6 = ipaddress.IPv6Address(f"::ffff:{ip}") if ip.version == 4 else ip
+    best = max((r for r in rows if v6 in r[0]), key=lambda r: r[0].prefixlen, default=None)
+    return (best[1], best[2]) if best else (0, "no precedence line (0)")
+
+
+def prefers_ipv4(text: str, ipv6: str, ipv4: str) -> str:
+    """Why glibc's getaddrinfo() sorts ``ipv4`` before ``ipv6`` with this gai.conf ("" it does not)."""
+    rows, own = precedence_table(text)
+    p6, line6 = _precedence(rows, ipv6)
+    p4, line4 = _precedence(rows, ipv4)
+    if p4 <= p6:
+        return ""
+    where = "its /etc/gai.conf" if own else "glibc's default table"
+    return (f"{where} ranks IPv4 above IPv6 ({line4} for {ipv4}, over {line6} for {ipv6}), so "
+            "getaddrinfo() lists the IPv4 address first")

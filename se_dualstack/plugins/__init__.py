@@ -17,4 +17,5 @@ pytest_plugins = [
     "se_dualstack.plugins.results",
     "se_dualstack.plugins.waivers",
     "se_dualstack.plugins.transfers",
+    "se_dualstack.plugins.families",
 ]

@@ -59,7 +59,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_se_dualstack_site(config: pytest.Config, state: State) -> None:
-    """Unless the user chose ``--html``, write reports/<site>-<UTC>.html (+ JUnit XML)."""
+    """Unless the user chose ``--html``, write <site>-<UTC>.html (+ JUnit XML) in ``--results-dir``,
+    else reports/."""
     st = state
     assert st.site is not None, "called only once the site is known"
     if is_worker(config) or config.getoption("collectonly", False):
@@ -84,12 +85,14 @@ def pytest_se_dualstack_site(config: pytest.Config, state: State) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Point reports/<site>-latest.html at this run's report (stable link for the reviewer)."""
+    """Point reports/<site>-latest.html at this run's report (stable link for the reviewer),
+    as the result file's ``latest``: not for a run that could not run, and a partial run
+    (``-m dns``) only its own selection's (``<site>-m_dns-latest.html``)."""
     st = state_of(config)
-    report = st.reports.html
-    if report is None or st.site is None or not report.exists():
+    report, latest_json = st.reports.html, st.results.latest_path
+    if report is None or st.site is None or not report.exists() or latest_json is None:
         return
-    latest = report.parent / f"{files.safe_name(st.site.name)}-latest.html"
+    latest = report.parent / f"{latest_json.stem}.html"
     try:
         if latest.is_symlink() or latest.exists():
             latest.unlink()

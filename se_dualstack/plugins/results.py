@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from se_dualstack import compare
-from se_dualstack.plugins.state import State, is_worker, state_of
+from se_dualstack.plugins.state import State, is_worker, partial_selection, state_of
 from se_dualstack.reporting import resultfile
-from se_dualstack.reporting.files import STAMP_RE, claim_stem, safe_name, stamp, write_atomic
+from se_dualstack.reporting.files import STAMP_RE, claim_stem, latest_stem, safe_name, stamp, write_atomic
 
 # This module works alone (``-p se_dualstack.plugins.results``) on the state and outcomes it needs.
 pytest_plugins = ["se_dualstack.plugins.state", "se_dualstack.plugins.outcomes"]
@@ -30,12 +30,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="where <site>-<start>.json and <site>-latest.json go, and the HTML and "
                          "JUnit reports unless --html says otherwise (default: the HTML report's "
                          "directory, else reports/ under the rootdir)")
-    group.addoption("--baseline", default=None, metavar="FILE",
-                    help="result file of an earlier run; at the end write <site>-<start>-compare.{html,txt} "
-                         "(reports/<site>-latest.json works: it is read before this run replaces it)")
+    group.addoption("--baseline", default=None, metavar="FILE|DIR",
+                    help="result file of an earlier run; at the end write <site>-<start>-compare.{html,txt}. "
+                         "A directory: the latest run of this site and selection in it "
+                         "(<site>-latest.json for the whole selection), if there is one")
     group.addoption("--throughput-threshold", type=float, default=compare.DEFAULT_THRESHOLD,
                     metavar="F", help="relative transfer throughput change reported by --baseline "
-                                      "(default 0.2), as in the compare command")
+                                      "(default 0.2), as in the compare command; only transfers "
+                                      "of 32 MiB or more measure throughput")
+    group.addoption("--latency-threshold", type=float, default=compare.DEFAULT_LATENCY_THRESHOLD,
+                    metavar="F", help="relative step latency change reported by --baseline for "
+                                      "transfers too small for a throughput (default 1.0 = twice "
+                                      "as slow or fast), as in the compare command")
     group.addoption("--compare-threshold", dest="compare_threshold", type=float, default=None,
                     metavar="F", help="deprecated name of --throughput-threshold (still accepted)")
 
@@ -48,6 +54,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.pluginmanager.has_plugin("se_dualstack_results"):
         config.pluginmanager.register(ResultWriter(config, st), "se_dualstack_results")
     path = config.getoption("baseline", None)
+    if path and Path(path).is_dir():
+        path = _baseline_in(config, st, Path(path))
     if path:
         try:
             st.results.baseline = resultfile.read(path)
@@ -58,6 +66,18 @@ def pytest_configure(config: pytest.Config) -> None:
         config.issue_config_time_warning(pytest.PytestDeprecationWarning(
             "--compare-threshold is now --throughput-threshold (the compare command's name); "
             "the old name still works"), stacklevel=2)
+
+
+def _baseline_in(config: pytest.Config, st: State, directory: Path) -> str | None:
+    """The latest result file of this site and selection in ``directory`` (None: first run)."""
+    if st.site is None:
+        return None
+    name = f"{latest_stem(st.site.name, partial_selection(config))}.json"
+    if (directory / name).is_file():
+        return str(directory / name)
+    st.results.baseline_note = (f"no baseline: {directory} holds no {name} (the first run of this "
+                                "site and selection there)")
+    return None
 
 
 def _output_dir_and_stem(config: pytest.Config, site_name: str, st: State) -> tuple[Path, str]:
@@ -118,24 +138,29 @@ def write_results(config: pytest.Config, st: State, exitstatus: int) -> None:
         hosts=st.outcomes.hosts, exitstatus=exitstatus,
         args=shown_args([str(a) for a in config.invocation_params.args], st.outcomes.withheld),
         workers=workers if isinstance(workers, int) else 0,
-        collection_errors=st.outcomes.collection_errors, waivers=st.waivers.meta)
+        collection_errors=st.outcomes.collection_errors, waivers=st.waivers.meta,
+        partial=partial_selection(config))
     out_dir, stem = _output_dir_and_stem(config, doc.site, st)
     html_path, txt_path = out_dir / f"{stem}-compare.html", out_dir / f"{stem}-compare.txt"
     if res.baseline is not None:
         threshold = config.getoption("compare_threshold", None)
         if threshold is None:
             threshold = config.getoption("throughput_threshold", compare.DEFAULT_THRESHOLD)
-        res.comparison = compare.compare(res.baseline, doc, threshold=threshold)
+        res.comparison = compare.compare(
+            res.baseline, doc, threshold=threshold,
+            latency_threshold=config.getoption("latency_threshold", compare.DEFAULT_LATENCY_THRESHOLD))
         doc.baseline = {"path": res.baseline_path, "started": res.baseline.started,
                         "regressions": len(res.comparison.regressions),
                         "fixed": len(res.comparison.fixed),
                         "report_html": str(html_path), "report_text": str(txt_path)}
     text = doc.to_json()
     res.json_path = out_dir / f"{stem}.json"
-    res.latest_path = out_dir / f"{safe_name(doc.site)}-latest.json"
+    res.latest_path = out_dir / f"{doc.latest_stem}.json"
+    res.partial, res.site = doc.partial, doc.site
     try:
         write_atomic(res.json_path, text)
-        # "latest" is the baseline of the next run: only runs that ran their checks replace it.
+        # "latest" is the baseline of the next run of the same selection: only runs that ran
+        # their checks replace it, and a narrowed run (-m, -k, --hosts...) only its own.
         if doc.exit_category != "could-not-run":
             write_atomic(res.latest_path, text)
         else:
@@ -160,6 +185,12 @@ def print_summary(tr: Any, st: State) -> None:
     also = (f"also {res.latest_path.name}" if res.latest_path is not None
             else "the run could not run its checks: the latest file was left as it was")
     tr.write_line(f"result file: {res.json_path} ({also})")
+    if res.partial:
+        whole = f"{safe_name(res.site)}-latest.json"
+        tr.write_line(f"partial run ({'; '.join(res.partial)}): {whole}, the baseline of runs of "
+                      "the whole selection, was left as it was", yellow=True)
+    if res.baseline_note:
+        tr.write_line(res.baseline_note)
     comp = res.comparison
     if comp is not None:
         tr.write_line(f"compared with {res.baseline_path}: {comp.summary_line()}",

@@ -84,6 +84,9 @@ class ResultState:
     comparison: Any = None  # compare.Comparison
     compare_paths: list[Path] = field(default_factory=list)
     write_error: str | None = None
+    baseline_note: str = ""  # --baseline DIR without a file of this site and selection in it
+    site: str = ""
+    partial: list[str] = field(default_factory=list)  # what narrowed the selection ([]: whole)
 
 
 @dataclass
@@ -139,3 +142,34 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 def is_worker(config: pytest.Config) -> bool:
     """An xdist worker: it runs tests, the controller writes reports."""
     return hasattr(config, "workerinput")
+
+
+# Options that narrow the selection of checks: (option dest, how the result file names it).
+NARROWING = (("markexpr", "-m"), ("keyword", "-k"), ("hosts", "--hosts"),
+             ("transfer_protocols", "--transfer-protocols"), ("deselect", "--deselect"),
+             ("ignore", "--ignore"), ("ignore_glob", "--ignore-glob"), ("lf", "--last-failed"),
+             ("stepwise", "--stepwise"))
+
+
+def partial_selection(config: pytest.Config) -> list[str]:
+    """What narrowed this run's selection (``["-m dns"]``); empty for the whole selection.
+
+    Why: ``<site>-latest.json`` is the next night's baseline, so only a run of every check on
+    every host may replace it; a run narrowed by ``-m``, ``-k``, ``--hosts``, a test path... is
+    compared with, and becomes the baseline of, runs of the same selection only.
+    """
+    out = []
+    for dest, flag in NARROWING:
+        value = config.getoption(dest, None)
+        if isinstance(value, (list, tuple)):
+            value = " ".join(str(v) for v in value)
+        if value not in (None, "", False):
+            out.append(flag if value is True else f"{flag} {value}")
+    if config.args_source == pytest.Config.ArgsSource.ARGS:
+        root = config.invocation_params.dir
+        given = {str((root / a.split("::")[0]).resolve()) + ("::" if "::" in a else "")
+                 for a in config.args}
+        default = {str((config.rootpath / p).resolve()) for p in config.getini("testpaths")}
+        if given != default:
+            out.append("paths " + " ".join(config.args))
+    return out

@@ -18,18 +18,17 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 
-from se_dualstack import exitcodes
-from se_dualstack.concerns.dns import default_resolvers
+from se_dualstack import applicability, exitcodes
 from se_dualstack.plugins import outcomes
 from se_dualstack.plugins.state import State, is_worker, state_of
 from se_dualstack.reporting.records import Tag
-from se_dualstack.transfer import protocols, tokens
-from se_dualstack.transfer.addresses import Resolve, alias_cases, dns_resolve, per_address
+from se_dualstack.transfer import protocols, tokens, tpc
+from se_dualstack.transfer.addresses import Resolve, alias_cases, per_address, site_resolve
 from se_dualstack.transfer.cases import (
     AUTHS,
     DEFAULTS,
@@ -40,6 +39,7 @@ from se_dualstack.transfer.cases import (
     tpc_cases,
     transfer_cases,
 )
+from se_dualstack.transfer.hops.cases import ChainCase, chain_cases
 from se_dualstack.transfer.outcome import TransferResult
 from se_dualstack.transfer.pool import TransferPool
 from se_dualstack.transfer.proxy import check_proxy
@@ -97,15 +97,8 @@ def _per_address(config: pytest.Config, site: Any, cases: list[TransferCase]) ->
     """
     if build_shim()[0] is None:
         return cases
-    resolve = _resolver(config, site)
+    resolve = site_resolve(site, state_of(config).hosts.facts.dns_cache)
     return [*per_address(cases, resolve), *alias_cases(site, resolve, _protocols(config))]
-
-
-def _resolver(config: pytest.Config, site: Any) -> Resolve:
-    """A/AAAA at the site's resolvers, answers cached for the run."""
-    v = getattr(site, "vars", {}) or {}
-    servers = [str(x) for x in (v.get("se_resolvers") or default_resolvers())]
-    return dns_resolve(servers, float(v.get("se_dns_timeout", 3)), state_of(config).hosts.facts.dns_cache)
 
 
 def _proxy_path() -> str:
@@ -141,6 +134,7 @@ class RunCases:
     transfers: list[TransferCase]  # round trips, per address and through service aliases too
     tpcs: list[TpcCase]
     error: str = ""  # a bad protocol or credential setting: a usage error where it is met
+    chains: list[ChainCase] = field(default_factory=list)  # redirect chains (SE6-XFER-03)
 
 
 def run_cases(config: pytest.Config) -> RunCases:
@@ -159,20 +153,38 @@ def _make_cases(config: pytest.Config, site: Any) -> RunCases:
             return RunCases(auths, token, note, [], [])
         # Without the family shim (no cc), fall back to declared single-family aliases.
         plain = transfer_cases(site, _protocols(config), use_aliases=build_shim()[0] is None, auths=auths)
-        return RunCases(auths, token, note, _per_address(config, site, plain),
-                        tpc_cases(site, _protocols(config), auths=auths))
+        # Cases the client would reach through NAT64 (a DNS64-made AAAA) are labelled "-nat64".
+        resolve = site_resolve(site, state_of(config).hosts.facts.dns_cache)
+        prefixes = state_of(config).hosts.facts.dns64(dict(getattr(site, "vars", {}) or {})).prefixes
+        return RunCases(auths, token, note,
+                        applicability.label_nat64(_per_address(config, site, plain), resolve, prefixes),
+                        applicability.label_nat64(tpc_cases(site, _protocols(config), auths=auths),
+                                                  resolve, prefixes),
+                        chains=chain_cases(site, _protocols(config), auths=auths))
     except (ValueError, pytest.UsageError) as exc:
         return RunCases([], token, note, [], [], str(exc))
 
 
-def _tpc_param(case: TpcCase) -> Any:
-    """A TPC case, skipped with the server's own words when the servers cannot do it."""
-    marks = [pytest.mark.skip(reason=case.unsupported)] if case.unsupported else []
+def _param(case: Any) -> Any:
+    """A case, skipped saying why when it does not apply (a TPC the servers cannot do, a data
+    server a client never reaches directly)."""
+    why = case.unsupported if isinstance(case, TpcCase) else case.skip
+    marks = [pytest.mark.skip(reason=why)] if why else []
     return pytest.param(case, marks=marks, id=case.id)
 
 
+# A parametrizing fixture without cases: why its test does not apply, and the id it then has.
+NO_CASES = {
+    "transfer_case": ("no host has se_transfer_dir (set it per host: the test directory on the SE)",
+                      "no-transfer-dir"),
+    "tpc_case": ("no disk node with se_transfer_dir", "no-transfer-dir"),
+    "chain_case": ("no entry point redirects to a host with se_transfer_dir (the storage system's "
+                   "redirects, data/flavours/<system>.yml)", "no-redirect"),
+}
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    for name in ("transfer_case", "tpc_case"):
+    for name in ("transfer_case", "tpc_case", "chain_case"):
         if name not in metafunc.fixturenames:
             continue
         if state_of(metafunc.config).site is None:
@@ -182,17 +194,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         run = run_cases(metafunc.config)
         if run.error:
             raise pytest.UsageError(run.error)
-        cases = run.transfers if name == "transfer_case" else run.tpcs
+        cases = {"transfer_case": run.transfers, "tpc_case": run.tpcs, "chain_case": run.chains}[name]
         if not cases:
-            why = ("no host has se_transfer_dir (set it per host: the test directory on the SE)"
-                   if name == "transfer_case" else "no disk node with se_transfer_dir")
+            why, none_id = NO_CASES[name]
             metafunc.parametrize(name, [pytest.param(None, marks=pytest.mark.skip(reason=why))],
-                                 ids=["no-transfer-dir"])
+                                 ids=[none_id])
             continue
-        if name == "tpc_case":
-            metafunc.parametrize(name, [_tpc_param(c) for c in cases])
-        else:
-            metafunc.parametrize(name, cases, ids=[c.id for c in cases])
+        metafunc.parametrize(name, [_param(c) for c in cases])
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -237,6 +245,10 @@ def make_session(config: pytest.Config, site: Any) -> TransferSession:
             sess.workers["token"] = WorkerPool(replace(settings, auth="token", token_file=sess.token.path),
                                                shim)
     sess.no_credential = no_credential_line(run.auths, sess)
+    if site is not None:  # a silent endpoint's service, and which address is the entry's
+        sess.services = {(h.name, svc.port): svc.name for h in site.hosts for svc in h.services
+                         if svc.port is not None}
+        sess.resolve = site_resolve(site, state_of(config).hosts.facts.dns_cache)
     concurrency, per_host = _slot_limits(config, site)
     if concurrency > 1:
         sess.slots = TransferPool(shim, concurrency, per_host)
@@ -274,11 +286,17 @@ def _plan(session: pytest.Session, config: pytest.Config) -> tuple[list[Any], bo
     by_group = is_worker(config)
     if by_group and config.getoption("dist", "no") != "loadgroup":
         return [], False
+    st = state_of(config)
+    hosts = {h.name: h for h in st.site.hosts} if st.site is not None else {}
+    machine = st.hosts.facts.suite_machine()
     cases = []
     for item in session.items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         case = params.get("transfer_case") or params.get("tpc_case")
-        if case is not None and item.get_closest_marker("skip") is None:
+        # Not the N/A ones (an end declared without the family), nor those this machine cannot
+        # run (no address of the family): their tests say so without a transfer.
+        if case is not None and item.get_closest_marker("skip") is None and \
+                applicability.runnable(case, hosts, machine):
             cases.append(case)
     # Third-party copies first: they wait longest (the servers' rendezvous), so they overlap the
     # round trips instead of trailing them; each test still takes its own result.
@@ -291,8 +309,16 @@ def transfer_session(pytestconfig: pytest.Config, request: pytest.FixtureRequest
     """The run's gfal2 workers; always closed (workers killed, scratch files removed)."""
     site = state_of(pytestconfig).site
     sess = make_session(pytestconfig, site)
+    plan, by_group = _plan(request.session, pytestconfig)
+    sess.cases, sess.plan_by_group = list(plan), by_group  # the other family's, for a fix
+    if site is not None:
+        # Third-party copies read the servers' socket tables over the hosts' ssh connections,
+        # which the site fixture gives its hosts.
+        site = request.getfixturevalue("site")
+        resolve = site_resolve(site, state_of(pytestconfig).hosts.facts.dns_cache)
+        sess.leg_watch = lambda case: tpc.watch(case, site, resolve)
     if sess.slots is not None:
-        sess.plan, sess.plan_by_group = _plan(request.session, pytestconfig)
+        sess.plan = plan
     try:
         yield sess
     finally:
@@ -342,8 +368,8 @@ def record(request: pytest.FixtureRequest) -> Callable[[list[TransferResult]], N
 
     def put(results: list[TransferResult]) -> None:
         left = request.node.stash.setdefault(outcomes.TRANSFERS, Tag())
-        site = state_of(request.config).site
-        resolve = _resolver(request.config, site) if site is not None else None
+        st = state_of(request.config)
+        resolve = site_resolve(st.site, st.hosts.facts.dns_cache) if st.site is not None else None
         left.transfers.extend(row(r, _entry_address(resolve, r)) for r in results)
         sess = (request.getfixturevalue("transfer_session")
                 if "transfer_session" in request.fixturenames else None)
@@ -395,7 +421,7 @@ class TransferSummary:
                                     postfix: list[str]) -> None:
         rows = self.rows()
         if rows:
-            postfix.append(transfers_html(group_stats(rows), rows))
+            postfix.append(transfers_html(self.stats(), rows))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -413,4 +439,4 @@ def pytest_se_dualstack_site(config: pytest.Config, state: State) -> None:
     are the run's (:func:`run_cases`); a bad setting is reported at parametrization.
     """
     run = run_cases(config)
-    state.hosts.group_hosts.update({c.id: c.group_host for c in [*run.transfers, *run.tpcs]})
+    state.hosts.group_hosts.update({c.id: c.group_host for c in [*run.transfers, *run.tpcs, *run.chains]})

@@ -61,3 +61,21 @@ def write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def selection_label(partial: list[str]) -> str:
+    """A file-name-safe label of a narrowed selection (``["-m dns"]`` -> ``m_dns``), short.
+
+    Long selections keep a readable start and a digest, so two selections never share a name.
+    """
+    text = safe_name(" ".join(p.lstrip("-") for p in partial))
+    if len(text) <= 40:
+        return text
+    digest = hashlib.sha256(" ".join(partial).encode()).hexdigest()[:8]
+    return f"{text[:31].rstrip('._-')}-{digest}"
+
+
+def latest_stem(site: str, partial: list[str]) -> str:
+    """``<site>-latest`` for a run of the whole selection, ``<site>-<label>-latest`` otherwise."""
+    label = selection_label(partial) if partial else ""
+    return f"{safe_name(site)}-{label}-latest" if label else f"{safe_name(site)}-latest"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from se_dualstack.reporting.causes import elsewhere
 from se_dualstack.reporting.concerns import concerns
 from se_dualstack.reporting.records import Record
 
@@ -19,10 +20,12 @@ CELL_OUTCOME = {"passed": "passed", "xpassed": "passed", "failed": "failed", "er
                 "skipped": "not_applicable", "waived": "waived", "xfailed": "waived"}
 # (count, terminal letter, words in the report), in the order a cell shows them.
 PARTS = (("failed", "F", "failed"), ("could_not_run", "X", "could not run"),
-         ("passed", "p", "passed"), ("waived", "w", "waived"),
-         ("not_applicable", "n", "n/a"))
+         ("passed", "p", "passed"), ("not_run_here", "x", "could not run from here"),
+         ("waived", "w", "waived"), ("not_applicable", "n", "n/a"))
 LEGEND = ("each cell counts the host's checks of that concern by outcome: p passed, F failed, "
-          "X could not run (host unreachable), w failure waived, n not applicable")
+          "X could not run (host unreachable, or a transfer not tried after its service did not "
+          "answer), x could not run from here (the suite machine lacks the family; no host at "
+          "fault), w failure waived, n not applicable")
 WIDTH = 13  # a terminal column: "30p 1F 1w 1n"
 
 
@@ -31,12 +34,14 @@ class Cell:
     passed: int = 0
     failed: int = 0
     could_not_run: int = 0  # checks that could not look at the host (ssh unreachable)
+    not_run_here: int = 0  # could not run for the suite machine's reason, not the host's (grey)
     waived: int = 0
     not_applicable: int = 0
 
     @property
     def total(self) -> int:
-        return self.passed + self.failed + self.could_not_run + self.waived + self.not_applicable
+        return (self.passed + self.failed + self.could_not_run + self.not_run_here + self.waived
+                + self.not_applicable)
 
     @property
     def css(self) -> str:
@@ -71,6 +76,15 @@ class Matrix:
         return any((self.cells.get((host, c)) or Cell()).css == "fail" for c in self.concerns)
 
 
+def column(rec: Record) -> str:
+    """The count a record adds to (a :class:`Cell` field): its outcome, a could-not-run failure
+    apart, and apart again when the suite machine itself could not run it (no host at fault)."""
+    col = CELL_OUTCOME.get(rec.outcome, "failed")
+    if col == "failed" and rec.could_not_run:
+        return "not_run_here" if elsewhere(rec) else "could_not_run"
+    return col
+
+
 def matrix(records: Iterable[Record], hosts: list[str]) -> Matrix:
     """Count every record with a host; columns are the concerns with a check on a listed host."""
     cells: dict[tuple[str, str], Cell] = {}
@@ -82,9 +96,7 @@ def matrix(records: Iterable[Record], hosts: list[str]) -> Matrix:
         if concern not in order:
             order.append(concern)
         c = cells.setdefault((rec.host, concern), Cell())
-        col = CELL_OUTCOME.get(rec.outcome, "failed")
-        if col == "failed" and rec.could_not_run:
-            col = "could_not_run"
+        col = column(rec)
         setattr(c, col, getattr(c, col) + 1)
     used = [c for c in order if any((h, c) in cells for h in hosts)]
     return Matrix(hosts, used, cells)

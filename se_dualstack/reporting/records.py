@@ -39,10 +39,13 @@ class TransferRow:
     landed: str = ""
     error: str = ""
     steps: dict[str, tuple[float, int]] = field(default_factory=dict)
+    nat64: bool = False  # through a NAT64 gateway (a DNS64-made AAAA): not native IPv6
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["steps"] = {k: [round(s, 6), int(b)] for k, (s, b) in self.steps.items()}
+        if not self.nat64:  # only when set: a native row reads as format 2 always wrote it
+            del out["nat64"]
         return out
 
     @classmethod

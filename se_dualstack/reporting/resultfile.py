@@ -21,7 +21,7 @@ from typing import Any
 
 import se_dualstack
 from se_dualstack import exitcodes
-from se_dualstack.reporting.files import sha256
+from se_dualstack.reporting.files import latest_stem, sha256
 from se_dualstack.reporting.records import HostFacts, Record
 
 FORMAT = "se-dualstack-results/2"
@@ -51,6 +51,7 @@ class ResultDoc:
     exit_detail: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     args: list[str] = field(default_factory=list)
+    partial: list[str] = field(default_factory=list)  # what narrowed the selection; [] = whole
     xdist_workers: int = 0
     collection_errors: list[dict[str, str]] = field(default_factory=list)
     waivers: dict[str, Any] | None = None
@@ -60,6 +61,11 @@ class ResultDoc:
     def host_names(self) -> set[str]:
         names = {str(h["name"]) for h in self.hosts if isinstance(h, dict) and h.get("name")}
         return names | {r.host for r in self.records if r.host}
+
+    @property
+    def latest_stem(self) -> str:
+        """The ``latest`` file this run may replace: ``<site>-latest``, or its selection's."""
+        return latest_stem(self.site, self.partial)
 
     def check_ids(self) -> set[str]:
         return {r.check for r in self.records if r.check}
@@ -71,7 +77,8 @@ class ResultDoc:
             "started": self.started, "finished": self.finished, "duration": self.duration,
             "hosts": self.hosts, "exit_status": self.exit_status,
             "exit_category": self.exit_category, "exit_detail": self.exit_detail,
-            "counts": self.counts, "args": self.args, "xdist_workers": self.xdist_workers,
+            "counts": self.counts, "args": self.args, "partial": self.partial,
+            "xdist_workers": self.xdist_workers,
             "collection_errors": self.collection_errors,
             "records": [r.to_dict() for r in self.records],
         }
@@ -100,7 +107,8 @@ class ResultDoc:
             duration=float(data.get("duration") or 0.0), hosts=list(data.get("hosts") or []),
             exit_status=data.get("exit_status"), exit_category=data.get("exit_category"),
             exit_detail=data.get("exit_detail"), counts=dict(data.get("counts") or {}),
-            args=list(data.get("args") or []), xdist_workers=int(data.get("xdist_workers") or 0),
+            args=list(data.get("args") or []), partial=[str(p) for p in data.get("partial") or []],
+            xdist_workers=int(data.get("xdist_workers") or 0),
             collection_errors=list(data.get("collection_errors") or []),
             waivers=data.get("waivers"), baseline=data.get("baseline"), path=path)
 
@@ -154,7 +162,7 @@ def host_list(site: Any, hosts: Mapping[str, HostFacts], records: Iterable[Recor
 def build(*, site: Any, inventory: str | None, started: datetime, finished: datetime,
           records: Mapping[str, Record], hosts: Mapping[str, HostFacts], exitstatus: int,
           args: list[str], workers: int, collection_errors: list[dict[str, str]],
-          waivers: dict[str, Any] | None) -> ResultDoc:
+          waivers: dict[str, Any] | None, partial: list[str] | None = None) -> ResultDoc:
     """The run's result file."""
     site_name = getattr(site, "name", None) or (Path(str(inventory)).stem if inventory else "site")
     recs = [records[k] for k in sorted(records)]
@@ -169,5 +177,6 @@ def build(*, site: Any, inventory: str | None, started: datetime, finished: date
         finished=finished.isoformat().replace("+00:00", "Z"),
         duration=(finished - started).total_seconds(), hosts=host_list(site, hosts, recs),
         exit_status=int(exitstatus), exit_category=exitcodes.category(exitstatus),
-        exit_detail=exitcodes.detail(exitstatus), counts=counts, args=args, xdist_workers=workers,
+        exit_detail=exitcodes.detail(exitstatus), counts=counts, args=args,
+        partial=list(partial or []), xdist_workers=workers,
         collection_errors=collection_errors, waivers=waivers or None)

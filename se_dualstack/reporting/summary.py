@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from se_dualstack.model import SEHost, Site
 from se_dualstack.reporting import templates
-from se_dualstack.reporting.causes import RootCause, hosts_at_fault, root_causes
+from se_dualstack.reporting.causes import RootCause, elsewhere, hosts_at_fault, root_causes
 from se_dualstack.reporting.concerns import title
 from se_dualstack.reporting.matrix import LEGEND, Matrix, matrix
 from se_dualstack.reporting.records import PASSED, HostFacts, Record
@@ -121,6 +121,15 @@ def verdict(counts: Counts, names: list[str], causes: list[RootCause], loose: li
     if waived:
         waivers = (f" {len(waived)} failure{'s' if len(waived) > 1 else ''} waived: "
                    + "; ".join(waiver_text(r) for r in waived) + ".")
+    failed = [r for c in causes for r in c.records] + loose
+    if failed and all(elsewhere(r) for r in failed):
+        # Nothing failed on a host: items the suite machine could not run (no IPv4 on it).
+        why = "; ".join(c.line() for c in causes)
+        if counts.passed and all(c.key == "suite-family:4" for c in causes):
+            return ("pass", f"ACCEPTED for what this machine can prove: all {counts.passed} applicable "
+                            f"checks passed on {len(names)} hosts ({counts.waived + counts.not_applicable}"
+                            f" not applicable or waived); {why}.{waivers}")
+        return ("skip", f"NO RESULT for the site: {why}; {counts.passed} other checks passed.{waivers}")
     if counts.failed:
         at_fault = sorted(hosts_at_fault(causes, loose),
                           key=lambda n: names.index(n) if n in names else len(names))

@@ -51,6 +51,13 @@ def dns_resolve(servers: list[str], timeout: float, cache: dnscheck.DnsCache) ->
     return resolve
 
 
+def site_resolve(site: Any, cache: dnscheck.DnsCache) -> Resolve:
+    """:func:`dns_resolve` at the site's resolvers (``se_resolvers``, else this machine's)."""
+    v = getattr(site, "vars", {}) or {}
+    servers = [str(x) for x in (v.get("se_resolvers") or dnscheck.default_resolvers())]
+    return dns_resolve(servers, float(v.get("se_dns_timeout", 3)), cache)
+
+
 @dataclass(frozen=True)
 class ServiceAlias:
     """One ``se_endpoints`` entry: a DNS name in front of doors or servers."""

@@ -170,6 +170,12 @@ class TransferCase:
     address: str = ""
     target_address: str = ""
     alias: bool = False  # entry is a service alias (se_endpoints); target holds the address
+    # Why no round trip applies (the test skips with it): a data server that listens on no fixed
+    # port for the protocol (a dCache pool's movers) is reached only through its door's redirect.
+    skip: str = ""
+    # The only AAAA the client gets (entry or redirect target) was synthesized by DNS64: the copy
+    # goes through a NAT64 gateway, not to the host's own IPv6 (se_dualstack.applicability).
+    nat64: bool = False
 
     @property
     def id(self) -> str:
@@ -177,7 +183,7 @@ class TransferCase:
         via = "" if self.entry == self.target or self.alias else f"-via-{short(self.target)}"
         tgt = f"-{self.target_address}" if self.target_address else ""
         return (f"{self.entry}-{self.protocol}-{family_label(self.family)}{addr}{via}{tgt}"
-                f"{auth_suffix(self.auth)}")
+                f"{nat64_suffix(self.nat64)}{auth_suffix(self.auth)}")
 
     @property
     def group_host(self) -> str:
@@ -199,12 +205,20 @@ class TpcCase:
     auth: str = "x509"
     unsupported: str = ""  # why the servers cannot do this combination (the test skips with it)
     mode: str = ""  # HTTP-TPC "pull" | "push" ("": gfal2's default, pull)
+    nat64: bool = False  # the client reaches an end only through NAT64 (a DNS64-made AAAA)
 
     @property
     def id(self) -> str:
         mode = f"-{self.mode}" if self.mode else ""
         return (f"{self.source_host}-to-{short(self.dest_host)}-{self.protocol}-{family_label(self.family)}"
-                f"{mode}{auth_suffix(self.auth)}")
+                f"{mode}{nat64_suffix(self.nat64)}{auth_suffix(self.auth)}")
+
+    @property
+    def active_host(self) -> str:
+        """The end that opens the server-to-server connection (the protocol declares it per copy
+        mode): the one that could not reach the other when the copy itself fails."""
+        end = registry.get(self.protocol).tpc_active.get(self.mode, "dest")
+        return self.source_host if end == "source" else self.dest_host
 
     @property
     def group_host(self) -> str:
@@ -216,6 +230,15 @@ def auth_suffix(auth: str) -> str:
     return "" if auth == "x509" else f"-{auth}"
 
 
+def nat64_suffix(nat64: bool) -> str:
+    return "-nat64" if nat64 else ""
+
+
+def is_nat64(case_id: str) -> bool:
+    """A case id with the ``-nat64`` label (:func:`nat64_suffix`)."""
+    return "nat64" in case_id.split("-")
+
+
 def short(name: str) -> str:
     return name.split(".", 1)[0]
 
@@ -223,6 +246,13 @@ def short(name: str) -> str:
 def protocol_port(host: Any, protocol: str) -> int:
     """Port of ``protocol`` on a host: ``se_transfer_ports`` override, the first of the host's
     services that carries it (the protocol registry names them), the protocol's default."""
+    port = own_port(host, protocol)
+    return port if port is not None else registry.get(protocol).default_port
+
+
+def own_port(host: Any, protocol: str) -> int | None:
+    """The fixed port ``protocol`` has on a host (override, else the first of its services that
+    carries it); None when it runs none with a fixed port (a dCache pool: movers on a range)."""
     override = (host.vars.get("se_transfer_ports") or {}).get(protocol)
     if override:
         return int(override)
@@ -230,7 +260,60 @@ def protocol_port(host: Any, protocol: str) -> int:
     for svc in getattr(host, "services", []) or []:
         if svc.name in proto.services and svc.port is not None:
             return int(svc.port)
-    return proto.default_port
+    return None
+
+
+def system_of(site: Any, host: Any) -> knowledge.System:
+    """The storage system a host belongs to (its ``se_flavour``, else the site's)."""
+    return knowledge.system(str(host.vars.get("se_flavour") or getattr(site, "flavour", "") or "dpm"))
+
+
+def entry_points(site: Any, target: Any, protocol: str) -> list[tuple[Any, int, knowledge.Hop | None]]:
+    """(head node, port, hop) a client of ``protocol`` starts from to reach ``target``.
+
+    The storage registry decides (``redirects`` of the target's system): every head node running
+    the service a redirect of the protocol to the target's role starts from, at that service's
+    port (``se_transfer_ports`` wins). ``se_transfer_via_head``, when a site sets it, overrides
+    which protocols go through a head node (the first head node, when the registry names none).
+    """
+    override = target.vars.get("se_transfer_via_head")
+    if override is not None and protocol not in override:
+        return []
+    out: list[tuple[Any, int, knowledge.Hop | None]] = []
+    for hop in system_of(site, target).hops(protocol):
+        if hop.to_role != target.role:
+            continue
+        for h in site.hosts:
+            svc = next((s for s in h.services if s.name == hop.from_service), None)
+            if h is target or h.role != hop.from_role or svc is None or any(h is e for e, _, _ in out):
+                continue
+            port = (h.vars.get("se_transfer_ports") or {}).get(protocol) or svc.port
+            out.append((h, int(port) if port else protocol_port(h, protocol), hop))
+    heads = [h for h in site.hosts if h.role == "headnode" and h is not target]
+    if not out and override is not None and heads and target.role != "headnode":
+        out.append((heads[0], protocol_port(heads[0], protocol), None))
+    return out
+
+
+def no_fixed_port(site: Any, target: Any, protocol: str, entries: list[tuple[Any, int, Any]]) -> str:
+    """Why ``target`` gets no round trip of its own over ``protocol`` ("" when it has a port).
+
+    A data server whose movers listen on a port of a range only during a transfer (a dCache pool)
+    is reached through its door's redirect, never directly: the round trip through the door and
+    the redirect chain (SE6-XFER-03) test that hop, the firewall checks the range.
+    """
+    if own_port(target, protocol) is not None:
+        return ""
+    hops = [h for h in system_of(site, target).hops(protocol) if h.to_role == target.role]
+    lands = [f"{p.label} {p.first}-{p.last}" for h in hops for p in knowledge.landing(h, target.services)]
+    if lands:
+        via = ", ".join(e.name for e, _, _ in entries) or "a head node"
+        return (f"{target.name} listens for {protocol} on no fixed port: a client reaches it only through "
+                f"{via}'s redirect, to a mover on a port of {', '.join(dict.fromkeys(lands))} (the round "
+                "trip through the entry point and SE6-XFER-03 cover that hop)")
+    return (f"{target.name} runs no service that carries {protocol} (its services: "
+            f"{', '.join(s.name for s in target.services) or 'none'}); leave {protocol} out of its "
+            "se_transfer_protocols, or declare the service (se_services, se_service_ports)")
 
 
 def host_protocols(host: Any) -> list[str]:
@@ -254,25 +337,22 @@ def transfer_cases(site: Any, protocols: Iterable[str] | None = None,
                    auths: Iterable[str] = ("x509",)) -> list[TransferCase]:
     """Every protocol x family x entry point of the site.
 
-    Targets are hosts with ``se_transfer_dir``. A disk node is reached through the (first) head
-    node's endpoint for the protocols in ``se_transfer_via_head``, directly otherwise. The head
-    node's own directory is used for the other protocols, and for the redirected ones only when
-    no disk node's directory is reached through the head (a DPM head stores nothing itself). With
+    Targets are hosts with ``se_transfer_dir``. A disk node is reached through every head node
+    whose service a redirect of the protocol starts from (:func:`entry_points`: the storage
+    registry's ``redirects``, at that service's port), directly otherwise; protocols in
+    ``se_transfer_direct`` also get a direct round trip, at the disk's own port for the protocol
+    (none: the case skips, saying why). A head node's own directory is used for the other
+    protocols, and for the redirected ones only when no disk node's directory is reached through a
+    head (a DPM head stores nothing itself). With
     ``use_aliases`` (no family shim available) URLs use the declared single-family alias. Per
     credential in ``auths`` (X.509 first, so its ids keep their order); tokens only for the
     protocols whose servers take one (not gsiftp).
     """
-    heads = [h for h in site.hosts if h.role == "headnode"]
-    head = heads[0] if heads else None
     wanted = list(protocols) if protocols else None
-
-    def via_head(h: Any) -> list[str]:
-        return list(h.vars.get("se_transfer_via_head", DEFAULTS["se_transfer_via_head"]))
-
-    # Protocols for which some disk node's directory is reached through the head: for those the
+    # Protocols for which some disk node's directory is reached through a head node: for those the
     # head (a redirector that stores nothing itself) is tested through the disk nodes.
     redirected = {p for h in site.hosts if h.role == "disknode" and h.vars.get("se_transfer_dir")
-                  for p in host_protocols(h) if p in via_head(h)} if head is not None else set()
+                  for p in host_protocols(h) if entry_points(site, h, p)}
     out: list[TransferCase] = []
     for auth in auths:
         for target in site.hosts:
@@ -283,38 +363,59 @@ def transfer_cases(site: Any, protocols: Iterable[str] | None = None,
             for proto in host_protocols(target):
                 if wanted is not None and proto not in wanted:
                     continue
-                if target is head and proto in redirected:
+                if target.role == "headnode" and proto in redirected:
                     continue
                 if auth == "token" and not registry.get(proto).token:
                     continue
-                entry = head if (head is not None and target.role != "headnode"
-                                 and proto in via_head(target)) else target
+                entries = entry_points(site, target, proto)
                 # A redirect may land on another port of the disk than its own for ``proto`` (an
                 # XRootD manager sends https clients to the data server's xroot port; see the
                 # system's redirects in data/flavours/): that port is tested only by a direct round
                 # trip, as a client given that URL does; a direct round trip of a protocol whose
                 # redirect lands on its own port tests the data server without its redirector.
-                direct = entry is not target and proto in target.vars.get(
+                direct = not entries or proto in target.vars.get(
                     "se_transfer_direct", DEFAULTS["se_transfer_direct"])
-                for ent in (entry, target) if direct else (entry,):
+                own = [(target, own_port(target, proto) or 0, no_fixed_port(site, target, proto, entries))]
+                for ent, port, skip in [*((e, p, "") for e, p, _ in entries), *(own if direct else [])]:
                     for fam in families:
                         name = (alias_for(ent, fam) if use_aliases else None) or ent.name
-                        ep = Endpoint(proto, name, protocol_port(ent, proto), tdir)
-                        out.append(TransferCase(proto, fam, ent.name, target.name, ep, auth))
+                        ep = Endpoint(proto, name, port, tdir)
+                        out.append(TransferCase(proto, fam, ent.name, target.name, ep, auth, skip=skip))
     return out
+
+
+def tpc_pairs(disks: list[Any]) -> list[tuple[Any, Any]]:
+    """(source, destination) disk nodes: the first to the second (or to itself under another
+    name), then both ways between the first dual-stack node and each one declared IPv6-only
+    (``se_families: [ipv6]``): a copy across families, where xrootd issue 968 and EOS-2775 broke."""
+    if not disks:
+        return []
+    pairs = [(disks[0], disks[1] if len(disks) > 1 else disks[0])]
+    dual = [h for h in disks if "ipv4" in (h.vars.get("se_families") or ("ipv6", "ipv4"))]
+    for v6 in (h for h in disks if h not in dual):
+        pairs += [(dual[0], v6), (v6, dual[0])] if dual else []
+    unique: dict[tuple[str, str], tuple[Any, Any]] = {}
+    for s, d in pairs:
+        unique.setdefault((s.name, d.name), (s, d))
+    return list(unique.values())
 
 
 def tpc_cases(site: Any, protocols: Iterable[str] | None = None,
               auths: Iterable[str] = ("x509",)) -> list[TpcCase]:
-    """IPv6 third-party copies: first disk node -> second (or to itself under another name).
+    """IPv6 third-party copies between disk nodes (:func:`tpc_pairs`), per protocol that can.
 
     Uses each disk node's own endpoint (server to server is the point) and the IPv6-only alias
     when declared, so the servers themselves cannot fall back to IPv4.
     """
     disks = [h for h in site.hosts if h.role == "disknode" and h.vars.get("se_transfer_dir")]
-    if not disks:
-        return []
-    src, dst = disks[0], (disks[1] if len(disks) > 1 else disks[0])
+    out: list[TpcCase] = []
+    for src, dst in tpc_pairs(disks):
+        out += _tpc_cases(site, src, dst, protocols, auths)
+    return out
+
+
+def _tpc_cases(site: Any, src: Any, dst: Any, protocols: Iterable[str] | None,
+               auths: Iterable[str]) -> list[TpcCase]:
     protos = list(protocols) if protocols else list(
         src.vars.get("se_transfer_tpc_protocols", DEFAULTS["se_transfer_tpc_protocols"]))
     out: list[TpcCase] = []
@@ -332,7 +433,9 @@ def tpc_cases(site: Any, protocols: Iterable[str] | None = None,
             # The copy modes tested with this credential, and why the servers cannot (the test
             # skips with it), as the protocol declares them.
             p = registry.get(proto)
-            out += [TpcCase(proto, 6, s, d, src.name, dst.name, forced, auth, p.unsupported(auth), m)
+            why = (no_fixed_port(site, src, proto, entry_points(site, src, proto))
+                   or no_fixed_port(site, dst, proto, entry_points(site, dst, proto)) or p.unsupported(auth))
+            out += [TpcCase(proto, 6, s, d, src.name, dst.name, forced, auth, why, m)
                     for m in p.copy_modes(auth)]
     return out
 

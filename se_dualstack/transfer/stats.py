@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from se_dualstack.reporting.records import TransferRow
+from se_dualstack.transfer.cases import is_nat64
 from se_dualstack.transfer.outcome import Step, TransferResult
 
 # Below this a data step's time is per-request latency (redirects, TLS, the new-file lookup),
@@ -94,7 +95,7 @@ def row(result: TransferResult, entry_address: str = "") -> TransferRow:
     return TransferRow(
         case=result.case_id, protocol=result.protocol, family=result.family, auth=result.auth,
         ok=result.ok, endpoint=result.endpoint, address=address, landed=landed,
-        error=result.error_summary(),
+        error=result.error_summary(), nat64=is_nat64(result.case_id),
         steps={s.name: (round(s.seconds, 6), s.nbytes) for s in result.steps
                if s.ok and s.name in DATA_STEPS})
 
@@ -130,18 +131,21 @@ def summarize(results: Iterable[TransferResult]) -> RepeatStats:
 
 
 def figures(rows: Iterable[TransferRow]) -> dict[str, float]:
-    """A test's rate per ``protocol/family/direction`` (MB/s), over its successful repeats.
+    """A test's rate per ``protocol/family/direction`` (MB/s), over its successful repeats of
+    the steps that measured one (moved at least THROUGHPUT_MIN_BYTES).
 
     Bytes and seconds are summed over the repeats (so the rate is their aggregate throughput):
     one figure per protocol, family and direction is what :mod:`se_dualstack.compare` matches
-    between two runs of the same test. Failed transfers add nothing.
+    between two runs of the same test. Failed transfers and latency-bound steps add nothing: a
+    1 MiB upload's "rate" is its latency upside down (0.39 -> 115 MB/s between two identical
+    nights on the testbed).
     """
     acc: dict[str, list[float]] = {}
     for r in rows:
         if not r.ok:
             continue
         for direction, (sec, nbytes) in r.steps.items():
-            if sec <= 0 or not nbytes:
+            if sec <= 0 or nbytes < THROUGHPUT_MIN_BYTES:
                 continue
             tot = acc.setdefault(f"{r.protocol}/{r.family}/{direction}", [0.0, 0.0])
             tot[0] += nbytes
@@ -149,10 +153,28 @@ def figures(rows: Iterable[TransferRow]) -> dict[str, float]:
     return {label: b / s / 1e6 for label, (b, s) in acc.items() if s > 0}
 
 
+def latencies(rows: Iterable[TransferRow]) -> dict[str, float]:
+    """A test's median seconds per ``protocol/family/step`` over its successful repeats, for
+    the data steps too small for a throughput (below THROUGHPUT_MIN_BYTES): what the comparison
+    matches between two runs when :func:`figures` has nothing to say."""
+    acc: dict[str, list[float]] = {}
+    for r in rows:
+        if not r.ok:
+            continue
+        for step, (sec, nbytes) in r.steps.items():
+            if nbytes < THROUGHPUT_MIN_BYTES:
+                acc.setdefault(f"{r.protocol}/{r.family}/{step}", []).append(sec)
+    return {label: statistics.median(xs) for label, xs in acc.items()}
+
+
 def group_stats(rows: Iterable[TransferRow]) -> dict[tuple[str, int, str], RepeatStats]:
-    """Stats per (protocol, family, credential), over every entry point and repeat."""
+    """Stats per (protocol, family, credential), over every entry point and repeat.
+
+    A copy through NAT64 is not native IPv6: it stays out of the per-family figures."""
     groups: dict[tuple[str, int, str], list[TransferRow]] = {}
     for r in rows:
+        if r.nat64:
+            continue
         groups.setdefault((r.protocol, r.family, r.auth), []).append(r)
     return {k: repeat_stats(v) for k, v in sorted(groups.items())}
 

@@ -73,7 +73,9 @@ class StepRunner:
             step.status, step.error = "failed", str(exc)
         finally:
             step.wall, step.cpu_parent = time.monotonic() - t0, time.thread_time() - c0
-            step.seconds = step.seconds or step.wall
+            # A timed-out step took its wall time (the answers before the late one are a part).
+            if step.status == "timeout" or not step.seconds:
+                step.seconds = step.wall
         if step.status in ("failed", "timeout") and not self.blocker:
             self.blocker = f"{name} {'timed out' if step.status == 'timeout' else 'failed'}"
         return step
@@ -97,10 +99,15 @@ def _err_text(answer: dict[str, Any]) -> str:
 
 def call(worker: WorkerProcess, result: TransferResult, step: Step, request: dict[str, Any],
          timeout: float) -> dict[str, Any]:
-    """Run a worker request for a step; gfal2 errors become StepFailed; evidence is kept."""
-    answer, conns = worker.call(request, timeout)
+    """Run a worker request for a step; gfal2 errors become StepFailed; evidence is kept (also
+    of a request that timed out: where it waited). A step of several requests sums their time."""
+    try:
+        answer, conns = worker.call(request, timeout)
+    except WorkerTimeout as exc:
+        result.connections = dedupe(result.connections + exc.connections)
+        raise
     result.connections = dedupe(result.connections + conns)
-    step.seconds = float(answer.get("elapsed", 0.0))
+    step.seconds += float(answer.get("elapsed", 0.0))
     step.cpu_worker += float(answer.get("cpu", 0.0))
     if not answer.get("ok"):
         raise StepFailed(_err_text(answer) or f"{request['op']} failed")
@@ -130,7 +137,7 @@ class RoundTrip:
             local_url=f"file://{self.local}", target=case.target,
             forcing=proto.forcing_description(case.family, shim, alias),
             forced=proto.is_forced(shim, alias))
-        self.res.auth = settings.auth
+        self.res.auth, self.res.deadline = settings.auth, self.t
         fam, t, remote, tf = case.family, self.t, self.remote, _token_file(settings)
         self.res.commands = [
             f"dd if=/dev/urandom of={shlex.quote(str(self.local))} bs={settings.size} count=1",
@@ -258,6 +265,10 @@ def precondition_result(case: TransferCase, settings: TransferSettings, why: str
     return res
 
 
+# The servers choose the family of their own leg unless the URLs name single-family aliases.
+UNFORCED_LEG = "; server-to-server family NOT forced (declare se_ipv6_alias)"
+
+
 class ThirdPartyCopy:
     """Upload to the source, server-to-server copy with ADLER32 check, verify, clean both ends."""
 
@@ -276,9 +287,9 @@ class ThirdPartyCopy:
             case.id, case.protocol, case.family, settings.size, remote_url=self.dst,
             local_url=self.src, target=case.dest_host,
             forcing=proto.forcing_description(case.family, shim, case.names_forced)
-            + ("" if case.names_forced else "; server-to-server family NOT forced (declare se_ipv6_alias)"),
+            + ("" if case.names_forced else UNFORCED_LEG),
             forced=proto.is_forced(shim, case.names_forced))
-        self.res.auth = settings.auth
+        self.res.auth, self.res.deadline = settings.auth, self.t
         self.copy_mode = case.mode  # "" (gfal2's default), or a mode the protocol declares
         self.res.commands = [gfal_copy_command(self.src, self.dst, case.protocol, case.family, self.t, shim,
                                                token_file=_token_file(settings), copy_mode=self.copy_mode)]
@@ -291,9 +302,13 @@ class ThirdPartyCopy:
             for name, fn in (("list", self.list), ("seed", self.seed), ("tpc", self.tpc),
                              ("checksum", self.checksum)):
                 self.runner.run(name, fn)
-            # The host at fault: the end the client itself failed on (list, seed), else the
-            # destination, which pulls the copy and is checked there.
-            if self.res.failed_step is not None and self.res.failed_step.name not in ("list", "seed"):
+            # The host at fault: the end the client itself failed on (list, seed), the end that
+            # opens the server-to-server connection for the copy (the protocol says which per
+            # mode), the destination for its checksum.
+            failed = self.res.failed_step.name if self.res.failed_step is not None else ""
+            if failed == "tpc":
+                self.res.fault_host = self.case.active_host
+            elif failed == "checksum":
                 self.res.fault_host = self.case.dest_host
             elif self.res.failed_step is None:
                 self.res.fault_host = ""

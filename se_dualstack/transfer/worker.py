@@ -38,7 +38,12 @@ from se_dualstack.transfer.evidence import (
 
 
 class WorkerTimeout(RuntimeError):
-    """A worker missed its deadline and was killed."""
+    """A worker missed its deadline and was killed; ``connections``: what the kernel showed it
+    connected to while it waited (the evidence of which endpoint did not answer)."""
+
+    def __init__(self, message: str, connections: list[Connection] | None = None) -> None:
+        super().__init__(message)
+        self.connections = list(connections or [])
 
 
 class WorkerDied(RuntimeError):
@@ -253,7 +258,11 @@ class WorkerProcess:
 
         req = {**request, "id": self._next_id}
         self._next_id += 1
-        answer = self._exchange(req, timeout, sample)
+        try:
+            answer = self._exchange(req, timeout, sample)
+        except WorkerTimeout as exc:
+            exc.connections = dedupe(seen)
+            raise
         conns = [c for c in (parse_shim_line(x) for x in answer.get("connections", [])) if c]
         for ev in answer.get("events", []) or []:
             c = parse_pasv_event(ev)

@@ -19,7 +19,7 @@ import pytest
 import se_dualstack
 from se_dualstack import compare
 from se_dualstack.reporting.records import Record
-from se_dualstack.transfer.stats import figures
+from se_dualstack.transfer.stats import latencies
 
 pytest_plugins = ["pytester"]
 
@@ -256,6 +256,31 @@ def test_malformed_waiver_file_is_a_one_line_usage_error(suite: pytest.Pytester,
     assert not (suite.path / "reports").exists(), "no result file when the suite could not run"
 
 
+def test_a_narrowed_run_keeps_off_latest_and_a_baseline_directory_finds_its_selection(
+        suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a run of the whole selection replaces exsite-latest.json; ``-k`` makes a run of its
+    own (exsite-k_aaaa-latest.json); ``--baseline=reports`` compares each with its own kind."""
+    (suite.path / "reports").mkdir()
+    whole = suite.runpytest(*PLUGINS, "--baseline=reports")
+    assert whole.ret == 0, whole.stdout.str()
+    whole.stdout.fnmatch_lines(["no baseline: reports holds no exsite-latest.json (the first run*"])
+    first = latest(suite)
+    assert first["partial"] == [], first["partial"]
+    assert "baseline" not in first, first.get("baseline")
+    monkeypatch.setenv("FAKE_BROKEN", "aaaa-disk-1.example.org")
+    narrow = suite.runpytest(*PLUGINS, "-k", "aaaa", "--baseline=reports")
+    assert narrow.ret == 1
+    narrow.stdout.fnmatch_lines(["*(also exsite-k_aaaa-latest.json)*",
+                                 "partial run (-k aaaa): exsite-latest.json, the baseline of runs of "
+                                 "the whole selection, was left as it was"])
+    assert latest(suite) == first, "exsite-latest.json untouched by the -k run"
+    own = json.loads((suite.path / "reports" / "exsite-k_aaaa-latest.json").read_text())
+    assert own["partial"] == ["-k aaaa"], own["partial"]
+    again = suite.runpytest(*PLUGINS, "--baseline=reports")
+    again.stdout.fnmatch_lines(["*compared with reports/exsite-latest.json: 1 regressed*"])
+    assert latest(suite)["baseline"]["started"] == first["started"], "compared with the whole run"
+
+
 def test_baseline_writes_comparison_and_lists_regressions(suite: pytest.Pytester,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_BROKEN", "listen-gsiftp")
@@ -369,18 +394,24 @@ def test_gfal(se_host, record):
 def test_transfer_figures_reach_the_result_file_and_the_comparison(suite: pytest.Pytester,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The record fixture puts one row per transfer in the result file (the summary reads the
-    same rows); compare lists a rate change beyond the threshold, not one within."""
+    same rows); compare lists the latency of these 1 MB transfers beyond the threshold (never a
+    throughput: they are latency-bound), and not one within. A run of one test file is partial:
+    it writes its own latest, never exsite-latest.json, and says so."""
     suite.makepyfile(test_xfer=XFER_CHECKS)
     args = [*PLUGINS, "-p", "se_dualstack.plugins.transfers", "test_xfer.py"]
     docs = {}
-    for name, secs in (("old", "1.0"), ("slower", "1.6"), ("same", "1.1")):
+    for name, secs in (("old", "1.0"), ("slower", "2.6"), ("same", "1.1")):
         monkeypatch.setenv("FAKE_SECONDS", secs)
         res = suite.runpytest(*args, f"--results-dir={name}")
         assert res.ret == 0, f"{name}: {res.ret}"
-        docs[name] = json.loads((suite.path / name / "exsite-latest.json").read_text())
+        assert not (suite.path / name / "exsite-latest.json").exists(), "a partial run keeps off latest"
+        docs[name] = json.loads((suite.path / name / "exsite-paths_test_xfer.py-latest.json").read_text())
+        assert docs[name]["partial"] == ["paths test_xfer.py"], docs[name]["partial"]
         if name == "old":  # the transfer plugin's own summary still reads its entries
             res.stdout.fnmatch_lines(["*transfers per protocol, credential and family*",
                                       "root    x509   ok 4/6 | -*"])
+            res.stdout.fnmatch_lines(["partial run (paths test_xfer.py): exsite-latest.json, the "
+                                      "baseline of runs of the whole selection, was left as it was"])
     rec = {r["nodeid"]: r for r in docs["old"]["records"]}["test_xfer.py::test_gfal[disk-1.example.org]"]
     assert "transfer" not in rec, "one copy of a transfer's figures: its rows"
     case = "disk-1.example.org-root-ipv6"
@@ -390,14 +421,14 @@ def test_transfer_figures_reach_the_result_file_and_the_comparison(suite: pytest
         "steps": {"upload": [1.0, 1000000], "download": [0.5, 1000000]}}] + [{
         "case": case, "protocol": "root", "family": 6, "auth": "x509", "ok": False, "endpoint": "",
         "address": "", "landed": "", "error": "server said no", "steps": {}}], rec["transfers"]
-    rates = figures(Record.from_dict(rec).transfers)
-    assert rates == {"root/6/upload": 1.0, "root/6/download": 2.0}, "MB/s, as compare reads them"
-    comp = compare.compare(docs["old"], docs["slower"], threshold=0.2)
-    changes = {(t.nodeid.split("[")[1], t.label, round(t.old, 3), round(t.new, 3)) for t in comp.throughput}
+    assert latencies(Record.from_dict(rec).transfers) == {"root/6/upload": 1.0, "root/6/download": 0.5}
+    comp = compare.compare(docs["old"], docs["slower"])
+    assert comp.throughput == [], "1 MB transfers measure no throughput"
+    changes = {(t.nodeid.split("[")[1], t.label, round(t.old, 3), round(t.new, 3)) for t in comp.latency}
     assert changes == {
         (f"{h}]", label, old, new) for h in ("head.example.org", "disk-1.example.org")
-        for label, old, new in (("root/6/upload", 1.0, 0.625), ("root/6/download", 2.0, 1.25))
+        for label, old, new in (("root/6/upload", 1.0, 2.6), ("root/6/download", 0.5, 1.3))
     }, changes
-    assert "root/6/upload: 1.00 -> 0.62 MB/s (-38%)" in compare.render_text(comp), compare.render_text(comp)
-    assert comp.exit_status == 0, "throughput changes are listed, not gated"
-    assert compare.compare(docs["old"], docs["same"], threshold=0.2).throughput == [], "-9% is within 20%"
+    assert "root/6/upload: 1.000 -> 2.600 s (+160%)" in compare.render_text(comp), compare.render_text(comp)
+    assert comp.exit_status == 0, "latency changes are listed, not gated"
+    assert compare.compare(docs["old"], docs["same"]).latency == [], "+10% is within 100%"

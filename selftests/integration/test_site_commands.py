@@ -30,6 +30,8 @@ from pathlib import Path
 import pytest
 from tbrun import ROOT, Testbed, site_inventory, tb_name, unavailable
 
+from se_dualstack.reporting.files import latest_stem
+
 NAME = tb_name("site1")
 NAMES = {"pool07.example.org": "disk01.example.test", "head.example.org": "head.example.test",
          "-k pool07": "-k disk01", "2001:db8:1::/48": "fd42:6::/64"}
@@ -73,6 +75,14 @@ def typed(tb: Testbed, tmp_upper: Path, line: str) -> tuple[int, str]:
     return res.returncode, res.stdout + res.stderr
 
 
+def as_written(tmp_upper: Path, path: Path) -> Path:
+    """Where a file the client wrote is seen from here: under the private /tmp's upper dir when
+    the checkout itself is under /tmp (a CI clone may be), else where it was written."""
+    if Path("/tmp") in path.parents:
+        return tmp_upper / path.relative_to("/tmp")
+    return path
+
+
 def test_readme_site_section_as_typed(readme_site: tuple[Testbed, Path]) -> None:
     tb, tmp_upper = readme_site
     lines = [ln for ln in readme_commands() if not ln.startswith(SETUP)]
@@ -100,7 +110,9 @@ def test_readme_site_section_as_typed(readme_site: tuple[Testbed, Path]) -> None
             assert list((tmp_upper / "reports").glob("UKI-TESTBED-*.html")), \
                 "se-dualstack run writes its reports under ./reports where it is typed"
         if "--transfer-auth x509,token" in line:
-            doc = json.loads((ROOT / "reports" / "UKI-TESTBED-latest.json").read_text())
+            # -m transfer narrows the selection: the run's latest is its selection's own.
+            latest = ROOT / "reports" / f"{latest_stem('UKI-TESTBED', ['-m transfer'])}.json"
+            doc = json.loads(as_written(tmp_upper, latest).read_text())
             tokens = [r["outcome"] for r in doc["records"] if r["nodeid"].endswith("-token]")]
             assert tokens, "token transfers ran, with the token where the README writes it"
             assert set(tokens) <= {"passed", "skipped"}, tokens

@@ -43,8 +43,8 @@ def _left_on_se(tb: Testbed) -> list[str]:
 
 def test_token_run_passes_and_leaks_nothing(tb: Testbed, tmp_path: Path) -> None:
     """davs + root round trips (direct and through the head node, IPv6 and IPv4) and HTTP-TPC
-    pull and push with the valid token all pass; root TPC is skipped with XRootD's words; no
-    output holds the token's payload or signature."""
+    pull and push and root TPC with the valid token all pass; no output holds the token's payload
+    or signature."""
     run = _run(tb, tmp_path, "valid")
     got = outcomes(run.result)
     ids = [i for i in got if "test_transfer" in i or "test_third_party" in i]
@@ -63,8 +63,7 @@ def test_token_run_passes_and_leaks_nothing(tb: Testbed, tmp_path: Path) -> None
     assert not not_passed, f"token round trips not passing: {not_passed}"
     root_tpc = [i for i in ids if "-root-ipv6-token" in i and "-to-" in i]
     assert root_tpc, ids
-    assert got[root_tpc[0]] == "skipped", f"{root_tpc[0]}: {got[root_tpc[0]]}"
-    assert "No protocols left to try (source)" in json.dumps(run.result), "the skip keeps XRootD's words"
+    assert got[root_tpc[0]] == "passed", f"{root_tpc[0]}: {got[root_tpc[0]]} (the token is forwarded)"
     assert not _left_on_se(tb), f"left on the SE: {_left_on_se(tb)}"
 
     _header, payload, signature = _token(tb, "valid").read_text().strip().split(".")
@@ -133,9 +132,8 @@ def test_ipv4_rejected_at_the_client_only_ipv6_token_transfers_pass(tb: Testbed,
     got = {i: o for i, o in outcomes(run.result).items() if "test_transfer[" in i or "test_third_party" in i}
     assert [i for i in got if "-ipv4" in i], f"no IPv4 token transfer ran: {sorted(got)}"
     for test_id, outcome in got.items():
-        if "-ipv6" in test_id:  # root TPC with a token: skipped, XRootD 5.5 cannot
-            want = "skipped" if "-to-" in test_id and "-root-" in test_id else "passed"
-            assert outcome == want, f"IPv4 rejected: {test_id} should be {want}, got {outcome}"
+        if "-ipv6" in test_id:  # root TPC with a token too: the destination forwards it
+            assert outcome == "passed", f"IPv4 rejected: {test_id} should pass, got {outcome}"
         elif "-ipv4" in test_id:
             assert outcome == "failed", f"IPv4 rejected, yet {test_id} {outcome}: not forced"
     assert not _left_on_se(tb), f"left on the SE: {_left_on_se(tb)}"

@@ -8,7 +8,8 @@ the outcome per test id from JUnit XML:
   IPv4 test fails, and the reverse with IPv6 rejected (the proof that "IPv6" means IPv6);
 * a disk node not dual-stacked: exactly the IPv6 transfers reaching it fail, naming it;
 * an expired proxy: every transfer fails saying so, naming the proxy and the fix;
-* a stopped (SIGSTOP) xrootd: the transfer fails within its timeout;
+* a stopped (SIGSTOP) xrootd: the transfer fails within its timeout, and a transfers-only run
+  pays about one timeout per endpoint, with one root-cause line naming the node and the service;
 * one bad address (a stale AAAA, one dead node behind a door alias): only its per-address tests
   fail, each naming the address;
 * a TPC destination speaking from a non-DNS address: the source's socket table shows it, and
@@ -17,7 +18,9 @@ the outcome per test id from JUnit XML:
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -127,7 +130,10 @@ def test_expired_proxy_fails_every_transfer(tb_site: dict[str, str], tmp_path: P
     assert out, "no tests ran"
     for test_id, outcome in out.items():
         assert "expired" in outcome, f"{test_id}: expected an 'expired proxy' failure, got {outcome}"
-        assert expired in outcome, f"{test_id}: the proxy path is not named: {outcome}"
+        # The proxy is named by its variable, never by its local path (issue 20: no local paths
+        # of the suite machine's credentials in any output).
+        assert "$X509_USER_PROXY" in outcome, f"{test_id}: the proxy is not named: {outcome}"
+        assert expired not in outcome, f"{test_id}: the proxy's local path is shown: {outcome}"
         assert "voms-proxy-init" in outcome, f"{test_id}: the fix is not named: {outcome}"
 
 
@@ -147,8 +153,53 @@ def test_stopped_server_fails_within_timeout(tb_site: dict[str, str], tmp_path: 
     assert took < 40, f"the stopped server held the run for {took:.0f} s"
 
 
+def test_a_stopped_xrootd_is_one_root_cause_paid_once_per_endpoint(tb_site: dict[str, str],
+                                                                   tmp_path: Path) -> None:
+    """xrootd stopped on disk01 (SIGSTOP: it accepts connections, never answers; its https port
+    is the same process): the transfers-only run waits about one deadline per endpoint (disk01's
+    1094 and 443, over IPv6 and IPv4), not one per transfer, and the summary has one root-cause
+    line naming the node and the service. About 60 s (the 25 transfers take ~25 s unhindered)."""
+    deadline = 10
+    pid = Path(f"{tb_site['state']}/hosts/disk01/srv/xrd/run/xrootd.pid").read_text().split()[0]
+    stop = tb(NAME, "exec", "disk01", "--", "kill", "-STOP", pid)
+    assert stop.returncode == 0, f"could not stop disk01's xrootd: {stop.stderr}"
+    t0 = time.monotonic()
+    try:
+        res = tb(NAME, "run", "--", PY, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-m", "transfer",
+                 f"--transfer-timeout={deadline}", f"--results-dir={tmp_path}", timeout=900)
+    finally:
+        tb(NAME, "exec", "disk01", "--", "kill", "-CONT", pid)
+    took = time.monotonic() - t0
+    docs = [p for p in tmp_path.glob("*.json") if not p.stem.endswith("-latest")]
+    assert len(docs) == 1, f"one result file: {res.stdout[-3000:]}{res.stderr[-2000:]}"
+    records = json.loads(docs[0].read_text())["records"]
+    bad = [r for r in records if r["outcome"] in ("failed", "error")]
+    assert bad, "disk01's transfers fail"
+    assert {r["host"] for r in bad} == {"disk01.example.test"}, "every failure is about disk01"
+    assert all(r.get("cause", "").startswith("silent:disk01.example.test|") for r in bad), (
+        [(r["nodeid"], r.get("cause")) for r in bad])
+    waited = [r for r in bad if not r.get("could_not_run")]
+    kept = [r for r in bad if r.get("could_not_run")]
+    # four endpoints (1094 and 443, two families); two transfer slots may wait side by side once
+    assert len(waited) <= 4 + 2, f"{len(waited)} transfers waited: {[r['nodeid'] for r in waited]}"
+    assert kept, "the later transfers to a silent endpoint were not tried"
+    for r in kept:
+        assert re.search(r"not tried: \w+ on disk01\.example\.test \(port \d+\) did not answer",
+                         r["message"]), r["message"]
+    causes = [ln for ln in res.stdout.splitlines() if ln.startswith("root cause:")]
+    assert len(causes) == 1, causes
+    assert re.match(r"root cause: disk01\.example\.test: (https and xrootd|xrootd and https) did not "
+                    rf"answer over IPv6 and IPv4: {len(waited)} transfers timed out waiting for them; "
+                    rf"{len(kept)} could not run", causes[0]), causes
+    # The run's cost: the unhindered transfers plus about one deadline per endpoint (in slots).
+    assert took < 25 + 4 * deadline + 45, f"the stopped server held the run for {took:.0f} s"
+    for r in waited:
+        assert f"within the {deadline} s deadline" in r["message"] or f"no answer within {deadline} s" in \
+            r["message"], f"true timing words: {r['message']}"
+
+
 def test_not_dual_stacked_disk_fails_only_its_ipv6(tmp_path: Path) -> None:
-    name = "xfnd"
+    name = tb_name("xfnd")
     site_file = tmp_path / "partial.yml"
     base = yaml.safe_load((ROOT / "testbed/sites/default.yml").read_text())
     base["site"] = "partial"
@@ -183,7 +234,7 @@ def test_one_bad_address_fails_only_its_per_address_tests(tmp_path: Path) -> Non
     from testbed import dns
     from testbed.site import parse_site
 
-    name = "xfaddr"
+    name = tb_name("xfaddr")
     raw = {"site": "peraddr", "domain": "example.test", "ipv4_prefix": "10.42.0.0/24",
            "ipv6_prefix": "fd42:6::/64", "gridftp_data_range": "20000-25000",
            "hosts": [{"short": "head", "role": "headnode", "os": "el7", "faults": []},
@@ -225,7 +276,7 @@ def test_tpc_source_sees_the_destinations_non_dns_address(tmp_path: Path) -> Non
     from testbed import netns
     from testbed.site import parse_site
 
-    name = "xfsrc"
+    name = tb_name("xfsrc")
     raw = {"site": "tpcsrc", "domain": "example.test", "ipv4_prefix": "10.42.0.0/24",
            "ipv6_prefix": "fd42:6::/64", "gridftp_data_range": "20000-25000",
            "hosts": [{"short": "head", "role": "headnode", "os": "el7", "faults": []},

@@ -167,3 +167,24 @@ def test_cli_exit_status_and_outputs(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert capsys.readouterr().out == "verdict: no regressions (exit 0)\n", "quiet prints the verdict only"
     assert compare.main([str(old), str(tmp_path / "missing.json")]) == 2, "unreadable input"
     assert "missing.json: no such file" in capsys.readouterr().err, "says which file"
+
+
+def test_small_transfers_compare_by_latency_not_throughput() -> None:
+    """1 MiB transfers are latency-bound (the suite's 32 MiB rule): two identical nights list no
+    throughput change, and a latency is listed only beyond the threshold and the floor."""
+    def run(up: float, down: float) -> dict[str, Any]:
+        r = rec("t.py::xfer[h1]", "passed", check="transfer")
+        r["transfers"] = [{**xfer("gsiftp", up, nbytes=2**20),
+                           "steps": {"upload": [up, 2**20], "download": [down, 2**20]}}]
+        return doc(r)
+
+    c = compare.compare(run(0.0039, 0.5), run(1.0, 0.55))
+    assert c.throughput == [], "no throughput change from 1 MiB transfers (0.39 -> 115 MB/s was noise)"
+    assert [(t.label, t.old, t.new) for t in c.latency] == [("gsiftp/6/upload", 0.0039, 1.0)], (
+        "the upload's latency grew 250-fold (listed); the download's +10% is within 100%")
+    assert "gsiftp/6/upload: 0.004 -> 1.000 s (+25541%)" in compare.render_text(c), compare.render_text(c)
+    assert "0 throughput changes, 1 latency changes" in c.summary_line(), c.summary_line()
+    assert compare.compare(run(0.128, 0.5), run(0.525, 0.5)).latency == [], (
+        "+310% but 0.4 s: below the floor (a GridFTP download between two identical testbed nights)")
+    assert compare.compare(run(0.6, 0.5), run(1.2, 0.5), latency_threshold=0.5).latency[0].label == (
+        "gsiftp/6/upload"), "the threshold is the option's"

@@ -22,9 +22,11 @@ def test_every_protocol_declares_every_field(name: str) -> None:
     # Declared in the module's own class body (not inherited from the base class' empty default).
     own = {k for cls in type(p).__mro__ if cls is not Protocol for k in vars(cls)}
     for attr in (*DECLARED, "path_separator", "needs_shim", "family_switch", "token", "token_prefixes",
-                 "tpc_modes", "tpc_unsupported", "gone_on_redirect_loop"):
+                 "tpc_modes", "tpc_unsupported", "tpc_refusals", "tpc_enable", "tpc_active",
+                 "gone_on_redirect_loop"):
         assert attr in own, f"{name} does not declare {attr} itself"
     assert 0 < p.default_port < 65536, p.default_port
+    assert set(p.tpc_active.values()) <= {"source", "dest"}, p.tpc_active
     assert isinstance(p.redirect, Redirect)
     assert p.redirect.kind
     assert p.redirect.signals
@@ -76,7 +78,15 @@ def test_tpc_modes_and_what_servers_cannot_do() -> None:
     assert davs.copy_modes("token") == ("pull", "push")
     assert davs.copy_modes("x509") == ("",)
     assert davs.copy_mode_option("push") == ("HTTP PLUGIN", "DEFAULT_COPY_MODE", "3rd push")
-    assert "No protocols left to try" in root.unsupported("token")
-    assert not root.unsupported("x509")
+    assert not root.unsupported("token"), "tried, not skipped in advance (issue 17 item 8)"
+    err = ("step tpc failed after 0.30 s: Could not copy: [3030] [FATAL] Auth failed: No protocols "
+           "left to try (source)")
+    assert root.refusal("token", err) == "No protocols left to try (source)", "the servers' refusal"
+    assert root.refusal("x509", err) == "", "with a proxy the same answer is a failure"
+    assert "fcreds ?ztn" in root.tpc_enable["token"]
+    assert root.tpc_active[""] == "dest", "the destination's xrdcp pulls"
+    assert davs.tpc_active["push"] == "source"
+    assert davs.tpc_active[""] == "dest", "gfal2's default is a pull"
+    assert protocols.get("gsiftp").tpc_active[""] == "source", "FXP: the source connects to the passive dest"
     assert root.gone_on_redirect_loop
     assert not davs.gone_on_redirect_loop

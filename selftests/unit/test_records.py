@@ -66,7 +66,7 @@ def test_host_facts_merge_keeps_what_is_known() -> None:
 def test_the_result_file_round_trips_and_reads_the_previous_format() -> None:
     rec = Record("t.py::x[h1]", test="x", check="SE6-XFER-01", host="h1", outcome="failed",
                  concern="transfer", fix="do it", through="h0", cause="unreachable:h1",
-                 transfers=[TransferRow("c", "davs", 4, ok=True, steps={"upload": (2.0, 4_000_000)})])
+                 transfers=[TransferRow("c", "davs", 4, ok=True, steps={"upload": (2.0, 400_000_000)})])
     site = Site("s", "dpm", "inv.yml", [SEHost("h1", "disknode", {"se_os": "el9"}, [], PortRange(1, 2))], {})
     t = datetime(2026, 12, 3, tzinfo=timezone.utc)
     doc = resultfile.build(site=site, inventory=None, started=t, finished=t, records={rec.nodeid: rec},
@@ -78,7 +78,7 @@ def test_the_result_file_round_trips_and_reads_the_previous_format() -> None:
                            "firewall": "nftables"}], back.hosts
     old = {"nodeid": "t.py::x[h1]", "check": "SE6-XFER-01", "host": "h1", "outcome": "passed",
            "message": "", "duration": 0.1, "waiver": None,
-           "transfer": [{"protocol": "davs", "family": 4, "direction": "upload", "bytes": 4_000_000,
+           "transfer": [{"protocol": "davs", "family": 4, "direction": "upload", "bytes": 400_000_000,
                          "seconds": 2.0, "runs": 1}]}
     v1 = Record.from_dict(old)
-    assert figures(v1.transfers) == figures(rec.transfers) == {"davs/4/upload": 2.0}, "same figure"
+    assert figures(v1.transfers) == figures(rec.transfers) == {"davs/4/upload": 200.0}, "same figure"

@@ -129,3 +129,22 @@ def test_a_waived_failure_is_counted_and_named_in_the_verdict() -> None:
     assert "<h3>Waived failures</h3>" in page, page
     cells = matrix.matrix(recs, NAMES)
     assert sum(c.total for c in cells.cells.values()) == run.counts.total == 3, "the same count"
+
+
+def test_a_silent_service_explains_its_transfers_only() -> None:
+    """A service that did not answer takes the transfers that waited for it or were not tried
+    for it, one line per host whatever its ports; the host's other failures stay its own. On a
+    host ssh cannot reach either, the unreachable host is the one cause."""
+    silent = [rec(f"t::xfer[{D1}-root-ipv{f}]", D1, "failed", "SE6-XFER-01", "transfer",
+                  cause=f"silent:{D1}|{svc}", could_not_run=cnr)
+              for f, svc, cnr in ((6, "xrootd", False), (4, "xrootd", True), (6, "https", False))]
+    ptr = rec(f"t::ptr[{D1}]", D1, "failed", "SE6-DNS-04")
+    found, loose = causes.root_causes([*silent, ptr])
+    assert [(c.key, c.parts, len(c.records)) for c in found] == [
+        (f"silent:{D1}", ["xrootd", "https"], 3)], found
+    assert loose == [ptr], "the PTR failure is not the service's"
+    assert found[0].line().startswith(f"{D1}: xrootd and https did not answer: 2 transfers timed out "
+                                      "waiting for them; 1 could not run"), found[0].line()
+    down = rec(f"t::ssh[{D1}]", D1, "failed", "SE6-IF-03", could_not_run=True, cause=f"unreachable:{D1}")
+    found, loose = causes.root_causes([*silent, down])
+    assert [(c.key, len(c.records)) for c in found] == [(f"unreachable:{D1}", 4)], found

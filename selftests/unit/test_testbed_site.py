@@ -391,3 +391,20 @@ def test_ipv6only_faults_site_expectations() -> None:
 def test_invalid_families_and_nat64_are_refused(raw: object, needle: str) -> None:
     with pytest.raises(SiteError, match=needle):
         parse_site(raw, name="tb1", source="x.yml")
+
+
+@pytest.mark.parametrize("os_", ["sl6", "el7", "el9"])
+def test_gai_prefers_ipv4_sorts_ipv4_first_on_every_os(os_: str) -> None:
+    """The fault's gai.conf (issue 17 item 9) makes glibc list a dual-stack peer's IPv4 first."""
+    from se_dualstack.concerns.resolver import prefers_ipv4
+
+    def disk(*fl: str) -> dict:
+        hosts = [{"short": "head", "role": "headnode", "os": os_, "faults": []},
+                 {"short": "disk01", "role": "disknode", "os": os_, "faults": list(fl)}]
+        return parse_site(site_with(hosts=hosts), name="tb1")["hosts"][1]
+
+    healthy, faulty = disk(), disk("gai_prefers_ipv4")
+    assert not prefers_ipv4(osfiles.gai_conf(healthy), "fd42:6::11", "10.42.0.11")
+    assert prefers_ipv4(osfiles.gai_conf(faulty), "fd42:6::11", "10.42.0.11")
+    if os_ == "sl6":
+        assert osfiles.gai_conf(faulty).startswith(osfiles.gai_conf(healthy)), "the label table stays"

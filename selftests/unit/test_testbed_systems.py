@@ -4,9 +4,11 @@ selftests/integration/test_testbed_systems.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from testbed import faults, firewall, firewalld, nftconf
+from testbed import faults, firewall, firewalld, nftconf, services
 from testbed.engine import inventory
 from testbed.site import SiteError, load_site, parse_site
 from testbed.systems import dcache, eos, nginx, storm, xrd
@@ -104,6 +106,25 @@ def test_dcache_conf_sets_the_ranges_and_leaves_listen_blank() -> None:
     assert keys == {"dcache.layout": "${host.name}", "dcache.net.wan.port.min": "20000",
                     "dcache.net.wan.port.max": "25000", "dcache.net.lan.port.min": "33115",
                     "dcache.net.lan.port.max": "33145"}, conf
+
+
+def test_dcache_gridftp_door_serves_the_pools_storage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dCache door reaches every pool: the door's GridFTP allows the pools' /store/<pool>/ and
+    binds each pool's directory into its chroot before it starts (the data channel at the door:
+    proxy mode, said in the layout)."""
+    monkeypatch.setattr(services, "_chroot_files", lambda *a: {})  # reads the CA dir and passwd
+    site = load_site("dcache", name="t1")
+    head = _host(site, "head")
+    srv = "/run/se-testbed/t1/hosts/head/srv"
+    spec = dcache.door_gridftp(site, head, {**PKI, "hostcert": {"head": ("/c", "/k")}}, Path(srv))
+    conf = spec.files[f"{srv}/gridftp/gridftp.conf"][0]
+    assert "restrict_paths /store/head/,/store/disk01/,/store/disk02/" in conf.splitlines(), conf
+    script = spec.files[f"{srv}/gridftp/door-binds.sh"][0]
+    assert ('s=/run/se-testbed/t1/hosts/disk01/srv/root/store/disk01/; t=' + srv + '/root/store/disk01/; '
+            'mkdir -p "$s" "$t"; mountpoint -q "$t" || mount --bind "$s" "$t"') in script.splitlines(), script
+    assert spec.argv[:2] == ["/bin/sh", f"{srv}/gridftp/door-binds.sh"], spec.argv
+    assert spec.argv[2] == "/usr/sbin/globus-gridftp-server", "exec'd: the process is the server's"
+    assert "ftp.proxy.on-passive = true" in dcache.layout(site, head, Path(srv)).splitlines()
 
 
 def test_unbracketed_redirect_rule_writes_the_ipv6_literal_bare() -> None:

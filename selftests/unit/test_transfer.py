@@ -11,7 +11,7 @@ from se_dualstack.transfer.files import adler32_file, adler32_hex, files_equal, 
 from se_dualstack.transfer.outcome import Step, TransferResult
 from se_dualstack.transfer.proxy import _openssl_date, check_proxy, proxy_problem
 from se_dualstack.transfer.render import result_html, stats_lines, throughput_svg, transfers_html
-from se_dualstack.transfer.stats import THROUGHPUT_MIN_BYTES, figures, group_stats, row, summarize
+from se_dualstack.transfer.stats import THROUGHPUT_MIN_BYTES, figures, group_stats, latencies, row, summarize
 from se_dualstack.transfer.steps import StepFailed, StepRunner
 from se_dualstack.transfer.worker import lazy_ca_bundle
 
@@ -38,21 +38,37 @@ def test_files_equal_reports_first_difference(tmp_path: Path) -> None:
 
 
 def test_figures_one_per_direction_over_successful_repeats() -> None:
-    def ok(up: float, down: float) -> TransferResult:
-        r = TransferResult("c", "davs", 4, 1000)
-        r.steps = [Step("list", "passed", 0.1), Step("upload", "passed", up, nbytes=1000),
-                   Step("download", "passed", down, nbytes=1000)]
+    big = THROUGHPUT_MIN_BYTES
+
+    def ok(up: float, down: float, nbytes: int = big) -> TransferResult:
+        r = TransferResult("c", "davs", 4, nbytes)
+        r.steps = [Step("list", "passed", 0.1), Step("upload", "passed", up, nbytes=nbytes),
+                   Step("download", "passed", down, nbytes=nbytes)]
         return r
 
     bad = ok(1.0, 1.0)
     bad.steps[2].status = "failed"
     figs = figures(row(r) for r in [ok(0.5, 0.25), ok(1.5, 0.75), bad])
-    assert figs == {"davs/4/upload": 2000 / 2.0 / 1e6, "davs/4/download": 2000 / 1.0 / 1e6}, (
+    assert figs == {"davs/4/upload": 2 * big / 2.0 / 1e6, "davs/4/download": 2 * big / 1.0 / 1e6}, (
         "bytes and seconds summed over the successful repeats, in MB/s")
-    tpc = TransferResult("t", "root", 6, 1000)
-    tpc.steps = [Step("seed", "passed", 1.0), Step("tpc", "passed", 0.5, nbytes=1000)]
-    assert figures([row(tpc)]) == {"root/6/tpc": 1000 / 0.5 / 1e6}
+    tpc = TransferResult("t", "root", 6, big)
+    tpc.steps = [Step("seed", "passed", 1.0), Step("tpc", "passed", 0.5, nbytes=big)]
+    assert figures([row(tpc)]) == {"root/6/tpc": big / 0.5 / 1e6}
     assert figures([row(TransferResult("x", "root", 6, 1, precondition="no proxy"))]) == {}
+    assert latencies(row(r) for r in [ok(0.5, 0.25), ok(1.5, 0.75)]) == {}, (
+        "a step of 32 MiB or more is a throughput, not a latency")
+
+
+def test_small_transfers_compare_by_latency() -> None:
+    """A 1 MiB step's "rate" is its latency upside down: only its seconds are compared."""
+    def ok(up: float) -> TransferResult:
+        r = TransferResult("c", "root", 6, 2**20)
+        r.steps = [Step("upload", "passed", up, nbytes=2**20)]
+        return r
+
+    rows = [row(ok(s)) for s in (0.4, 0.9, 0.5)]
+    assert figures(rows) == {}, "no throughput from 1 MiB transfers"
+    assert latencies(rows) == {"root/6/upload": 0.5}, "the median of the repeats' seconds"
 
 
 def _result(ok: bool, rate: float = 2**20) -> TransferResult:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import fakesite
 import pytest
 
+from se_dualstack import sitevars
 from se_dualstack.model import Site
 from se_dualstack.transfer import protocols
 from se_dualstack.transfer.cases import (
     PathGuardError,
     build_url,
+    entry_points,
     guard_path,
     parse_size,
     tpc_cases,
@@ -136,3 +138,62 @@ def test_cases_join_their_targets_xdist_group() -> None:
     assert groups["head.example.test-gsiftp-ipv6"] == "head.example.test", groups
     tpc = tpc_cases(_site(), ["root"])[0]
     assert (tpc.id, tpc.group_host) == ("disk01.example.test-to-disk02-root-ipv6", "disk02.example.test")
+
+
+# --------------------------------------------------------------------------- the storage registry
+
+
+def _system_site(flavour: str, heads: int = 1, disks: int = 2, **disk_vars: object) -> Site:
+    """A site of one storage system, its hosts' services from data/flavours/ (as inventory.py builds them)."""
+    hosts = [sitevars.build_host("t.yml: host h", f"door{i}.example.org", "headnode",
+                                 {"se_flavour": flavour}, None) for i in range(1, heads + 1)]
+    hosts += [sitevars.build_host("t.yml: host d", f"pool{i:02d}.example.org", "disknode",
+                                  {"se_flavour": flavour, "se_transfer_dir": f"/data/pool{i:02d}/se6test",
+                                   **disk_vars}, None) for i in range(1, disks + 1)]
+    return Site("t", flavour, "t.yml", hosts, {})
+
+
+def test_entry_points_follow_the_registrys_redirects() -> None:
+    """The DPM site keeps its entry points; gsiftp has no redirect in DPM and goes direct."""
+    site = _site()
+    disk01 = site.hosts[1]
+    assert [(h.name, port) for h, port, _ in entry_points(site, disk01, "root")] == [
+        ("head.example.test", 1094)]
+    assert [(h.name, port) for h, port, _ in entry_points(site, disk01, "davs")] == [
+        ("head.example.test", 443)], "davs enters at the head's https service"
+    assert entry_points(site, disk01, "gsiftp") == [], "DPM has no gsiftp redirect"
+    assert entry_points(site, site.hosts[0], "root") == [], "a head node is no redirect target"
+
+
+def test_every_head_node_running_the_entry_service_is_an_entry_point() -> None:
+    site = _system_site("eos", heads=2, disks=1, se_transfer_protocols=["root", "davs"])
+    ids = [c.id for c in transfer_cases(site)]
+    assert ids[:4] == [f"door{d}.example.org-root-ipv{f}-via-pool01" for d in (1, 2) for f in (6, 4)], ids
+    by_id = {c.id: c for c in transfer_cases(site)}
+    assert by_id["door1.example.org-davs-ipv6-via-pool01"].endpoint.port == 8443, "the MGM's XrdHttp port"
+    assert by_id["pool01.example.org-root-ipv6"].endpoint.port == 1095, "an FST's own xrd.port"
+    assert by_id["pool01.example.org-davs-ipv6"].endpoint.port == 8444, "an FST's EOS_FST_HTTP_PORT"
+
+
+def test_a_pool_without_a_fixed_port_gets_no_direct_round_trip() -> None:
+    """dCache: clients go through the doors (gsiftp too: the PASV names the pool's mover); a
+    direct round trip to a pool has no port to go to, so it skips, naming the mover range."""
+    site = _system_site("dcache", disks=1, se_transfer_protocols=["gsiftp", "root", "davs"])
+    cases = {c.id: c for c in transfer_cases(site)}
+    assert cases["door1.example.org-davs-ipv6-via-pool01"].endpoint.port == 2880, "WebDAV door"
+    assert cases["door1.example.org-root-ipv6-via-pool01"].endpoint.port == 1094, "xrootd door"
+    assert cases["door1.example.org-gsiftp-ipv6-via-pool01"].endpoint.port == 2811, "GridFTP door"
+    assert not any(c.skip for c in cases.values() if c.entry != c.target), "through the doors: no skip"
+    direct = cases["pool01.example.org-root-ipv6"]
+    assert "no fixed port" in direct.skip, direct.skip
+    assert "dcache-pool-xrootd 33115-33145" in direct.skip, direct.skip
+    assert "door1.example.org" in direct.skip, "the skip names the entry point that reaches it"
+    tpc = tpc_cases(_system_site("dcache", disks=2), ["root"])[0]
+    assert "no fixed port" in tpc.unsupported, tpc
+
+
+def test_a_site_override_of_via_head_still_wins() -> None:
+    ids = [c.id for c in transfer_cases(_site(se_transfer_via_head=["gsiftp"]))]
+    assert "head.example.test-gsiftp-ipv6-via-disk01" in ids, "listed: through the (first) head node"
+    assert "disk01.example.test-root-ipv6" in ids, "not listed: direct"
+    assert "head.example.test-root-ipv6-via-disk01" not in ids, "not listed: not through the head"

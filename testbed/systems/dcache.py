@@ -11,7 +11,9 @@ head (door node, dCacheDomain)
                with XrdHttp: 302 for GET, 307 for PUT (webdav.redirect.on-read/on-write) to
                https://pool:20000+ (the WAN range dcache.net.wan.port.min/max of HTTP movers)
   GridFTP door 2811 (ftp.net.port.gsi), passive data ports in the WAN range (ftp.net.port-range);
-               globus-gridftp-server serving the door node's own area (no door->pool hop)
+               globus-gridftp-server serving the pools' storage (/store/<pool>/, each pool's
+               directory bound into the door's chroot) with the data channel at the door: dCache's
+               proxy mode (ftp.proxy.on-passive = true; globus cannot hand a data channel to a pool)
   SRM          8443 (srm.net.port): a TLS stand-in, process `dcache-srm`
 pool (pool domain)
   xroot mover  `xrootd -n mover-xrootd` on one port of the LAN range
@@ -27,7 +29,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from testbed import faults
-from testbed.services import ServiceSpec, gridftp, standin_spec, store_path
+from testbed.services import ServiceSpec, gridftp, host_srv_dir, standin_spec, store_path
 from testbed.systems import nginx, xrd
 from testbed.systems.base import disks, head, ordinal, range_port, span
 
@@ -88,7 +90,7 @@ def layout(site: dict, host: dict, srv: Path) -> str:
                 "[dCacheDomain/gplazma]\n"
                 f"[dCacheDomain/xrootd]\nxrootd.net.port = {XROOTD_DOOR}\n"
                 f"[dCacheDomain/webdav]\nwebdav.net.port = {WEBDAV_DOOR}\nwebdav.authn.protocol = https\n"
-                "[dCacheDomain/ftp]\nftp.authn.protocol = gsi\n"
+                "[dCacheDomain/ftp]\nftp.authn.protocol = gsi\nftp.proxy.on-passive = true\n"
                 f"[dCacheDomain/srmmanager]\n[dCacheDomain/srm]\nsrm.net.port = {SRM_DOOR}\n")
     return (f"# Layout of pool node {host['fqdn']}: one pool.\n"
             f"[{host['short']}Domain]\n[{host['short']}Domain/pool]\n"
@@ -155,7 +157,7 @@ def specs(site: dict, host: dict, pki: dict, srv: Path) -> list[ServiceSpec]:
              f"/etc/dcache/layouts/{host['short']}.conf": (layout(site, host, srv), 0o644, "root")}
     if host["role"] == "headnode":
         files["/var/lib/dcache/config/poolmanager.conf"] = (poolmanager_conf(site, host), 0o644, "root")
-        out.append(gridftp(site, host, pki, srv))
+        out.append(door_gridftp(site, host, pki, srv))
         out.append(standin_spec("srm", "dcache-srm", SRM_DOOR, host, pki, srv, tls=True,
                                 v4=xrd.ipv4_only(host, "srm", "dcache-srm")))
         if faults.has(host, "dcache_unbracketed_redirect"):
@@ -163,6 +165,24 @@ def specs(site: dict, host: dict, pki: dict, srv: Path) -> list[ServiceSpec]:
                                   [WEBDAV_DOOR]))
     out[0].files.update(files)
     return out
+
+
+def door_gridftp(site: dict, host: dict, pki: dict, srv: Path) -> ServiceSpec:
+    """The GridFTP door: as dCache's, it reaches the pools' storage (a door has no area of its
+    own; the namespace is the pools'). Each pool's store directory is bound into the door's chroot
+    in the door host's own mount namespace (gone with the host), then the server starts; the data
+    channel stays at the door (the layout's ftp.proxy.on-passive = true)."""
+    pools = [(host_srv_dir(Path(site["state_dir"]), d["short"]), store_path(d["short"])) for d in disks(site)]
+    spec = gridftp(site, host, pki, srv, [store_path(host["short"]), *(p for _, p in pools)])
+    wrapper = f"{srv}/gridftp/door-binds.sh"
+    # The pool may not have started yet: its own make_dirs gives the directory to the service user.
+    binds = [f's={pool}/root{path}; t={srv}/root{path}; mkdir -p "$s" "$t"; '
+             'mountpoint -q "$t" || mount --bind "$s" "$t"' for pool, path in pools]
+    script = "\n".join(["#!/bin/sh", "# se-testbed: dCache's GridFTP door reaches the pools' storage "
+                         "(testbed/systems/dcache.py door_gridftp)", "set -e", *binds, 'exec "$@"', ""])
+    spec.files[wrapper] = (script, 0o755, "root")
+    spec.argv = ["/bin/sh", wrapper, *spec.argv]
+    return spec
 
 
 def firewall_ports(site: dict, host: dict) -> list[int | str]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 import importlib
+from collections.abc import Callable
+from typing import Any
 
 from se_dualstack.transfer.protocols.base import Option, Protocol
 
@@ -34,6 +36,26 @@ def get(name: str) -> Protocol:
     if proto.name != name:
         raise ValueError(f"transfer protocol registry: {name!r} names a class declaring {proto.name!r}")
     return proto
+
+
+def _named(spec: str) -> Callable[..., Any]:
+    module, func = spec.split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def tracer(name: str) -> Callable[..., Any]:
+    """The redirect tracer the protocol's module names (``Redirect.tracer``, ``module:function``);
+    a ValueError when it names none (the redirect chain check skips such a protocol, saying so)."""
+    spec = get(name).redirect.tracer
+    if not spec:
+        raise ValueError(f"transfer protocol {name!r} names no redirect tracer")
+    return _named(spec)
+
+
+def server_version(name: str, host: str, port: int, ctx: Any) -> str:
+    """The version a server of the protocol names (its module's ``version_query``), "" none."""
+    spec = get(name).version_query
+    return str(_named(spec)(host, port, ctx) or "") if spec else ""
 
 
 def names() -> tuple[str, ...]:

@@ -23,7 +23,9 @@ class Redirect:
     """How a server sends a client on to another host and port (an entry point to a data server).
 
     The redirect-chain check (SE6-XFER-03) reads this to follow every hop of a protocol without
-    moving data; ``tracer`` names its function once written ("" until then).
+    moving data; ``tracer`` names its function (``module:function``, called with the protocol,
+    the entry point's host and port and a :class:`~se_dualstack.transfer.hops.chain.TraceContext`,
+    returning a :class:`~se_dualstack.transfer.hops.chain.Chain`); "" for a protocol not traced.
     """
 
     kind: str  # "http" (a status code and a header), "xroot" (a response), "ftp" (a reply)
@@ -72,11 +74,21 @@ class Protocol:
     tpc_modes: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     # Credential -> why the servers of the field cannot do a third-party copy with it.
     tpc_unsupported: ClassVar[Mapping[str, str]] = {}
+    # Credential -> what servers answer when they will not copy with it (the test then skips,
+    # quoting this run's answer and the server's version), and how a site lets them.
+    tpc_refusals: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    tpc_enable: ClassVar[Mapping[str, str]] = {}
+    # Copy mode -> the end ("source" or "dest") that opens the server-to-server connection: the
+    # one a failed copy is pinned on (it could not reach the other). A mode not named: "dest".
+    tpc_active: ClassVar[Mapping[str, str]] = {}
 
     # --- redirects ----------------------------------------------------------------------------
     redirect: Redirect = Redirect("", (), "")
     # A stat that meets a redirect loop after a delete means "gone" (a manager's stale location).
     gone_on_redirect_loop: bool = False
+    # "module:function" asking a server its software version, called with host, port and a
+    # TraceContext ("" when the protocol has no such question): a refusal's skip quotes it.
+    version_query: str = ""
 
     # --- URLs ---------------------------------------------------------------------------------
 
@@ -133,6 +145,10 @@ class Protocol:
 
     def unsupported(self, auth: str) -> str:
         return self.tpc_unsupported.get(auth, "")
+
+    def refusal(self, auth: str, error: str) -> str:
+        """The servers' words in ``error`` that mean they will not copy with ``auth`` ("" none)."""
+        return next((x for x in self.tpc_refusals.get(auth, ()) if x in error), "")
 
     def copy_mode_option(self, mode: str) -> Option | None:
         """The gfal2 option that selects a third-party copy ``mode`` (None: no such option)."""

@@ -32,11 +32,16 @@ class WebDAV(Protocol):
     # With a token both ways (the token travels with the request); X.509 keeps gfal2's default.
     tpc_modes: ClassVar[Mapping[str, tuple[str, ...]]] = {"token": ("pull", "push")}
     tpc_unsupported: ClassVar[Mapping[str, str]] = {}
+    tpc_refusals: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    tpc_enable: ClassVar[Mapping[str, str]] = {}
+    # HTTP-TPC: in pull mode the destination GETs from the source, in push the source PUTs.
+    tpc_active: ClassVar[Mapping[str, str]] = {"": "dest", "pull": "dest", "push": "source"}
 
     redirect = Redirect(
         "http", ("301", "302", "303", "307", "308"), "the Location header (host, port and path)",
         note="dCache's WebDAV door answers GET with 302 and PUT with 307 to a pool's mover, a PUT only "
-             "when the client sends Expect: 100-continue (webdav.redirect.on-read / on-write)")
+             "when the client sends Expect: 100-continue (webdav.redirect.on-read / on-write)",
+        tracer="se_dualstack.transfer.hops.http:trace")
     gone_on_redirect_loop = False
 
     def worker_options(self, timeout: int) -> list[Option]:

@@ -31,6 +31,11 @@ class GridFTP(Protocol):
     tpc = "FXP: the servers open the data channel between themselves (gfal2's default)"
     tpc_modes: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     tpc_unsupported: ClassVar[Mapping[str, str]] = {}
+    tpc_refusals: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    tpc_enable: ClassVar[Mapping[str, str]] = {}
+    # FXP as gfal2 2.21 runs it: the destination is passive (listens in its data range) and the
+    # source connects to it (measured on the testbed: dest [fd..12]:20512 <- source [fd..11]:33808).
+    tpc_active: ClassVar[Mapping[str, str]] = {"": "source"}
 
     redirect = Redirect(
         "ftp", ("227 Entering Passive Mode", "229 Entering Extended Passive Mode"),

@@ -12,11 +12,6 @@ from typing import ClassVar
 
 from se_dualstack.transfer.protocols.base import Protocol, Redirect
 
-# What the servers of the field answer (README, the skip reason): issue 17 item 8 retries it.
-TPC_WITH_TOKEN = ("root third-party copy with a WLCG token is not possible with XRootD 5.5 "
-                  "(Debian 12): the destination's pull has no credential for the source: "
-                  "\"[3030] [FATAL] Auth failed: No protocols left to try (source)\"")
-
 
 class XRootD(Protocol):
     name = "root"
@@ -35,15 +30,25 @@ class XRootD(Protocol):
 
     tpc = "xroot TPC: the destination pulls from the source with the client's delegated credential"
     tpc_modes: ClassVar[Mapping[str, tuple[str, ...]]] = {}
-    tpc_unsupported: ClassVar[Mapping[str, str]] = {"token": TPC_WITH_TOKEN}
+    tpc_unsupported: ClassVar[Mapping[str, str]] = {}
+    # A destination that does not forward the client's token to its pull: the pull reaches the
+    # source with no credential (XRootD 5.5, measured on the testbed without `fcreds ?ztn`).
+    tpc_refusals: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "token": ("No protocols left to try (source)", "no delegated credentials for tpc")}
+    tpc_enable: ClassVar[Mapping[str, str]] = {
+        "token": "XRootD forwards the client's token to the pulling xrdcp only with `ofs.tpc ... fcreds "
+                 "?ztn =BEARER_TOKEN_FILE` on the destination (the XRootD reference, ofs.tpc fcreds)"}
+    tpc_active: ClassVar[Mapping[str, str]] = {"": "dest"}  # the destination's xrdcp pulls
 
     redirect = Redirect(
         "xroot", ("kXR_redirect (4004)",),
         "the host (with opaque data after ?) and the port (a 32-bit integer) of the kXR_redirect response",
-        note="a manager's cmsd picks the data server; kXR_wait (4005) asks the client to retry the same host")
+        note="a manager's cmsd picks the data server; kXR_wait (4005) asks the client to retry the same host",
+        tracer="se_dualstack.transfer.hops.xroot:trace")
     # After a delete, a manager may still redirect to the server that held the file, which answers
     # "not found": gfal2 reports ELOOP, which means the file is gone there.
     gone_on_redirect_loop = True
+    version_query = "se_dualstack.transfer.hops.xroot:server_version"  # query config version
 
     def family_env(self, family: int) -> dict[str, str]:
         return {"XRD_NETWORKSTACK": f"IPv{family}"}
