@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from se_dualstack import detect, knowledge
+from se_dualstack.concerns import sysconf
+from se_dualstack.hostfiles import read_files
 
-FILE_MARK = "@@se6-file "
 DEFAULT_PORTS = {"https": 443, "http": 80, "ldap": 389, "ldaps": 636}
 _HOSTNAME = re.compile(r"^[A-Za-z0-9.-]{1,253}$")
 
@@ -50,40 +50,6 @@ class Dependency:
         return host, int(port)
 
 
-# --------------------------------------------------------------------------- reading files on the host
-
-
-def cat_script(patterns: Iterable[str]) -> str:
-    """A POSIX sh command printing every existing file matching ``patterns`` (globs allowed),
-    each after a marker line with its path: one ssh round trip for many small files."""
-    words = " ".join(_glob_word(p) for p in patterns)
-    return (f"for f in {words}; do [ -f \"$f\" ] && [ -r \"$f\" ] || continue; "
-            f"printf '\\n{FILE_MARK}%s\\n' \"$f\"; cat \"$f\"; done; true")
-
-
-def _glob_word(pattern: str) -> str:
-    """Quote a path for sh but leave its ``*`` and ``?`` to the shell's globbing."""
-    return "".join(c if c in "*?" or re.match(r"[A-Za-z0-9/._@+-]", c) else shlex.quote(c)
-                   for c in pattern)
-
-
-def parse_cat(text: str) -> dict[str, str]:
-    """The output of :func:`cat_script` -> {path: content}."""
-    out: dict[str, str] = {}
-    path = None
-    lines: list[str] = []
-    for line in text.splitlines():
-        if line.startswith(FILE_MARK):
-            if path is not None:
-                out[path] = "\n".join(lines).strip("\n")
-            path, lines = line[len(FILE_MARK):], []
-        elif path is not None:
-            lines.append(line)
-    if path is not None:
-        out[path] = "\n".join(lines).strip("\n")
-    return out
-
-
 # --------------------------------------------------------------------------- token issuers
 
 
@@ -93,54 +59,27 @@ def sources(flavour: str, role: str | None) -> list[dict[str, Any]]:
     return [s for s in raw if role is None or role in (s.get("roles") or ("headnode", "disknode"))]
 
 
-def running_configs(ps_text: str, process: str) -> list[str]:
-    """Config files of the running ``process`` (its ``-c FILE`` argument), from ``ps -eo comm,args``."""
-    out: list[str] = []
-    for p in detect.parse_ps(ps_text):
-        if not p.is_named(process):
-            continue
-        words = p.args.split()
-        for i, w in enumerate(words[:-1]):
-            if w == "-c" and words[i + 1] not in out:
-                out.append(words[i + 1])
-    return out
+def running_daemons(processes: Iterable[detect.Process], process: str) -> list[sysconf.XrdDaemon]:
+    """The running ``process`` daemons that name a config file (``-c FILE``), one per file."""
+    out: dict[str, sysconf.XrdDaemon] = {}
+    for p in processes:
+        d = sysconf.parse_xrootd_cmdline(p.args) if p.is_named(process) else None
+        if d is not None and d.config:
+            out.setdefault(d.config, d)
+    return list(out.values())
 
 
-def xrootd_lines(text: str) -> list[str]:
-    """Directive lines of an XRootD config: comments dropped, ``\\`` continuations joined."""
-    out, cur = [], ""
-    for raw in text.splitlines():
-        line = raw.split("#", 1)[0].rstrip()
-        if line.endswith("\\"):
-            cur += line[:-1] + " "
-            continue
-        line = (cur + line).strip()
-        cur = ""
-        if line:
-            out.append(line)
-    return out
-
-
-def xrootd_continues(text: str) -> list[str]:
-    """``continue PATH`` targets (a file, or a directory whose files follow), as globs to read."""
-    out = []
-    for line in xrootd_lines(text):
-        words = line.split()
-        if words[0] == "continue" and len(words) > 1:
-            path = words[1].rstrip("/")
-            out += [path, f"{path}/*"]
-    return out
-
-
-def scitokens_configs(path: str, text: str, default: str) -> list[tuple[str, str]]:
-    """(scitokens config, what named it) for each directive of ``path`` loading libXrdAccSciTokens:
+def scitokens_configs(path: str, directives: list[tuple[str, list[str]]],
+                      default: str) -> list[tuple[str, str]]:
+    """(scitokens config, what named it) for each directive of ``path`` (as
+    :func:`~se_dualstack.concerns.sysconf.xrootd_directives` reads it) loading libXrdAccSciTokens:
     its ``config=`` argument, else the library's default path."""
     out = []
-    for line in xrootd_lines(text):
+    for directive, args in directives:
+        line = " ".join(args)
         if "libXrdAccSciTokens" not in line:
             continue
         m = re.search(r"\bconfig=(\S+)", line)
-        directive = line.split()[0]
         out.append((m.group(1) if m else default, f"named by `{directive} ... libXrdAccSciTokens` in {path}"
                     + ("" if m else f" (no config=: the library's default {default})")))
     return list(dict.fromkeys(out))
@@ -322,34 +261,37 @@ class DependencyReport:
         return out
 
 
-def gather_dependencies(se_host: Any, host: Any) -> DependencyReport:
-    """Read the host's token issuers and CRL URLs from its own configuration, then try each
-    endpoint over IPv6 from the host (one probe run, endpoints side by side)."""
+def gather_dependencies(se_host: Any, host: Any, processes: list[detect.Process]) -> DependencyReport:
+    """Read the host's token issuers and CRL URLs from its own configuration (the running
+    daemons among ``processes`` name theirs), then try each endpoint over IPv6 from the host
+    (one probe run, endpoints side by side)."""
     v = se_host.vars
     rep = DependencyReport(se_host.name, timeout=float(v.get("se_connect_timeout", 3)))
     srcs = sources(str(v.get("se_flavour", "dpm")), se_host.role)
     crl = crl_settings()
-    needs_ps = any(s["how"] == "xrootd-scitokens" for s in srcs)
-    ps = host.run(f"timeout {READ_TIMEOUT} {detect.PS_COMMAND}").stdout if needs_ps else ""
-    roots = {s["process"]: running_configs(ps, s["process"]) for s in srcs if s["how"] == "xrootd-scitokens"}
-    wanted = [p for c in roots.values() for p in c] + [p for s in srcs if s["how"] == "pattern"
-                                                       for p in s["paths"]] + list(crl["fetch_crl_configs"])
+    names = (se_host.name, se_host.name.split(".")[0])
+    daemons = {s["process"]: running_daemons(processes, s["process"])
+               for s in srcs if s["how"] == "xrootd-scitokens"}
+    wanted = [d.config for ds in daemons.values() for d in ds] + \
+        [p for s in srcs if s["how"] == "pattern" for p in s["paths"]] + list(crl["fetch_crl_configs"])
     files: dict[str, str] = {}
+    asked: set[str] = set()
     for _ in range(MAX_ROUNDS):
-        todo = [p for p in dict.fromkeys(wanted) if p not in files]
-        if todo:
-            files.update(_read(host, todo))
-        more = [x for path in _xrootd_files(roots, files) for x in xrootd_continues(files[path])]
-        more += [cfg for s in srcs if s["how"] == "xrootd-scitokens"
-                 for path in _xrootd_files(roots, files)
-                 for cfg, _ in scitokens_configs(path, files[path], s["default"])]
-        if set(more) <= set(wanted):
+        todo = [p for p in dict.fromkeys(wanted) if p not in asked]
+        if not todo:
             break
-        wanted += more
-    rep.issuers, rep.issuer_note = _issuers(srcs, roots, files)
+        asked.update(todo)
+        files.update(read_files(host, todo))
+        for s in srcs:
+            if s["how"] == "xrootd-scitokens":
+                for d in daemons[s["process"]]:
+                    for path, directives in xrootd_configs(d, files, names):
+                        wanted += sysconf.continue_globs(directives)
+                        wanted += [cfg for cfg, _ in scitokens_configs(path, directives, s["default"])]
+    rep.issuers, rep.issuer_note = _issuers(srcs, daemons, files, names)
     infodir = fetch_crl_infodir({p: files[p] for p in files if "fetch-crl" in p})
     cdir = infodir[0] if infodir else str(v.get("se_certificates_dir") or "/etc/grid-security/certificates")
-    crl_files = _read(host, [f"{cdir}/{g}" for g in crl["files"]])
+    crl_files = read_files(host, [f"{cdir}/{g}" for g in crl["files"]])
     rep.crls = crl_urls(crl_files)
     where = f"{cdir} ({', '.join(crl['files'])}" + (f"; infodir of {infodir[1]})" if infodir else ")")
     rep.crl_note = f"CRL URLs read from {where}"
@@ -360,25 +302,20 @@ def gather_dependencies(se_host: Any, host: Any) -> DependencyReport:
     return rep
 
 
-READ_TIMEOUT = 30  # seconds for one round of reading files on the host
+def xrootd_configs(daemon: sysconf.XrdDaemon, files: Mapping[str, str],
+                   names: tuple[str, ...]) -> list[tuple[str, list[tuple[str, list[str]]]]]:
+    """(path, directives) of the daemon's config read so far and of each file its ``continue``
+    names, as that daemon on a host of ``names`` reads them (``if``/``else`` chosen)."""
+    if daemon.config not in files:
+        return []
+    main = sysconf.xrootd_directives(files[daemon.config], daemon.program, daemon.instance, names)
+    return [(daemon.config, main)] + [
+        (p, sysconf.xrootd_directives(files[p], daemon.program, daemon.instance, names))
+        for p in sysconf.continued(files, main)]
 
 
-def _read(host: Any, patterns: list[str]) -> dict[str, str]:
-    """The files matching ``patterns`` on the host, in one bounded ssh round trip."""
-    return parse_cat(host.run(f"timeout {READ_TIMEOUT} sh -c %s", cat_script(patterns)).stdout)
-
-
-def _xrootd_files(roots: Mapping[str, list[str]], files: Mapping[str, str]) -> list[str]:
-    """The XRootD configs read so far: the running ones and every file their ``continue`` names."""
-    out = [p for c in roots.values() for p in c if p in files]
-    for path in list(out):
-        out += [f for pattern in xrootd_continues(files[path]) for f in files
-                if f == pattern or (pattern.endswith("/*") and f.startswith(pattern[:-1]))]
-    return list(dict.fromkeys(out))
-
-
-def _issuers(srcs: list[dict[str, Any]], roots: Mapping[str, list[str]],
-             files: Mapping[str, str]) -> tuple[list[Dependency], str]:
+def _issuers(srcs: list[dict[str, Any]], daemons: Mapping[str, list[sysconf.XrdDaemon]],
+             files: Mapping[str, str], names: tuple[str, ...]) -> tuple[list[Dependency], str]:
     """The issuers the host's server trusts, and a sentence saying where they were looked for."""
     out: list[Dependency] = []
     notes: list[str] = []
@@ -391,15 +328,18 @@ def _issuers(srcs: list[dict[str, Any]], roots: Mapping[str, list[str]],
             out += found
             notes.append(f"{s['what']} in {', '.join(read) or 'none of ' + ', '.join(s['paths'])}")
             continue
-        configs = _xrootd_files({s["process"]: roots.get(s["process"], [])}, files)
-        if not roots.get(s["process"]):
+        running = daemons.get(s["process"], [])
+        if not running:
             notes.append(f"no running {s['process']} with -c CONFIG (ps -eo comm,args)")
             continue
+        configs = [c for d in running for c in xrootd_configs(d, files, names)]
         named = [(cfg, f"{why}, the config of the running {s['process']}")
-                 for path in configs for cfg, why in scitokens_configs(path, files[path], s["default"])]
+                 for path, directives in configs
+                 for cfg, why in scitokens_configs(path, directives, s["default"])]
         if not named:
-            notes.append(f"the running {s['process']} ({', '.join(configs)}) loads no libXrdAccSciTokens")
-        for cfg, why in named:
+            read = ", ".join(p for p, _ in configs) or "its config unread"
+            notes.append(f"the running {s['process']} ({read}) loads no libXrdAccSciTokens")
+        for cfg, why in dict.fromkeys(named):
             if cfg not in files:
                 notes.append(f"{cfg} ({why}) cannot be read on the host")
                 continue

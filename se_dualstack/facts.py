@@ -9,8 +9,6 @@ The cache is one :class:`Facts` object per run (the plugin's state holds it; tes
 
 from __future__ import annotations
 
-import re
-import shlex
 import threading
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
@@ -22,6 +20,7 @@ from se_dualstack.concerns import families, firewall, firewalld, fwkind, sysconf
 from se_dualstack.concerns import interfaces as netconfig
 from se_dualstack.concerns import services as listening
 from se_dualstack.dependencies import DependencyReport, gather_dependencies
+from se_dualstack.hostfiles import read_files
 from se_dualstack.model import SEHost
 
 T = TypeVar("T")
@@ -46,25 +45,6 @@ def read_file(host: Any, path: str) -> str | None:
     """A file's text, or None when it does not exist."""
     f = host.file(path)
     return f.content_string if f.exists else None
-
-
-# Files XRootD's `continue <dir>` skips (backups and package leftovers, XrdOucStream).
-XRD_SKIPPED = ("~", ".rpmsave", ".rpmnew", ".dpkg-old", ".dpkg-dist", ".bak")
-SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./*?@+,\[\]-]+$")
-FILE_LIMIT = 262144  # bytes read of one config file
-
-
-def read_files(host: Any, patterns: tuple[str, ...]) -> dict[str, str]:
-    """Files matching glob ``patterns`` on the host, in one command (see :meth:`Facts.files`).
-    A pattern with characters the shell would read (spaces, quotes, ``$``) is left out: a path
-    from the inventory is refused before (sitevars), one from a command line on the host skipped."""
-    patterns = tuple(p for p in patterns if SAFE_PATH.match(p))
-    if not patterns:
-        return {}
-    script = (f"for f in {' '.join(patterns)}; do [ -f \"$f\" ] && [ -r \"$f\" ] && "
-              f"{{ printf '\\n{sysconf.FILE_MARK} %s\\n' \"$f\"; head -c {FILE_LIMIT} \"$f\"; }}; done; true")
-    out = host.run(f"timeout {NFT_TIMEOUT} sh -c {shlex.quote(script)}")
-    return sysconf.split_files(out.stdout) if out.rc == 0 else {}
 
 
 def resolvers_of(vars_: dict[str, Any]) -> list[str]:
@@ -159,7 +139,8 @@ class Facts:
 
     def dependencies(self, se_host: SEHost, host: Any) -> DependencyReport:
         """The token issuers and CRL URLs the host's server depends on, tried from the host."""
-        return self._cached(("deps", se_host.name), lambda: gather_dependencies(se_host, host))
+        return self._cached(("deps", se_host.name),
+                            lambda: gather_dependencies(se_host, host, self.processes(se_host, host)))
 
     # ----------------------------------------------------------------------- interfaces
 
@@ -246,11 +227,9 @@ class Facts:
         text = self.files(se_host, host, (path,)).get(path)
         if text is None:
             return None
-        extra = []
-        for target in sysconf.continues(sysconf.xrootd_directives(text, "xrootd", "", (se_host.name,))):
-            got = self.files(se_host, host, (target, f"{target.rstrip('/')}/*"))
-            extra += [got[p] for p in sorted(got) if not p.endswith(XRD_SKIPPED)]
-        return "\n".join([text, *extra])
+        directives = sysconf.xrootd_directives(text, "xrootd", "", (se_host.name,))
+        got = self.files(se_host, host, tuple(sysconf.continue_globs(directives)))
+        return "\n".join([text, *(got[p] for p in sysconf.continued(got, directives))])
 
 
 def _saved_ipv6(se_host: SEHost, host: Any) -> tuple[str, netconfig.SavedIPv6 | None, str]:

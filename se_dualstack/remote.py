@@ -35,7 +35,7 @@ from typing import Any
 
 from se_dualstack import detect, knowledge, sitevars
 from se_dualstack.errors import InventoryError
-from se_dualstack.facts import read_files
+from se_dualstack.hostfiles import read_files
 from se_dualstack.model import Connection, SEHost, Site
 
 CLOSE_TIMEOUT = 5.0  # s, for `ssh -O exit` to one master at the run's end

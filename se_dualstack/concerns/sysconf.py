@@ -14,18 +14,8 @@ from __future__ import annotations
 import fnmatch
 import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-
-FILE_MARK = "@@SE6FILE"  # the line before each file when several are read in one command
-
-
-def split_files(text: str) -> dict[str, str]:
-    """``{FILE_MARK} <path>`` lines each followed by that file's text -> path -> text."""
-    out: dict[str, str] = {}
-    for chunk in text.split(f"\n{FILE_MARK} ")[1:]:
-        path, _, body = chunk.partition("\n")
-        out[path] = body
-    return out
 
 
 def _words(line: str) -> list[str]:
@@ -279,6 +269,29 @@ def network_options(directives: list[tuple[str, list[str]]]) -> list[list[str]]:
 def continues(directives: list[tuple[str, list[str]]]) -> list[str]:
     """The paths ``continue`` directives name (a file, or a directory read in name order)."""
     return [args[0] for name, args in directives if name == "continue" and args]
+
+
+# Files XRootD's `continue <dir>` skips (backups and package leftovers, XrdOucStream).
+XRD_SKIPPED = ("~", ".rpmsave", ".rpmnew", ".dpkg-old", ".dpkg-dist", ".bak")
+
+
+def continue_globs(directives: list[tuple[str, list[str]]]) -> list[str]:
+    """What to read for each ``continue``: the path itself (a file) and its files (a directory)."""
+    return [g for path in continues(directives) for g in (path.rstrip("/"), f"{path.rstrip('/')}/*")]
+
+
+def continued(files: Mapping[str, str], directives: list[tuple[str, list[str]]]) -> list[str]:
+    """The paths among ``files`` (as read with :func:`continue_globs`) that XRootD reads after the
+    file of ``directives``, in its order: a named file, or a directory's files by name with
+    backups left out."""
+    out: list[str] = []
+    for target in (p.rstrip("/") for p in continues(directives)):
+        if target in files:
+            out.append(target)
+            continue
+        out += sorted(p for p in files if p.startswith(f"{target}/") and "/" not in p[len(target) + 1:]
+                      and not p.endswith(XRD_SKIPPED))
+    return list(dict.fromkeys(out))
 
 
 # --------------------------------------------------------------------------- nginx

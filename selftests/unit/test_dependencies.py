@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from se_dualstack import dependencies as dep
+from se_dualstack import detect, hostfiles
+from se_dualstack.concerns import sysconf
 
 DATA = Path(__file__).parent / "data"
 
@@ -19,18 +21,33 @@ def text(name: str) -> str:
 
 
 def test_the_running_xrootd_names_its_scitokens_config() -> None:
-    cfgs = dep.running_configs(text("ps-eo-comm-args-ipv6only-disk02.txt"), "xrootd")
+    daemons = dep.running_daemons(detect.parse_ps(text("ps-eo-comm-args-ipv6only-disk02.txt")), "xrootd")
+    cfgs = [d.config for d in daemons]
     assert cfgs == ["/run/se-testbed/vs2/hosts/disk02/srv/xrd/xrootd.cfg"], "xrootd's -c, not cmsd's"
-    named = dep.scitokens_configs(cfgs[0], text("xrootd.cfg-testbed-disk02"), "/etc/xrootd/scitokens.cfg")
+    directives = sysconf.xrootd_directives(text("xrootd.cfg-testbed-disk02"), "xrootd", daemons[0].instance,
+                                           ("disk02.example.test", "disk02"))
+    named = dep.scitokens_configs(cfgs[0], directives, "/etc/xrootd/scitokens.cfg")
     assert [c for c, _ in named] == ["/run/se-testbed/vs2/hosts/disk02/srv/xrd/scitokens.cfg"]
     assert "ofs.authlib ... libXrdAccSciTokens" in named[0][1]
 
 
 def test_without_config_the_library_default_and_continue_files() -> None:
     cfg = "ofs.authlib ++ \\\n  libXrdAccSciTokens.so\ncontinue /etc/xrootd/config.d/\n# continue /nope\n"
-    named = dep.scitokens_configs("/etc/xrootd/x.cfg", cfg, "/etc/xrootd/scitokens.cfg")
+    directives = sysconf.xrootd_directives(cfg)
+    named = dep.scitokens_configs("/etc/xrootd/x.cfg", directives, "/etc/xrootd/scitokens.cfg")
     assert named[0][0] == "/etc/xrootd/scitokens.cfg", "a continued line, no config=: the default"
-    assert dep.xrootd_continues(cfg) == ["/etc/xrootd/config.d", "/etc/xrootd/config.d/*"]
+    assert sysconf.continue_globs(directives) == ["/etc/xrootd/config.d", "/etc/xrootd/config.d/*"]
+    files = {"/etc/xrootd/config.d/b.cfg": "", "/etc/xrootd/config.d/a.cfg": "",
+             "/etc/xrootd/config.d/a.cfg.rpmsave": "", "/etc/xrootd/config.d/sub/c.cfg": ""}
+    assert sysconf.continued(files, directives) == ["/etc/xrootd/config.d/a.cfg",
+                                                    "/etc/xrootd/config.d/b.cfg"], "by name, no backups"
+
+
+def test_a_scitokens_library_inside_an_if_for_another_program_is_not_loaded() -> None:
+    cfg = "if exec cmsd\n  ofs.authlib libXrdAccSciTokens.so config=/x.cfg\nfi\n"
+    assert dep.scitokens_configs("/c", sysconf.xrootd_directives(cfg, "xrootd"), "/d") == []
+    named = dep.scitokens_configs("/c", sysconf.xrootd_directives(cfg, "cmsd"), "/d")
+    assert [c for c, _ in named] == ["/x.cfg"]
 
 
 def test_issuers_of_a_scitokens_config() -> None:
@@ -99,11 +116,15 @@ def test_probe_command_quotes_every_endpoint() -> None:
     assert args[1:] == ["3", "a.example 443", "b.example 80"]
 
 
-def test_cat_script_reads_globs_in_one_run(tmp_path: Path) -> None:
+def test_one_command_reads_globs_and_odd_names(tmp_path: Path) -> None:
     (tmp_path / "a.crl_url").write_text("http://x/1.crl\n")
     (tmp_path / "b c.crl_url").write_text("http://x/2.crl")
     (tmp_path / "skip.txt").write_text("no")
-    script = dep.cat_script([f"{tmp_path}/*.crl_url", f"{tmp_path}/missing.conf"])
+    (tmp_path / "it's $HOME.conf").write_text("odd")
+    script = hostfiles.read_command([f"{tmp_path}/*.crl_url", f"{tmp_path}/missing.conf",
+                                     f"{tmp_path}/it's $HOME.conf", "relative/x"])
     out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=10, check=True)
-    assert dep.parse_cat(out.stdout) == {f"{tmp_path}/a.crl_url": "http://x/1.crl",
-                                         f"{tmp_path}/b c.crl_url": "http://x/2.crl"}
+    assert hostfiles.split_files(out.stdout) == {f"{tmp_path}/a.crl_url": "http://x/1.crl\n",
+                                                 f"{tmp_path}/b c.crl_url": "http://x/2.crl",
+                                                 f"{tmp_path}/it's $HOME.conf": "odd"}
+    assert hostfiles.read_command(["relative/only"]) == "", "nothing absolute: no command at all"
