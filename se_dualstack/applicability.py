@@ -67,7 +67,8 @@ def blocked(bound: Bound, reason: str, family: int) -> NoReturn:
 def transfer_na(case: Any, hosts: Mapping[str, Any]) -> str:
     """Why a transfer case does not apply: an end of it (entry, target, TPC source or
     destination) is an inventory host declared without the case's family ("" when it applies)."""
-    ends = [getattr(case, k, "") for k in ("entry", "target", "source_host", "dest_host")]
+    ends = [getattr(case, k, "") for k in ("entry", "target", "source_host", "dest_host", "source_entry",
+                                           "dest_entry")]
     for name in dict.fromkeys(e for e in ends if e):
         h = hosts.get(name)
         if h is not None and declared_na(h.vars, case.family):

@@ -206,12 +206,23 @@ class TpcCase:
     unsupported: str = ""  # why the servers cannot do this combination (the test skips with it)
     mode: str = ""  # HTTP-TPC "pull" | "push" ("": gfal2's default, pull)
     nat64: bool = False  # the client reaches an end only through NAT64 (a DNS64-made AAAA)
+    # The head node an end's URL names when that end listens for the protocol on no fixed port
+    # (a dCache pool): its door, which redirects to it, as a dCache client addresses a copy.
+    source_entry: str = ""
+    dest_entry: str = ""
 
     @property
     def id(self) -> str:
         mode = f"-{self.mode}" if self.mode else ""
+        doors = [short(e) for e in dict.fromkeys((self.source_entry, self.dest_entry)) if e]
+        via = f"-via-{'-'.join(doors)}" if doors else ""
         return (f"{self.source_host}-to-{short(self.dest_host)}-{self.protocol}-{family_label(self.family)}"
-                f"{mode}{nat64_suffix(self.nat64)}{auth_suffix(self.auth)}")
+                f"{mode}{via}{nat64_suffix(self.nat64)}{auth_suffix(self.auth)}")
+
+    @property
+    def contacted(self) -> tuple[str, str]:
+        """(source, destination) as the client contacts them: the door where an end has one."""
+        return self.source_entry or self.source_host, self.dest_entry or self.dest_host
 
     @property
     def active_host(self) -> str:
@@ -405,13 +416,28 @@ def tpc_cases(site: Any, protocols: Iterable[str] | None = None,
     """IPv6 third-party copies between disk nodes (:func:`tpc_pairs`), per protocol that can.
 
     Uses each disk node's own endpoint (server to server is the point) and the IPv6-only alias
-    when declared, so the servers themselves cannot fall back to IPv4.
+    when declared, so the servers themselves cannot fall back to IPv4. A disk node that listens
+    for the protocol on no fixed port (a dCache pool) is addressed at its entry point, the door
+    that redirects to it, as a dCache client (FTS, gfal-copy) writes a copy: the door hands the
+    copy to the pool, and the pools move the data.
     """
     disks = [h for h in site.hosts if h.role == "disknode" and h.vars.get("se_transfer_dir")]
     out: list[TpcCase] = []
     for src, dst in tpc_pairs(disks):
         out += _tpc_cases(site, src, dst, protocols, auths)
     return out
+
+
+def tpc_end(site: Any, host: Any, protocol: str) -> tuple[Endpoint, Any, str]:
+    """(endpoint, the door it names or None, why the copy cannot address it) of a copy's end: the
+    host's own port for the protocol (its IPv6 alias when declared), else its first entry point."""
+    tdir = str(host.vars["se_transfer_dir"]).rstrip("/")
+    entries = entry_points(site, host, protocol)
+    if own_port(host, protocol) is None and entries:
+        door, port, _ = entries[0]
+        return Endpoint(protocol, alias_for(door, 6) or door.name, port, tdir), door, ""
+    why = no_fixed_port(site, host, protocol, entries)
+    return Endpoint(protocol, alias_for(host, 6) or host.name, protocol_port(host, protocol), tdir), None, why
 
 
 def _tpc_cases(site: Any, src: Any, dst: Any, protocols: Iterable[str] | None,
@@ -425,17 +451,16 @@ def _tpc_cases(site: Any, src: Any, dst: Any, protocols: Iterable[str] | None,
                 continue
             if auth == "token" and not registry.get(proto).token:
                 continue
-            forced = bool(alias_for(src, 6) and alias_for(dst, 6))
-            s = Endpoint(proto, alias_for(src, 6) or src.name, protocol_port(src, proto),
-                         str(src.vars["se_transfer_dir"]).rstrip("/"))
-            d = Endpoint(proto, alias_for(dst, 6) or dst.name, protocol_port(dst, proto),
-                         str(dst.vars["se_transfer_dir"]).rstrip("/"))
+            (s, s_door, s_why), (d, d_door, d_why) = tpc_end(site, src, proto), tpc_end(site, dst, proto)
+            # Forced by names only when both URLs name an IPv6-only alias of the servers that copy
+            # (a door's redirect names the pool itself).
+            forced = bool(alias_for(src, 6) and alias_for(dst, 6)) and s_door is None and d_door is None
             # The copy modes tested with this credential, and why the servers cannot (the test
             # skips with it), as the protocol declares them.
             p = registry.get(proto)
-            why = (no_fixed_port(site, src, proto, entry_points(site, src, proto))
-                   or no_fixed_port(site, dst, proto, entry_points(site, dst, proto)) or p.unsupported(auth))
-            out += [TpcCase(proto, 6, s, d, src.name, dst.name, forced, auth, why, m)
+            why = s_why or d_why or p.unsupported(auth)
+            out += [TpcCase(proto, 6, s, d, src.name, dst.name, forced, auth, why, m,
+                            source_entry=s_door.name if s_door is not None else "",
+                            dest_entry=d_door.name if d_door is not None else "")
                     for m in p.copy_modes(auth)]
     return out
-

@@ -9,7 +9,8 @@ worker per family and credential, reused job after job), so no two transfers eve
 or its evidence.
 
 Bounds: ``concurrency`` slots in all, and at most ``per_host`` jobs loading any one host (the
-host the data lands on; both ends of a third-party copy), so a site's SE is never hammered.
+host the data lands on; both ends of a third-party copy), so a site's SE is never hammered; one
+third-party copy at a time between two hosts (:func:`case_hosts`).
 
 Jobs are queued in the order the tests will ask for them; a test that asks for a job not yet
 started moves it to the front (:meth:`TransferPool.result`), so results come in test order.
@@ -150,7 +151,7 @@ class TransferPool:
         handshake: the suite's largest CPU costs per transfer), else the first. Lock held."""
         best, score = None, -1
         for j in self._queue:
-            if not all(self._busy[h] < self.per_host for h in j.hosts):
+            if not all(self._busy[h] < (1 if h.startswith(LEG) else self.per_host) for h in j.hosts):
                 continue
             if j.wanted:  # never passed over for a warmer one
                 best = j
@@ -200,8 +201,15 @@ class TransferPool:
             slot.close()
 
 
+LEG = "tpc-leg:"  # a key no host name starts with: one third-party copy between two hosts at a time
+
+
 def case_hosts(case: Any) -> tuple[str, ...]:
-    """The hosts a case loads, for the per-host limit: where the data lands; both TPC ends."""
+    """The hosts a case loads, for the per-host limit: where the data lands; both TPC ends, and
+    the pair itself (limit 1): the TPC's leg is read from the two ends' kernels (transfer/tpc.py),
+    where a second copy between them at once (a push beside a pull, another protocol whose
+    movers share a port range, as a dCache pool's HTTP and FTP movers) could not be told apart."""
     if hasattr(case, "dest_host"):
-        return tuple(dict.fromkeys((case.source_host, case.dest_host)))
+        ends = tuple(dict.fromkeys((case.source_host, case.dest_host)))
+        return (*ends, LEG + "/".join(sorted(ends)))
     return (case.target,)

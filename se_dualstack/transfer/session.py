@@ -57,8 +57,8 @@ class Silence:
 def case_ends(case: Any) -> list[tuple[str, int, int]]:
     """The endpoints (inventory host, port, family) a case contacts itself."""
     if isinstance(case, TpcCase):
-        return [(case.source_host, case.source.port, case.family),
-                (case.dest_host, case.dest.port, case.family)]
+        source, dest = case.contacted
+        return [(source, case.source.port, case.family), (dest, case.dest.port, case.family)]
     if not isinstance(case, TransferCase):  # a redirect chain (transfer/hops): its entry point
         return [(case.entry, case.port, case.family)]
     entry = case.target if case.alias else case.entry
@@ -295,9 +295,11 @@ class TransferSession:
     def where(self, case: Any, r: TransferResult) -> tuple[str, int]:
         """The inventory host and port a failed transfer points at: the connection that failed,
         else the last one it made (where it waited); the entry's port when nothing is known."""
-        if isinstance(case, TpcCase):
-            host = r.fault_host or case.dest_host
-            return host, (case.source.port if host == case.source_host else case.dest.port)
+        if isinstance(case, TpcCase):  # the end the client waited for, at the host its URL names
+            source, dest = case.contacted
+            if (r.fault_host or case.dest_host) in (case.source_host, source):
+                return source, case.source.port
+            return dest, case.dest.port
         entry = case.target if case.alias else case.entry
         target = redirected_to(case)
         seen = [c for c in r.connections if not c.refused]

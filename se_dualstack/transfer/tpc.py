@@ -23,9 +23,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from se_dualstack import knowledge
 from se_dualstack.concerns import resolver
 from se_dualstack.transfer import protocols as registry
-from se_dualstack.transfer.cases import TpcCase
+from se_dualstack.transfer.cases import TpcCase, system_of
 from se_dualstack.transfer.evidence import wire_family
 from se_dualstack.transfer.outcome import TransferResult
 
@@ -147,8 +148,12 @@ class LegWatch:
     ports: Mapping[str, Callable[[int], bool]]
     addresses: dict[str, set[str]] = field(default_factory=dict)
     legs: list[Leg] = field(default_factory=list)
+    # Connections between the ends open before the copy began (an XRootD client keeps its
+    # channel to a data server for minutes): the copy may have reused one; no leg by themselves.
+    kept: list[Leg] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     _before: dict[str, set[Conn]] = field(default_factory=dict)
+    _before_ss: dict[str, set[Conn]] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -171,22 +176,23 @@ class LegWatch:
             return None
         return out.stdout
 
-    def _leg(self, name: str, how: str, conn: Conn, oriented: bool) -> None:
+    def _leg(self, name: str, how: str, conn: Conn, oriented: bool, into: list[Leg] | None = None) -> None:
         """Record ``conn`` (seen on ``name``) when it goes from the end that opens this copy's
         connection (the protocol says which) to the other's published address, on a port of the
         protocol there. A socket table does not say which side opened a connection: both
-        directions are tried. Two copies of one protocol in the same direction at once (an X.509
-        and a token pull) cannot be told apart: the watch is a family's evidence, not a trace."""
+        directions are tried. The pool runs one copy between two hosts at a time, and only what
+        is new since the copy began counts: the watch is a family's evidence, not a trace."""
         state, a, ap, b, bp = conn
-        active = self.active()  # a copy beside this one (a pull beside a push) opens the other way
+        active = self.active()
+        legs = self.legs if into is None else into
         for src, sport, dst, dport in ((a, ap, b, bp),) if oriented else ((a, ap, b, bp), (b, bp, a, ap)):
             for passive in self.ends():
                 opener = next((h for h in self.ends() if h != passive), passive)
                 if opener in active and src in self.addresses.get(opener, set()) \
                         and dst in self.published.get(passive, set()) and self.ports[passive](dport):
                     leg = Leg(name, how, src, sport, dst, dport, state, opener)
-                    if leg not in self.legs:
-                        self.legs.append(leg)
+                    if leg not in legs:
+                        legs.append(leg)
                     return
 
     def conntrack(self, name: str) -> set[Conn] | None:
@@ -194,9 +200,15 @@ class LegWatch:
         return set(parse_conntrack(text)) if text is not None else None
 
     def read(self, name: str) -> None:
+        """The socket table of ``name``: connections new since the copy began are legs; one
+        already open then (a kept channel, ESTAB) may have been reused, and is noted apart."""
         text = self._run(name, SS)
+        old = {c[1:] for c in self._before_ss.get(name, set())}
         for conn in parse_ss(text or ""):
-            self._leg(name, "socket table", conn, oriented=False)
+            if conn[1:] not in old:
+                self._leg(name, "socket table", conn, oriented=False)
+            elif conn[0] == "ESTAB":
+                self._leg(name, "socket table, open before the copy", conn, oriented=False, into=self.kept)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -210,6 +222,7 @@ class LegWatch:
             configured = re.findall(r"\binet6? ([0-9a-fA-F:.]+)/", self._run(name, ADDRESSES) or "")
             self.addresses[name] = self.published.get(name, set()) | {_v4(a) for a in configured}
             self._before[name] = self.conntrack(name) or set()
+            self._before_ss[name] = set(parse_ss(self._run(name, SS) or ""))
         self._thread = threading.Thread(target=self._loop, daemon=True, name=f"leg-{self.case.id}")
         self._thread.start()
         return self
@@ -237,15 +250,22 @@ class LegWatch:
             return (f"server-to-server leg observed over {' and '.join(f'IPv{f}' for f in fams)}: "
                     + "; ".join(str(g) for g in self.legs[:3]))
         why = "; ".join(dict.fromkeys(self.errors)) or (
-            "no connection between the two ends in their connection tracking or socket tables")
-        return f"server-to-server leg not observed ({why})"
+            "no new connection between the two ends in their connection tracking or socket tables")
+        kept = "; ".join(str(g) for g in self.kept[:2])
+        kept = f"; open before the copy, which it may have reused: {kept}" if kept else ""
+        return f"server-to-server leg not observed ({why}){kept}"
 
 
-def port_test(host: Any, protocol: str) -> Callable[[int], bool]:
-    """Whether a port on ``host`` is one of the protocol's: its service ports and their ranges."""
+def port_test(host: Any, protocol: str, site: Any = None) -> Callable[[int], bool]:
+    """Whether a port on ``host`` is one of the protocol's: its service ports and their ranges,
+    and (given the ``site``) where its system's redirects of the protocol land on the host (a
+    dCache pool's mover ranges: a copy addressed to the door moves its data there)."""
     proto = registry.get(protocol)
     spans = [(s.port, s.port) for s in host.services if s.name in proto.services and s.port]
     spans += [(r.first, r.last) for s in host.services if s.name in proto.services for r in s.ranges]
+    if site is not None:
+        hops = [h for h in system_of(site, host).hops(protocol) if h.to_role == host.role]
+        spans += [(p.first, p.last) for hop in hops for p in knowledge.landing(hop, host.services)]
     override = (host.vars.get("se_transfer_ports") or {}).get(protocol)
     if override:
         spans.append((int(override), int(override)))
@@ -263,7 +283,7 @@ def watch(case: TpcCase, site: Any, resolve: Callable[[str, int], list[str]]) ->
         names_of = (n, *filter(None, aliases))
         addresses[n] = {_v4(a) for name in names_of for f in (6, 4) for a in resolve(name, f)}
     return LegWatch(case, {n: by_name[n].testinfra for n in names}, addresses,
-                    {n: port_test(by_name[n], case.protocol) for n in names})
+                    {n: port_test(by_name[n], case.protocol, site) for n in names})
 
 
 # --------------------------------------------------------------------------- why IPv4

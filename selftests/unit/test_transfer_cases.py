@@ -188,8 +188,16 @@ def test_a_pool_without_a_fixed_port_gets_no_direct_round_trip() -> None:
     assert "no fixed port" in direct.skip, direct.skip
     assert "dcache-pool-xrootd 33115-33145" in direct.skip, direct.skip
     assert "door1.example.org" in direct.skip, "the skip names the entry point that reaches it"
-    tpc = tpc_cases(_system_site("dcache", disks=2), ["root"])[0]
-    assert "no fixed port" in tpc.unsupported, tpc
+    tpcs = {c.id: c for c in tpc_cases(_system_site("dcache", disks=2), ["root", "davs"])}
+    tpc = tpcs["pool01.example.org-to-pool02-root-ipv6-via-door1"]
+    assert not tpc.unsupported, "a copy between pools goes through the doors, as a dCache client's"
+    assert (tpc.source.host, tpc.source.port, tpc.dest.host, tpc.dest.port) == \
+        ("door1.example.org", 1094, "door1.example.org", 1094), "both URLs on the xrootd door"
+    assert tpc.source.test_dir != tpc.dest.test_dir, "each pool's own directory, through the door"
+    assert (tpc.source_host, tpc.dest_host, tpc.contacted) == \
+        ("pool01.example.org", "pool02.example.org", ("door1.example.org", "door1.example.org"))
+    assert not tpc.names_forced, "the door's redirect names the pool: the servers' family is not forced"
+    assert tpcs["pool01.example.org-to-pool02-davs-ipv6-via-door1"].dest.port == 2880, "the WebDAV door"
 
 
 def test_a_site_override_of_via_head_still_wins() -> None:

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from se_dualstack.transfer.cases import TransferSettings
-from se_dualstack.transfer.pool import PoolClosed, TransferPool
+from se_dualstack.transfer.cases import Endpoint, TpcCase, TransferSettings
+from se_dualstack.transfer.pool import LEG, PoolClosed, TransferPool, case_hosts
 
 
 def _pool(concurrency: int, per_host: int) -> TransferPool:
@@ -72,6 +72,23 @@ def test_third_party_copy_counts_on_both_hosts() -> None:
     finally:
         pool.close()
     assert load.peak == {"d1": 1, "d2": 1}, f"a copy between d1 and d2 must hold both: {load.peak}"
+
+
+def test_one_third_party_copy_at_a_time_between_two_hosts() -> None:
+    """Their leg is read from both ends' kernels: two copies between them at once would mix."""
+    pool, load = _pool(4, 4), Load()
+    cases = [TpcCase(p, 6, Endpoint(p, "door", 1, "/s/a/t"), Endpoint(p, "door", 1, "/s/b/t"), "a", "b",
+                     False, mode=m) for p, m in (("davs", "pull"), ("davs", "push"), ("gsiftp", ""))]
+    jobs = [(c.id, case_hosts(c)) for c in cases] + [("x", ("a",))]
+    try:
+        for key, hosts in jobs:
+            pool.submit(key, hosts, load.job(key, hosts, 0.1))
+        for key, _ in jobs:
+            pool.result(key)
+    finally:
+        pool.close()
+    assert load.peak[f"{LEG}a/b"] == 1, load.peak
+    assert load.peak["a"] == 2, "a round trip to one end still runs beside the copy"
 
 
 def test_asked_for_job_runs_next_and_unsubmitted_job_falls_back() -> None:

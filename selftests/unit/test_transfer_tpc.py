@@ -99,7 +99,7 @@ def test_a_running_pull_is_found_in_the_socket_table() -> None:
     assert ("ESTAB", "fd42:6::12", 34366, "fd42:6::11", 1094) in conns, conns
     assert not [c for c in conns if c[0] == "LISTEN"], "listeners are left out"
     d2 = Host({"ip -o addr": [_text("ip-o-addr-disk02.txt")], "ss -tanH": [
-        _text("ss-tanH-disk02-during-root-tpc.txt")]})
+        "", _text("ss-tanH-disk02-during-root-tpc.txt")]})  # before the copy, then during it
     d1 = Host({"ip -o addr": ["2: eth0 inet 10.42.0.11/24\n2: eth0 inet6 fd42:6::11/64"], "ss -tanH": [""]})
     with _watch(_case("root"), d1, d2) as w:
         pass
@@ -108,12 +108,26 @@ def test_a_running_pull_is_found_in_the_socket_table() -> None:
     assert w.active() == [D2], "the destination pulls a root copy"
 
 
+def test_a_connection_open_before_the_copy_is_no_leg() -> None:
+    """Seen before the copy began: another copy's (a davs push's TIME-WAIT on a dCache pool's WAN
+    range, which FTP movers share) or a channel the copy may reuse (ESTAB): never the leg."""
+    during = _text("ss-tanH-disk02-during-root-tpc.txt")
+    d2 = Host({"ip -o addr": [_text("ip-o-addr-disk02.txt")], "ss -tanH": [during]})
+    d1 = Host({"ip -o addr": ["2: eth0 inet 10.42.0.11/24\n2: eth0 inet6 fd42:6::11/64"], "ss -tanH": [""]})
+    with _watch(_case("root"), d1, d2) as w:
+        pass
+    assert w.legs == [], "open before the copy: not the copy's own connection"
+    assert [(g.dst, g.dport) for g in w.kept] == [("fd42:6::11", 1094)]
+    assert ("open before the copy, which it may have reused: [fd42:6::12]:34366 -> [fd42:6::11]:1094"
+            in w.line()), w.line()
+
+
 def test_nothing_seen_says_so() -> None:
     quiet = Host({"ip -o addr": [""], "ss -tanH": [""], "cat /proc/net/nf_conntrack": [""]})
     with _watch(_case("davs", "push"), quiet, quiet) as w:
         pass
     assert w.legs == []
-    assert w.line().startswith("server-to-server leg not observed (no connection between the two ends")
+    assert w.line().startswith("server-to-server leg not observed (no new connection between the two ends")
     assert w.active() == [D1], "a push is opened by the source"
 
 
