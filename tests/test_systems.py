@@ -34,7 +34,7 @@ NGINX_CONF = "/etc/nginx/nginx.conf"  # nginx's compiled-in default (-c override
 
 def _only(system, name, check):
     if system.name != name:
-        check.not_applicable(f"a {system.title} host (se_flavour {system.name}): this check reads "
+        check.not_applicable(f"this host runs {system.title} (se_flavour {system.name}): this check reads "
                              f"{knowledge.system(name).title}'s own settings")
 
 

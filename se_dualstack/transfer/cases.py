@@ -328,13 +328,30 @@ def no_fixed_port(site: Any, target: Any, protocol: str, entries: list[tuple[Any
 
 
 def host_protocols(host: Any) -> list[str]:
-    """Validated ``se_transfer_protocols`` of a host."""
+    """Validated ``se_transfer_protocols`` of a host; the default list (unset, or written as it)
+    narrowed to the protocols the host serves (:func:`serves`): an EOS or XRootD site runs no
+    GridFTP, and is not asked to say so. A list of the site's own is taken as written."""
     protos = host.vars.get("se_transfer_protocols") or DEFAULTS["se_transfer_protocols"]
+    if list(protos) == list(DEFAULTS["se_transfer_protocols"]):
+        protos = [p for p in protos if serves(host, p)]
     bad = registry.unknown(list(protos))
     if bad:
         raise ValueError(f"{host.name}: se_transfer_protocols has unknown {bad}; "
                          f"known: {list(registry.names())}")
     return list(protos)
+
+
+def serves(host: Any, protocol: str) -> bool:
+    """Whether one of the host's services carries ``protocol`` (the protocol registry names them),
+    or its storage system redirects clients of the protocol to hosts of its role (a dCache
+    pool's movers, on a range); a host whose services are unknown is taken to serve it."""
+    services = getattr(host, "services", None)
+    if not services:
+        return True
+    if any(s.name in registry.get(protocol).services for s in services):
+        return True
+    system = knowledge.system(str(host.vars.get("se_flavour") or "dpm"))
+    return any(h.to_role == host.role for h in system.hops(protocol))
 
 
 def alias_for(host: Any, family: int) -> str | None:

@@ -13,6 +13,7 @@ from se_dualstack.transfer.cases import (
     build_url,
     entry_points,
     guard_path,
+    host_protocols,
     parse_size,
     tpc_cases,
     transfer_cases,
@@ -198,6 +199,18 @@ def test_a_pool_without_a_fixed_port_gets_no_direct_round_trip() -> None:
         ("pool01.example.org", "pool02.example.org", ("door1.example.org", "door1.example.org"))
     assert not tpc.names_forced, "the door's redirect names the pool: the servers' family is not forced"
     assert tpcs["pool01.example.org-to-pool02-davs-ipv6-via-door1"].dest.port == 2880, "the WebDAV door"
+
+
+def test_the_default_protocols_are_those_a_host_serves() -> None:
+    """EOS and XRootD sites run no GridFTP: no gsiftp case to skip; a dCache pool takes every
+    protocol its doors redirect to it; a site's own list is kept as written."""
+    eos = _system_site("eos", disks=1)
+    assert [host_protocols(h) for h in eos.hosts] == [["root", "davs"]] * 2
+    assert not any(c.protocol == "gsiftp" for c in transfer_cases(eos))
+    assert host_protocols(_system_site("dcache", disks=1).hosts[1]) == ["gsiftp", "root", "davs"]
+    assert host_protocols(_system_site("xrootd", disks=1).hosts[1]) == ["root", "davs"]
+    own = _system_site("eos", disks=1, se_transfer_protocols=["gsiftp"]).hosts[1]
+    assert host_protocols(own) == ["gsiftp"], "as written: its skip then tells the site why"
 
 
 def test_a_site_override_of_via_head_still_wins() -> None:

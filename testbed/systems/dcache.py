@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from testbed import faults
+from testbed import faults, tokens
 from testbed.services import ServiceSpec, gridftp, host_srv_dir, standin_spec, store_path
 from testbed.systems import nginx, xrd
 from testbed.systems.base import disks, head, ordinal, range_port, span
@@ -87,7 +87,11 @@ def layout(site: dict, host: dict, srv: Path) -> str:
     if host["role"] == "headnode":
         return ("# Layout of the door node: dCache's core cells and the doors.\n"
                 "[dCacheDomain]\n[dCacheDomain/pnfsmanager]\n[dCacheDomain/poolmanager]\n"
-                "[dCacheDomain/gplazma]\n"
+                # gPlazma's oidc plugin trusts the site's token issuer (TheBook, config-gplazma:
+                # gplazma.oidc.provider!<name> = <issuer URL> -profile=wlcg): what the doors'
+                # token logins are checked against, here done by the XRootD doors' scitokens.cfg.
+                f"[dCacheDomain/gplazma]\ngplazma.oidc.provider!{tokens.ISSUER_SHORT} = "
+                f"{tokens.issuer_url(site)} -profile=wlcg\n"
                 f"[dCacheDomain/xrootd]\nxrootd.net.port = {XROOTD_DOOR}\n"
                 f"[dCacheDomain/webdav]\nwebdav.net.port = {WEBDAV_DOOR}\nwebdav.authn.protocol = https\n"
                 "[dCacheDomain/ftp]\nftp.authn.protocol = gsi\nftp.proxy.on-passive = true\n"

@@ -12,7 +12,8 @@ disk   nginx 1.22 on 8443 and 8085, `listen P;` and `listen [::]:P;` each, passi
        which Debian lacks; passing TLS through lets the WebDAV server check X.509 proxies and
        tokens itself. STORM_WEBDAV_SERVER_ADDRESS stays 0.0.0.0 (StoRM's default; Java binds the
        dual-stack wildcard for it), so the stand-in listens on [::].
-       GridFTP 2811, data ports 20000-25000 (StoRM's GridFTP servers).
+       GridFTP 2811, data ports 20000-25000 (StoRM's GridFTP servers). The token issuers StoRM
+       WebDAV trusts are in its application.yml (`oauth: issuers:`), as StoRM's README has them.
 There is no redirect: the SRM frontend hands out TURLs (not served by the stand-in), and each
 WebDAV host is its own entry point.
 """
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from testbed import faults
+from testbed import faults, tokens
 from testbed.services import ServiceSpec, gridftp, standin_spec, store_path
 from testbed.systems import nginx, xrd
 from testbed.systems.base import span
@@ -84,6 +85,14 @@ def storage_area(host: dict, srv: Path) -> str:
             "wlcgScopeAuthzEnabled=true\n")
 
 
+def application_yml(site: dict) -> str:
+    """/etc/storm/webdav/config/application.yml: the token issuers StoRM WebDAV trusts (its
+    README's `oauth: issuers:`), the site's; the stand-in checks them in its scitokens.cfg."""
+    return ("# StoRM WebDAV (se-testbed stand-in, docs/testbed.md StoRM): trusted token issuers\n"
+            "oauth:\n  enable-oidc: false\n  issuers:\n"
+            f"    - name: {tokens.ISSUER_SHORT}\n      issuer: {tokens.issuer_url(site)}\n")
+
+
 def frontend_conf() -> str:
     return (f"# StoRM frontend (se-testbed stand-in, docs/testbed.md StoRM)\nfe.port={FRONTEND}\n"
             "be.xmlrpc.host=localhost\nbe.xmlrpc.port=8080\n")
@@ -108,6 +117,7 @@ def specs(site: dict, host: dict, pki: dict, srv: Path) -> list[ServiceSpec]:
         "/etc/sysconfig/storm-webdav": (sysconfig(host), 0o644, "root"),
         "/etc/systemd/system/storm-webdav.service.d/storm-webdav.conf": (dropin(host), 0o644, "root"),
         f"/etc/storm/webdav/sa.d/{host['short']}.properties": (storage_area(host, srv), 0o644, "root"),
+        "/etc/storm/webdav/config/application.yml": (application_yml(site), 0o644, "root"),
     })
     return [*out, nginx.spec(srv, {"storm-webdav.conf": nginx_conf(host)}, [HTTPS, HTTP]),
             gridftp(site, host, pki, srv)]
