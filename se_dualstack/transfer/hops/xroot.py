@@ -37,7 +37,7 @@ _TLS = re.compile(r"Failed to do TLS connect: (?P<why>.*)$")
 
 
 def _address(text: str) -> tuple[str, int]:
-    """``[::ffff:10.42.0.10]:1094`` -> (``10.42.0.10``, 1094): the address as on the wire."""
+    """``[::ffff:10.42.0.10]:8080`` -> (``10.42.0.10``, 8080): the address as on the wire."""
     host, _, port = text.rpartition(":")
     host = host.strip("[]")
     if host.lower().startswith("::ffff:") and "." in host and wire_family(host) == 4:
