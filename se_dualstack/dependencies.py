@@ -24,7 +24,6 @@ from se_dualstack import detect, knowledge
 from se_dualstack.concerns import sysconf
 from se_dualstack.hostfiles import read_files
 
-DEFAULT_PORTS = {"https": 443, "http": 80, "ldap": 389, "ldaps": 636}
 _HOSTNAME = re.compile(r"^[A-Za-z0-9.-]{1,253}$")
 
 
@@ -41,7 +40,7 @@ class Dependency:
         """(DNS name, TCP port) of the URL; None when it names no host a probe can try."""
         try:
             parts = urlsplit(self.url)
-            port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
+            port = parts.port or knowledge.scheme_port(parts.scheme)
         except ValueError:
             return None
         host = (parts.hostname or "").rstrip(".")

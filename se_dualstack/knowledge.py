@@ -382,3 +382,15 @@ def os_from_release(text: str) -> str | None:
         return os_family(fields["ID"], fields.get("VERSION_ID"))
     m = re.match(r"^(.+) release ([^ ]+)", text.strip())
     return os_family(m.group(1), m.group(2)) if m else None
+
+
+def scheme_port(scheme: str) -> int | None:
+    """The port a URL of this scheme means when it names none (``url_schemes`` in knowledge.yml)."""
+    raw = (load().get("url_schemes") or {}).get(scheme.lower())
+    return int(raw["port"]) if raw else None
+
+
+def scheme_tls(scheme: str) -> bool:
+    """Whether a URL of this scheme is spoken over TLS (a credential may be sent there)."""
+    raw = (load().get("url_schemes") or {}).get(scheme.lower())
+    return bool(raw and raw.get("tls"))

@@ -226,4 +226,12 @@ class Site:
 
     @property
     def ipv6_prefixes(self) -> list[ipaddress.IPv6Network]:
-        return [ipaddress.IPv6Network(p) for p in self.vars.get("se_ipv6_prefixes", ["2000::/3"])]
+        """The site's IPv6 prefixes: every SE host's (its own vars hold the `all` group's and the
+        defaults', global unicast), as a site may set them on its storage group only."""
+        found: list[ipaddress.IPv6Network] = []
+        for vs in [h.vars for h in self.hosts] or [self.vars]:
+            for p in vs.get("se_ipv6_prefixes") or []:
+                net = ipaddress.IPv6Network(p)
+                if net not in found:
+                    found.append(net)
+        return found

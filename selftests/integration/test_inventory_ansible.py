@@ -41,7 +41,7 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("install")
     src = base / "se-dualstack"
     shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
-        ".venv", ".git", "reports", "__pycache__", "*.egg-info", "build", ".ruff_cache"))
+        ".venv", ".py39", ".git", "reports", "__pycache__", "*.egg-info", "build", ".ruff_cache"))
     venv = base / "venv"
     made = run(["/usr/bin/python3", "-m", "venv", "--system-site-packages", str(venv)], base)
     assert made.returncode == 0, f"venv: {made.stderr[-500:]}"

@@ -207,6 +207,27 @@ se_service_processes={'gsiftp': ['globus-gridftp-server', 'dpm-gsiftp']}
     assert h.services[0].processes == ("globus-gridftp-server", "dpm-gsiftp"), "processes override"
 
 
+def test_site_prefixes_set_on_a_storage_group(tmp_path: Path) -> None:
+    p = write(tmp_path, "g.ini", """
+[headnodes]
+h.example.org
+[disknodes]
+d.example.org
+[storage:children]
+headnodes
+disknodes
+[storage:vars]
+se_ipv6_prefixes="2001:db8:5::/48"
+""")
+    assert [str(n) for n in load_site(p).ipv6_prefixes] == ["2001:db8:5::/48"], (
+        "prefixes a site sets on its storage group, not `all`, are the site's")
+
+
+def test_site_prefixes_default_to_global_unicast(tmp_path: Path) -> None:
+    p = write(tmp_path, "n.ini", "[headnodes]\nh.example.org\n")
+    assert [str(n) for n in load_site(p).ipv6_prefixes] == ["2000::/3"], "none set anywhere"
+
+
 def test_custom_service_with_its_port(tmp_path: Path) -> None:
     p = write(tmp_path, "c.yml", """
 all:

@@ -383,3 +383,19 @@ def test_report_extra_shows_the_chain_and_never_a_token() -> None:
     css = templates.css()  # the report's one style sheet styles every class the extra uses
     for cls in set(re.findall(r'class="([^"]+)"', out)):
         assert f".{cls}" in css, f"class {cls} of the chain's extra is not in data/report.css"
+
+
+def test_xroot_probe_runs_under_se6_xrootd_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SE6_XROOTD_PYTHON: the XRootD client process runs under that interpreter (make test-py39's
+    Debian 11 Python has no XRootD bindings) and still finds the probe module of this package."""
+    import subprocess
+    import sys
+
+    monkeypatch.delenv(xroot.XROOTD_PYTHON_VAR, raising=False)
+    assert xroot.probe_argv("version")[:3] == [sys.executable, "-m", xroot.PROBE]
+    monkeypatch.setenv(xroot.XROOTD_PYTHON_VAR, "/usr/bin/python3")
+    argv = xroot.probe_argv("nonsense")
+    assert argv[0] == "/usr/bin/python3"
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert res.returncode == 2, res.stderr
+    assert "open" in res.stderr, "the probe module ran under that Python and printed its usage"

@@ -32,8 +32,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-DEFAULT_PORTS = {"https": 443, "davs": 443, "http": 80, "dav": 80, "root": 1094, "xroot": 1094,
-                 "roots": 1094}
+from se_dualstack import knowledge
 
 
 def hostport(address: str, port: int) -> str:
@@ -64,7 +63,7 @@ class Target:
     """Where a redirect sends the client, as written (query dropped)."""
 
     text: str  # the Location up to its path, or the kXR_redirect ``host, port N`` (never a query)
-    scheme: str  # "https", "http", "root"...; "" when the answer has none (xroot host and port)
+    scheme: str  # the Location's URL scheme; "" when the answer has none (xroot host and port)
     host: str  # name or address, without brackets
     port: int
     literal: int = 0  # 0: a name; 4 or 6: an address literal of that family
@@ -93,7 +92,7 @@ def split_authority(authority: str, default_port: int) -> tuple[str, int, bool, 
         return host, int(rest[1:]) if rest else default_port, True, ""
     if authority.count(":") > 1:
         # An IPv6 literal without brackets: whether its last group is a port nobody can tell
-        # (``fd42::11:1094`` is an address too), which is why RFC 3986 wants the brackets.
+        # (``fd42::11:8080`` is an address too), which is why RFC 3986 wants the brackets.
         if _literal(authority) == 6:
             return authority, default_port, False, ""
         head, _, last = authority.rpartition(":")
@@ -115,7 +114,7 @@ def parse_location(location: str, scheme: str, host: str, port: int) -> Target:
     if not m:
         return Target(text[:120], "", "", 0, problem="not an absolute URL or a path")
     scheme_ = m.group(1).lower()
-    t_host, t_port, bracketed, problem = split_authority(m.group(2), DEFAULT_PORTS.get(scheme_, 0))
+    t_host, t_port, bracketed, problem = split_authority(m.group(2), knowledge.scheme_port(scheme_) or 0)
     if not t_host:
         problem = problem or "no host"
     # The path is the request's own (the probe file); what matters is written before it.
@@ -131,7 +130,8 @@ def parse_xroot(host_text: str, port: int) -> Target:
         m = re.match(r"^([a-z]+)://([^/]*)", bare)
         if not m:
             return Target(bare, "", "", 0, problem="not a URL")
-        t_host, t_port, bracketed, problem = split_authority(m.group(2), port if port > 0 else 1094)
+        default = port if port > 0 else (knowledge.scheme_port(m.group(1)) or 0)
+        t_host, t_port, bracketed, problem = split_authority(m.group(2), default)
         return Target(bare, m.group(1), t_host, t_port, _literal(t_host), bracketed, problem)
     shown = f"{bare}, port {port}"
     if port <= 0:

@@ -18,6 +18,7 @@ import socket
 import ssl
 from dataclasses import dataclass, field
 
+from se_dualstack import knowledge
 from se_dualstack.transfer.hops.chain import Attempt, Chain, Hop, TraceContext, hostport, parse_location
 
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -128,7 +129,7 @@ class Client:
             return out
         try:
             sock.settimeout(self.ctx.timeout)
-            if scheme in ("https", "davs"):
+            if knowledge.scheme_tls(scheme):
                 try:
                     sock = self.tls().wrap_socket(sock, server_hostname=host)
                 except (ssl.SSLError, OSError) as exc:
@@ -199,7 +200,7 @@ def follow(client: Client, chain: Chain | None, scheme: str, host: str, port: in
             return asked, t.host
         target = request_target(a.headers["location"])
         scheme, host, port = t.scheme or scheme, t.host, t.port
-        if scheme == "http":  # no credential over plain http (a dCache pool's mover URL)
+        if not knowledge.scheme_tls(scheme):  # no credential without TLS (a dCache pool's mover URL)
             headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
         asked = client.ask(scheme, host, port, target, method, headers)
     return asked, host
@@ -225,7 +226,7 @@ def trace(protocol: str, entry: str, port: int, ctx: TraceContext) -> Chain:
         return chain
     # No body at all: a proxy in front (nginx) would answer 100 Continue itself and wait for an
     # announced byte before it forwards; a door redirects on the Expect header.
-    asked, at = follow(client, chain, "https", entry, port, ctx.probe, "PUT",
+    asked, at = follow(client, chain, protocol, entry, port, ctx.probe, "PUT",
                        {"Content-Length": "0", "Expect": "100-continue"})
     a = asked.answer
     if a is not None and (a.status == 100 or 200 <= a.status < 300):
@@ -236,13 +237,13 @@ def trace(protocol: str, entry: str, port: int, ctx: TraceContext) -> Chain:
         chain.error, chain.error_at = asked.error or "no answer", at
         chain.timed_out = asked.silent
     # Only a data server that took the request may have made the (empty) probe file.
-    chain.cleanup = cleanup(client, entry, port, ctx.probe) if chain.final else "not created"
+    chain.cleanup = cleanup(client, protocol, entry, port, ctx.probe) if chain.final else "not created"
     return chain
 
 
-def cleanup(client: Client, entry: str, port: int, path: str) -> str:
+def cleanup(client: Client, scheme: str, entry: str, port: int, path: str) -> str:
     """Delete the probe file through the entry point: "removed", "not created", or "left: why"."""
-    asked, at = follow(client, None, "https", entry, port, path, "DELETE", {})
+    asked, at = follow(client, None, scheme, entry, port, path, "DELETE", {})
     a = asked.answer
     if a is not None and 200 <= a.status < 300:
         return "removed"

@@ -22,7 +22,7 @@ from typing import Any
 
 
 def split(url: str) -> tuple[str, str]:
-    """``root://h:1094//store/f`` -> (``root://h:1094``, ``/store/f``)."""
+    """``root://h:8080//store/f`` -> (``root://h:8080``, ``/store/f``)."""
     m = re.match(r"^([a-z]+://[^/]+)/(/.*)$", url)
     if not m:
         raise ValueError(f"not an xroot URL with an absolute path: {url}")

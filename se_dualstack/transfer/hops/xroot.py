@@ -12,9 +12,11 @@ chain ends before such a retry. The probe file is closed empty and removed throu
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from se_dualstack.transfer.cases import TransferSettings
@@ -37,7 +39,7 @@ _TLS = re.compile(r"Failed to do TLS connect: (?P<why>.*)$")
 
 
 def _address(text: str) -> tuple[str, int]:
-    """``[::ffff:10.42.0.10]:1094`` -> (``10.42.0.10``, 1094): the address as on the wire."""
+    """``[::ffff:10.42.0.10]:8080`` -> (``10.42.0.10``, 8080): the address as on the wire."""
     host, _, port = text.rpartition(":")
     host = host.strip("[]")
     if host.lower().startswith("::ffff:") and "." in host and wire_family(host) == 4:
@@ -51,7 +53,23 @@ def _hostport(hid: str) -> tuple[str, int]:
 
 
 PROBE = "se_dualstack.transfer.hops.xrdprobe"
+# The Python that runs the XRootD client process: the suite's own, unless SE6_XROOTD_PYTHON names
+# another one that has XRootD's bindings (the probe needs only them and the standard library).
+# EL9: EPEL's python3-xrootd is for /usr/bin/python3, the suite's own Python; a Debian 12 machine
+# testing the suite under Debian 11's 3.9 (make test-py39) has bindings only for its 3.11.
+XROOTD_PYTHON_VAR = "SE6_XROOTD_PYTHON"
 OPERATION_EXPIRED = 206  # XrdCl's errOperationExpired: no answer within the request's timeout
+
+
+def probe_argv(*args: str) -> list[str]:
+    """The probe's command line: the suite's own Python, or the one ``SE6_XROOTD_PYTHON`` names
+    (isolated, with this package added to its path)."""
+    chosen = os.environ.get(XROOTD_PYTHON_VAR, "").strip()
+    if not chosen or chosen == sys.executable:
+        return [sys.executable, "-m", PROBE, *args]
+    top = str(Path(__file__).resolve().parents[3])  # the directory holding se_dualstack/
+    return [chosen, "-I", "-c", f"import runpy, sys; sys.path.append({top!r}); "
+            f"runpy.run_module({PROBE!r}, run_name='__main__')", *args]
 
 
 class TracerUnavailable(RuntimeError):
@@ -132,7 +150,7 @@ def run_probe(cmd: str, url: str, ctx: TraceContext) -> tuple[dict[str, Any], st
     for var in ("SE6_FAMILY", "SE6_CONNLOG", "SE6_AUTH", "XRD_LOGFILE"):
         env.pop(var, None)
     try:
-        res = subprocess.run([sys.executable, "-m", PROBE, cmd, url, str(request)], env=env,
+        res = subprocess.run(probe_argv(cmd, url, str(request)), env=env,
                              capture_output=True, text=True, check=False,
                              timeout=request * 4 + ctx.connect_timeout + 10)
     except subprocess.TimeoutExpired as exc:
