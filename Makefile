@@ -3,7 +3,6 @@
 #               HTML report under reports/, tear the site down; SITE=dcache|eos|xrootd|storm (or
 #               any testbed/sites/<name>.yml, or a path) picks the storage system's site
 #   make test   the project's own tests (lint, unit tests, the suite against testbed sites)
-#   make test-all  make test, then the storage systems' fault sites with their transfers
 #   make docs   rewrite the documents' generated tables (checks, faults, variables) from the data
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -44,7 +43,7 @@ APT_PACKAGES := gfal2 gfal2-plugin-gridftp gfal2-plugin-xrootd gfal2-plugin-http
   cmake g++ pkg-config libgfal2-dev libglib2.0-dev libboost1.74-dev \
   nginx libnginx-mod-stream prometheus-node-exporter
 
-.PHONY: setup system-packages venv demo test test-all lint docs unit integration bench clean py39 test-py39
+.PHONY: setup system-packages venv demo test lint docs unit integration bench clean py39 test-py39
 
 setup: system-packages venv
 
@@ -79,11 +78,6 @@ demo: setup
 	exit $$rc
 
 test: setup lint unit test-py39 integration
-
-# What `make test` leaves out for its cost: each storage system's fault site run again with its
-# transfers, their expectations (SE6-XFER-01/03 in testbed/faults.yml) compared too (~4 min a site).
-test-all: test
-	SE6_SYSTEM_FAULT_TRANSFERS=1 $(PY) -m pytest -p no:cacheprovider -q selftests/integration/test_system_faults.py
 
 lint:
 	$(VENV)/bin/ruff check .

@@ -9,6 +9,7 @@ pytest summary line is useful on its own.
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, NoReturn
@@ -71,6 +72,12 @@ class CouldNotRun(AssertionError):
 
 
 @functools.cache
+class CheckWarning(UserWarning):
+    """What a check saw that is worth a look but no failure (a port the storage registry does not
+    name, TLS): shown in pytest's warnings summary. Defined here, not in a test module, so that
+    pytest-xdist's controller can rebuild a warning a worker raised."""
+
+
 def catalogue() -> dict[str, Check]:
     """All checks by id, loaded once from the packaged YAML."""
     text = resources.files("se_dualstack").joinpath("data/checks.yml").read_text()
@@ -152,6 +159,10 @@ class Bound:
     def could_not_run(self, reason: str, fix: str, cause: str) -> NoReturn:
         """This check was not tried, for a root ``cause`` shown once (see :class:`CouldNotRun`)."""
         raise CouldNotRun(self.id, self.host, reason, fix, cause)
+
+    def warn(self, what: str, fix: str) -> None:
+        """A finding of this check about this host that is no failure (:class:`CheckWarning`)."""
+        warnings.warn(CheckWarning(f"[{self.id}] {self.host}: {what}. Fix: {fix}"), stacklevel=2)
 
     def at(self, host: str) -> Bound:
         """The same check about another host (a transfer fails on its target, not its entry)."""

@@ -4,8 +4,6 @@ to the report; a failure names the hop and is pinned on the host at fault."""
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 
 from se_dualstack.applicability import require_transfer, shared_cause
@@ -16,11 +14,6 @@ from se_dualstack.transfer.hops.html import chain_html
 from se_dualstack.transfer.hops.xroot import TracerUnavailable
 
 pytestmark = pytest.mark.transfer
-
-
-class RedirectChainWarning(UserWarning):
-    """What a chain showed that is no family matter: a port the storage registry does not name for
-    the hop, TLS or the data server's answer once it accepted the connection."""
 
 
 @pytest.mark.check("SE6-XFER-03")
@@ -50,9 +43,8 @@ def test_redirect_chain(chain_case: ChainCase, transfer_session, site, facts, ch
     findings = judge(chain, site_view(site, case, resolve))
     add_html(chain_html(chain, findings))
     for f in findings:
-        if f.warn:
-            text = f"[SE6-XFER-03] {f.host}: {f.what}. Fix: {f.fix}"
-            warnings.warn(RedirectChainWarning(text), stacklevel=1)
+        if f.warn:  # no family matter: a port the registry does not name, TLS, a data server's answer
+            check.at(f.host).warn(f.what, f.fix)
     bad = [f for f in findings if not f.warn]
     if bad:
         # A failure another check names the cause of (no AAAA, a token issuer out of reach) joins
