@@ -304,6 +304,17 @@ def test_a_refused_target_and_a_port_outside_the_registry() -> None:
     assert "https 443, xrootd 1094" in found[0].what, found[0].what
 
 
+def test_a_refused_mover_names_its_range() -> None:
+    refused = [Attempt("fd42:6::11", 33115, False, "permission denied")]
+    ports = {"disk01.example.test": [("dcache-pool-wan", 20000, 25000), ("dcache-pool-xrootd", 33115, 33145)]}
+    found = judge(_one_hop("https://disk01.example.test:33115/f", 6, refused), view(ports=ports))
+    assert [(f.host, f.warn) for f in found] == [("disk01.example.test", False)], found
+    assert "Open its range 33115:33145 (dcache-pool-xrootd)" in found[0].fix, found[0].fix
+    found = judge(_one_hop("https://disk01.example.test:1094/f", 6,
+                           [Attempt("fd42:6::11", 1094, False, "connection refused")]), view())
+    assert found[0].fix.startswith("Open port 1094 over IPv6 on disk01.example.test"), found[0].fix
+
+
 def test_healthy_hops_pass_both_families() -> None:
     assert judge(_one_hop("https://disk01.example.test:1094/f", 6, [Attempt("fd42:6::11", 1094, True)]),
                  view()) == []

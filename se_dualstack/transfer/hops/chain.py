@@ -359,18 +359,21 @@ def _judge_hop(i: int, hop: Hop, chain: Chain, view: SiteView, rec: str) -> list
                            f"Make {at} speak from and announce its published address (a route src, "
                            "no temporary address: SE6-IF-07), or add the host holding it to the "
                            "inventory."))
+    allowed = view.ports(host) if host else []
     failed = [x for x in hop.attempts if not x.ok]
     if failed:
         said = "; ".join(f"{hostport(x.address, x.port)} {x.error}" for x in failed)
         n = 1 if fam == 6 else 2
+        # A port inside a range (a pool's movers): the whole range is what clients are sent to.
+        ranges = [f"{lo}:{hi} ({label})" for label, lo, hi in allowed if lo < hi and lo <= t.port <= hi]
+        what = f"its range {ranges[0]}, where this hop lands" if ranges else f"port {t.port}"
         out.append(Finding(i, at, f"{where}: the target did not accept the connection over {fname} ({said})",
-                           f"Open port {t.port} over {fname} on {at} (the firewall in force, the service "
+                           f"Open {what} over {fname} on {at} (the firewall in force, the service "
                            f"listening on {fname}): SE6-FW-0{n}, SE6-SVC-0{n}."))
     if hop.tls:  # the connection was made: a certificate matter, for the round trip to fail on
         out.append(Finding(i, at, f"{where}: TLS with {t.hostport} failed: {hop.tls}",
                            f"Give {at} a certificate naming {t.host}, or make {hop.issuer} redirect to "
                            "the name its certificate carries.", warn=True))
-    allowed = view.ports(host) if host else []
     if allowed and not any(lo <= t.port <= hi for _, lo, hi in allowed):
         want = ", ".join(f"{label} {lo}" + (f"-{hi}" if hi != lo else "") for label, lo, hi in allowed)
         out.append(Finding(i, at, f"{where}: port {t.port} is not where the storage registry says this "
