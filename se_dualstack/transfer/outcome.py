@@ -192,12 +192,21 @@ def evidence_fix(r: TransferResult, host: str, port: int, service: str,
                 f"check its process and log on {host}, and the firewall's IPv{fam} rules.")
     text = (bad.error or bad.detail) if bad is not None else ""
     if REFUSED.search(text):
+        # A firewall's reject (ICMPv6 administratively prohibited) reaches the client as EACCES,
+        # "Permission denied", as a server's refusal does: the other family tells them apart.
+        reject = (f"a firewall rejecting {r.landed or svc} on {host} over IPv{fam} (an ICMP "
+                  "'administratively prohibited' reject reads as 'Permission denied'); see SE6-FW-0"
+                  f"{1 if fam == 6 else 2} and the redirect chain (SE6-XFER-03)")
+        if other_passed:
+            return (f"Not the credential: IPv{other} to the same endpoint passed with it. Look for "
+                    f"{reject}.")
         cred = "WLCG token" if r.auth == "token" else "grid proxy (X.509)"
         what = ("the token's scope, audience and issuer" if r.auth == "token"
                 else "the proxy's VO and roles (voms-proxy-info --all)")
+        also = f" Or, if the IPv{other} transfer passes, {reject}." if r.landed else ""
         return (f"{host} refused the {cred}: check {what} and how {host} authorizes it "
                 "(grid-mapfile, VOMS or authdb rules, the token issuers it trusts) and the test "
-                "directory's permissions for the user it maps to.")
+                f"directory's permissions for the user it maps to.{also}")
     if other_failed:
         return (f"{r.protocol} fails over IPv6 and IPv4 to {host}: the service, not an address "
                 f"family's path: check {svc} on {host} (running, its log, the test directory and "

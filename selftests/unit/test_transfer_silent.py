@@ -142,6 +142,14 @@ def test_each_fix_follows_its_evidence() -> None:
     for words in ("[3010] Unable to open /store/x; not authorized", "Result HTTP 403 : Permission refused"):
         fix = evidence_fix(result(c6, "failed", 0.2, words), D1, 1094, "xrootd", [refused4])
         assert fix.startswith(f"{D1} refused the grid proxy (X.509)"), fix
+    denied6 = result(c6, "failed", 1.5, "Failed to create directory root://h//store (Permission denied)")
+    denied6.landed = "[fd42:6::11]:33115"
+    fix = evidence_fix(denied6, D1, 1094, "xrootd", [ok4])
+    assert fix.startswith("Not the credential: IPv4 to the same endpoint passed with it. Look for a "
+                          f"firewall rejecting [fd42:6::11]:33115 on {D1} over IPv6"), fix
+    fix = evidence_fix(denied6, D1, 1094, "xrootd", None)
+    assert fix.startswith(f"{D1} refused the grid proxy"), fix
+    assert "Or, if the IPv4 transfer passes" in fix, "a redirect that landed: the firewall is named too"
     for fix in (both, one, evidence_fix(hung6, D1, 1094, "xrootd", [hung4])):
         assert "proxy" not in fix, "no credential advice without a server's refusal"
     expired = TransferResult("x", "root", 6, 1, precondition="grid proxy expired")
