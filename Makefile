@@ -97,7 +97,7 @@ unit:
 	@$(SELFTEST_TMP) $(PY) -m pytest -p no:cacheprovider -q --basetemp="$$t" selftests/unit
 
 integration:
-	@$(SELFTEST_TMP) $(PY) -m pytest -p no:cacheprovider -q --basetemp="$$t" selftests/integration
+	@$(SELFTEST_TMP) $(PY) -m pytest -p no:cacheprovider -q --durations=15 --basetemp="$$t" selftests/integration
 
 # A venv on a real Python 3.9 with the suite installed by `pip install .` and gfal2's bindings
 # built for it (idempotent; the interpreter is downloaded once, from Debian 11 with private apt
