@@ -173,7 +173,7 @@ def _xrootd_ports(v: Verdict, flavour: str, hostname: str) -> dict[str, int]:
         return {}
     directives = sysconf.xrootd_directives(v.files[d.config], "xrootd", d.instance,
                                            (hostname, hostname.split(".")[0]))
-    port = sysconf.xrootd_port(directives)
+    port = sysconf.xrootd_port(directives, knowledge.service("xrootd").port)
     http = sysconf.xrdhttp_ports(directives, port)
     return {k: val for k, val in (("xrd.port", port), ("XrdHttp", http[0] if http else None)) if val}
 

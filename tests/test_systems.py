@@ -106,7 +106,8 @@ def test_eos_fst_serves_advertised_http_port(se_host_system, facts, check):
     served: list[int] = []
     for name in names or ["fst"]:  # EOS starts its FST as xrootd -n fst (eos@fst)
         directives = xrootd_directives(fst, "xrootd", name, (se_host.name, se_host.name.split(".")[0]))
-        served += [p for p in xrdhttp_ports(directives, xrootd_port(directives)) if p not in served]
+        xrd_port = xrootd_port(directives, knowledge.service("xrootd").port)
+        served += [p for p in xrdhttp_ports(directives, xrd_port) if p not in served]
     declared = next((s.port for s in se_host.services if s.name == "eos-fst-https"), None)
     v = systems.eos_fst_http(env, served, declared, fst_path)
     check.expect(v.ok, "EOS_FST_HTTP_PORT (where the MGM redirects HTTP clients) served by the FST's "

@@ -236,8 +236,9 @@ def xrootd_directives(text: str, program: str = "xrootd", instance: str = "",
     return out
 
 
-def xrootd_port(directives: list[tuple[str, list[str]]], default: int = 1094) -> int | None:
-    """``xrd.port`` (the last one wins; ``any``: None, no fixed port); XRootD's default 1094."""
+def xrootd_port(directives: list[tuple[str, list[str]]], default: int | None) -> int | None:
+    """``xrd.port`` (the last one wins; ``any``: None, no fixed port); ``default`` without one
+    (XRootD's own, the xrootd service's port in the storage data)."""
     port: int | None = default
     for name, args in directives:
         if name == "xrd.port" and args:

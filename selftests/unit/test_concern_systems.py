@@ -112,7 +112,7 @@ def fst_http(name: str, instances: tuple[str, ...] = ("fst", "fst-http")) -> lis
     text, out = read(name), []
     for inst in instances:
         d = sysconf.xrootd_directives(text, "xrootd", inst, ("disk01.example.test", "disk01"))
-        out += [p for p in sysconf.xrdhttp_ports(d, sysconf.xrootd_port(d)) if p not in out]
+        out += [p for p in sysconf.xrdhttp_ports(d, sysconf.xrootd_port(d, 1094)) if p not in out]
     return out
 
 
@@ -160,8 +160,8 @@ def test_eos_unset_port_is_the_fsts_default_8001() -> None:
 ])
 def test_xrootd_port_and_xrdhttp_per_instance(name: str, instance: str, port: int, http: list[int]) -> None:
     d = sysconf.xrootd_directives(read(name), "xrootd", instance, ("head.example.test", "head"))
-    assert sysconf.xrootd_port(d) == port
-    assert sysconf.xrdhttp_ports(d, sysconf.xrootd_port(d)) == http
+    assert sysconf.xrootd_port(d, 1094) == port
+    assert sysconf.xrdhttp_ports(d, sysconf.xrootd_port(d, 1094)) == http
 
 
 def test_xrootd_if_else_hosts_and_set_variables() -> None:
@@ -176,10 +176,10 @@ def test_xrootd_if_else_hosts_and_set_variables() -> None:
     assert not sysconf.network_options(head)
     disk = sysconf.xrootd_directives(text, "xrootd", "", ("disk1.example.org", "disk1"))
     assert sysconf.network_options(disk) == [["keepalive", "assumev4"]]
-    assert sysconf.xrdhttp_ports(disk, sysconf.xrootd_port(disk)) == [1094]
+    assert sysconf.xrdhttp_ports(disk, sysconf.xrootd_port(disk, 1094)) == [1094]
     assert sysconf.continues(disk) == ["/etc/xrootd/config.d/"]
     cms = sysconf.xrootd_directives(text, "cmsd", "", ("disk1.example.org",))
-    assert sysconf.xrootd_port(cms) == 9999
+    assert sysconf.xrootd_port(cms, 1094) == 9999
     assert not sysconf.network_options(cms)
 
 
