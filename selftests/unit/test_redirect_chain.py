@@ -309,7 +309,8 @@ def test_a_refused_mover_names_its_range() -> None:
     ports = {"disk01.example.test": [("dcache-pool-wan", 20000, 25000), ("dcache-pool-xrootd", 33115, 33145)]}
     found = judge(_one_hop("https://disk01.example.test:33115/f", 6, refused), view(ports=ports))
     assert [(f.host, f.warn) for f in found] == [("disk01.example.test", False)], found
-    assert "Open its range 33115:33145 (dcache-pool-xrootd)" in found[0].fix, found[0].fix
+    assert found[0].fix.startswith("Open its range 33115:33145 (dcache-pool-xrootd, where this hop lands) "
+                                   "over IPv6 on disk01.example.test"), found[0].fix
     found = judge(_one_hop("https://disk01.example.test:1094/f", 6,
                            [Attempt("fd42:6::11", 1094, False, "connection refused")]), view())
     assert found[0].fix.startswith("Open port 1094 over IPv6 on disk01.example.test"), found[0].fix

@@ -365,8 +365,9 @@ def _judge_hop(i: int, hop: Hop, chain: Chain, view: SiteView, rec: str) -> list
         said = "; ".join(f"{hostport(x.address, x.port)} {x.error}" for x in failed)
         n = 1 if fam == 6 else 2
         # A port inside a range (a pool's movers): the whole range is what clients are sent to.
-        ranges = [f"{lo}:{hi} ({label})" for label, lo, hi in allowed if lo < hi and lo <= t.port <= hi]
-        what = f"its range {ranges[0]}, where this hop lands" if ranges else f"port {t.port}"
+        ranges = [f"{lo}:{hi} ({label}, where this hop lands)" for label, lo, hi in allowed
+                  if lo < hi and lo <= t.port <= hi]
+        what = f"its range {ranges[0]}" if ranges else f"port {t.port}"
         out.append(Finding(i, at, f"{where}: the target did not accept the connection over {fname} ({said})",
                            f"Open {what} over {fname} on {at} (the firewall in force, the service "
                            f"listening on {fname}): SE6-FW-0{n}, SE6-SVC-0{n}."))
