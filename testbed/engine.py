@@ -2,8 +2,8 @@
 
 up:   clean leftovers -> namespaces + bridge + veths (one `ip -batch`) while the PKI and ssh keys
       are made -> dnsmasq (-> DNS64 + NAT64 on a site with `nat64:`) -> per host, in threads:
-      init (PID/mount/UTS ns), addresses, OS files, firewall, sshd, services, wait for ports ->
-      inventory, ssh_config, state.json.
+      init (PID/mount/UTS ns), addresses, OS files, firewall, sshd, its resolver answers,
+      services, wait for ports -> inventory, ssh_config, state.json.
 down: SIGKILL every process in the testbed's namespaces (each host's PID 1 takes its whole
       host with it), delete the namespaces, remove the state and private directories.
 Both are idempotent and need no state file: everything is found by the `<name>-` prefix.
@@ -42,6 +42,7 @@ else:
 
 SERVICE_WAIT = 30.0
 SSHD_WAIT = 10.0
+DNS_WAIT = 20.0
 Log = Callable[[str], None]
 
 
@@ -183,6 +184,11 @@ def _host_up(site: dict[str, Any], host: dict[str, Any], sd: Path, pki_f: Future
     marks["specs"] = time.monotonic() - t0
     firewall.apply(pid, site, host, sorted({p for s in specs for p in s.ports}))
     marks["firewall"] = time.monotonic() - t0
+    if specs and not hostenv.wait_resolves(pid, host["fqdn"], DNS_WAIT):
+        raise TestbedError(f"host {short}: the site's DNS does not answer for {host['fqdn']} from inside "
+                           f"the host after {DNS_WAIT:.0f} s (its services resolve it before they "
+                           f"listen); dnsmasq log: {hostenv._tail(sd / 'logs' / 'dnsmasq.log', 3)}")
+    marks["dns"] = time.monotonic() - t0
     for spec in specs:
         for path, (content, mode, owner) in spec.files.items():
             hostenv.write_file(pid, path, content, mode, owner)
@@ -210,8 +216,9 @@ def _host_up(site: dict[str, Any], host: dict[str, Any], sd: Path, pki_f: Future
         missing = hostenv.wait_ports(pid, svc["ports"], SERVICE_WAIT, svc["started"], svc["pidfile"])
         if missing:
             tail = hostenv._tail(hostenv.host_path(pid, svc["log"]))
+            state = hostenv.process_state(pid, svc["started"], svc["pidfile"])
             raise TestbedError(f"host {short}: service {svc['name']} not listening on {sorted(missing)} "
-                               f"(exited, or not within {SERVICE_WAIT:.0f} s); log {svc['log']}: {tail}")
+                               f"within {SERVICE_WAIT:.0f} s, its process {state}; log {svc['log']}: {tail}")
     for svc in rec["services"]:
         # a daemon that does not write its pidfile in the foreground (GridFTP without -S) gets it
         # written here, so `service X status` works

@@ -22,6 +22,7 @@ the standard library at module level.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -216,6 +217,40 @@ def run_in(pid: int, argv: list[str], timeout: float = 30.0, input: str | None =
     if check and res.returncode != 0:
         raise HostEnvError(f"{' '.join(argv)} failed (rc {res.returncode}): {res.stderr.strip()}")
     return res
+
+
+def wait_resolves(pid: int, name: str, timeout: float) -> bool:
+    """Poll until the host's own resolver answers for ``name`` (one 1 s try per server each round).
+
+    Why: XRootD resolves the host's names and addresses before it writes its first log line; a
+    resolver that does not answer yet costs it 2 s per try (resolv.conf), and a daemon started
+    then may not listen within the service wait, with an empty log."""
+    deadline = time.monotonic() + timeout
+    env = {"PATH": "/usr/bin:/bin", "RES_OPTIONS": "timeout:1 attempts:1"}
+    while True:
+        try:
+            if run_in(pid, ["getent", "ahosts", name], timeout=10, check=False, env=env).returncode == 0:
+                return True
+        except subprocess.TimeoutExpired:
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+
+
+def process_state(pid: int, inpid: int, pidfile: str | None = None) -> str:
+    """"running (state S, waiting in do_poll)" or "exited": what a daemon that does not listen is
+    doing, for the error that says so (the process its pidfile names, else the one started)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        if pidfile and pidfile_alive(pid, pidfile):
+            inpid = int(host_path(pid, pidfile).read_text().split()[0])
+    base = Path(f"/proc/{pid}/root/proc/{inpid}")
+    try:
+        state = (base / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        wchan = (base / "wchan").read_text().strip() or "-"
+    except (OSError, IndexError):
+        return "exited"
+    return "exited (zombie)" if state == "Z" else f"running (state {state}, waiting in {wchan})"
 
 
 def host_path(pid: int, path: str) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed import engine
+from testbed import engine, hostenv
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = f"lc{os.getpid() % 100000}"
@@ -140,6 +141,33 @@ def test_dns_publishes_a_aaaa_ptr_and_aliases(site_up: subprocess.CompletedProce
     res = tb("run", "--", sys.executable, "-c", code)
     assert res.stdout.split() == ["10.42.0.10", "fd42:6::10", "disk01.example.test.", "fd42:6::12",
                                   "NXDOMAIN"], f"DNS answers: {res.stdout.split()}; stderr: {res.stderr}"
+
+
+def _head() -> dict:
+    state = json.loads(Path(f"/run/se-testbed/{NAME}/state.json").read_text())
+    return next(h for h in state["hosts"] if h["short"] == "head")
+
+
+def test_services_start_once_the_host_resolves_its_own_name(site_up: subprocess.CompletedProcess) -> None:
+    """XRootD resolves the host's names before its first log line: `up` starts it only after the
+    host's resolver answers (the gate's mark sits between the firewall's and the services')."""
+    marks = _head()["marks"]
+    assert marks["firewall"] <= marks["dns"] <= marks["started"], f"head's start marks: {marks}"
+
+
+def test_resolver_gate_gives_up_on_a_name_dns_does_not_have(site_up: subprocess.CompletedProcess) -> None:
+    head = _head()
+    t0 = time.monotonic()
+    assert hostenv.wait_resolves(head["pid"], "nosuch.example.test", 1.0) is False
+    assert time.monotonic() - t0 < 10, "the resolver gate ran past its bound"
+    assert hostenv.wait_resolves(head["pid"], "head.example.test", 1.0) is True
+
+
+def test_a_service_that_does_not_listen_is_described(site_up: subprocess.CompletedProcess) -> None:
+    head = _head()
+    svc = head["services"][0]
+    assert hostenv.process_state(head["pid"], svc["started"], svc["pidfile"]).startswith("running (state ")
+    assert hostenv.process_state(head["pid"], 4_000_000) == "exited"
 
 
 def test_faults_apply_by_hand(site_up: subprocess.CompletedProcess) -> None:
