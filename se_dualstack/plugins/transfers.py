@@ -165,11 +165,10 @@ def _make_cases(config: pytest.Config, site: Any) -> RunCases:
         return RunCases([], token, note, [], [], str(exc))
 
 
-def _param(case: Any) -> Any:
+def _param(case: TransferCase | TpcCase | ChainCase) -> Any:
     """A case, skipped saying why when it does not apply (a TPC the servers cannot do, a data
     server a client never reaches directly; a redirect chain always applies)."""
-    why = (case.unsupported if isinstance(case, TpcCase) else case.skip if isinstance(case, TransferCase)
-           else "")
+    why = case.skip_reason
     marks = [pytest.mark.skip(reason=why)] if why else []
     return pytest.param(case, marks=marks, id=case.id)
 

@@ -190,6 +190,11 @@ class TransferCase:
         """xdist group: the target's (the data lands there), also when reached through the head."""
         return self.target
 
+    @property
+    def skip_reason(self) -> str:
+        """Why the round trip does not apply ("": it does); its test skips with it."""
+        return self.skip
+
 
 @dataclass(frozen=True)
 class TpcCase:
@@ -235,6 +240,11 @@ class TpcCase:
     def group_host(self) -> str:
         """xdist group: the destination's (the copy is checked and cleaned there)."""
         return self.dest_host
+
+    @property
+    def skip_reason(self) -> str:
+        """Why the servers cannot do this copy ("": they can); its test skips with it."""
+        return self.unsupported
 
 
 def auth_suffix(auth: str) -> str:

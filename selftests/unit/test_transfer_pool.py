@@ -47,15 +47,21 @@ class Load:
         return fn
 
 
+def _run(pool: TransferPool, load: Load, jobs: list[tuple[str, tuple[str, ...]]],
+         seconds: float = 0.05) -> list[object]:
+    """Submit every job, collect every result in order, close the pool."""
+    try:
+        for key, hosts in jobs:
+            pool.submit(key, hosts, load.job(key, hosts, seconds))
+        return [pool.result(key) for key, _ in jobs]
+    finally:
+        pool.close()
+
+
 def test_bounded_overall_and_per_host() -> None:
     pool, load = _pool(4, 1), Load()
     keys = [(f"d{i % 3}-{i}", (f"d{i % 3}",)) for i in range(12)]
-    try:
-        for key, hosts in keys:
-            pool.submit(key, hosts, load.job(key, hosts))
-        got = [pool.result(key) for key, _ in keys]
-    finally:
-        pool.close()
+    got = _run(pool, load, keys)
     assert got == [f"{k} on Slot" for k, _ in keys], f"results not per key: {got}"
     assert max(load.peak.values()) == 1, f"per-host limit 1 exceeded: {load.peak}"
     assert load.peak_total == 3, f"three hosts, limit 1 each: expected 3 at once, saw {load.peak_total}"
@@ -64,13 +70,7 @@ def test_bounded_overall_and_per_host() -> None:
 def test_third_party_copy_counts_on_both_hosts() -> None:
     pool, load = _pool(3, 1), Load()
     jobs = [("tpc", ("d1", "d2")), ("x1", ("d1",)), ("x2", ("d2",))]
-    try:
-        for key, hosts in jobs:
-            pool.submit(key, hosts, load.job(key, hosts, 0.1))
-        for key, _ in jobs:
-            pool.result(key)
-    finally:
-        pool.close()
+    _run(pool, load, jobs, 0.1)
     assert load.peak == {"d1": 1, "d2": 1}, f"a copy between d1 and d2 must hold both: {load.peak}"
 
 
@@ -80,13 +80,7 @@ def test_one_third_party_copy_at_a_time_between_two_hosts() -> None:
     cases = [TpcCase(p, 6, Endpoint(p, "door", 1, "/s/a/t"), Endpoint(p, "door", 1, "/s/b/t"), "a", "b",
                      False, mode=m) for p, m in (("davs", "pull"), ("davs", "push"), ("gsiftp", ""))]
     jobs = [(c.id, case_hosts(c)) for c in cases] + [("x", ("a",))]
-    try:
-        for key, hosts in jobs:
-            pool.submit(key, hosts, load.job(key, hosts, 0.1))
-        for key, _ in jobs:
-            pool.result(key)
-    finally:
-        pool.close()
+    _run(pool, load, jobs, 0.1)
     assert load.peak[f"{LEG}a/b"] == 1, load.peak
     assert load.peak["a"] == 2, "a round trip to one end still runs beside the copy"
 

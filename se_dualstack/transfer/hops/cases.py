@@ -57,6 +57,11 @@ class ChainCase:
         """xdist group: the target's, as a transfer through the head node."""
         return self.target
 
+    @property
+    def skip_reason(self) -> str:
+        """A redirect chain always applies: its entry point was built from the registry's hops."""
+        return ""
+
 
 def traced(protocol: str) -> bool:
     """Whether the protocol's module names a redirect tracer. GridFTP's hop (the data channel of
