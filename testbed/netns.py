@@ -129,20 +129,23 @@ def ns_pids(ns: str) -> list[int]:
 
 
 def kill_ns_processes(namespaces: list[str], timeout: float = 5.0) -> list[int]:
-    """SIGKILL every process in the namespaces and wait (bounded) until none is left.
+    """SIGKILL every process in the namespaces and wait (bounded) until they are gone.
 
     Killing a host's init (PID 1 of its PID namespace) takes all that host's processes with it;
-    the rest (nsenter wrappers, dnsmasq in the site namespace) are killed directly. The
-    namespaces are listed again each round: a process forked after a listing is killed too."""
+    the rest (nsenter wrappers, dnsmasq in the site namespace) are killed directly."""
+    pids: list[int] = []
+    for ns in namespaces:
+        pids += ns_pids(ns)
+    for p in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(p, signal.SIGKILL)
     deadline = time.monotonic() + timeout
-    while True:
-        left = [p for ns in namespaces for p in ns_pids(ns) if _exists(p)]
-        if not left or time.monotonic() >= deadline:
-            return left
-        for p in left:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(p, signal.SIGKILL)
-        time.sleep(0.01)
+    left = pids
+    while left and time.monotonic() < deadline:
+        left = [p for p in left if _exists(p)]
+        if left:
+            time.sleep(0.01)
+    return left
 
 
 def _exists(pid: int) -> bool:
