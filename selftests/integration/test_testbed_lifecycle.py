@@ -49,6 +49,21 @@ def processes_in(inodes: set[int]) -> list[int]:
     return out
 
 
+def start_time(pid: int) -> int | None:
+    """A process's start time in clock ticks since boot (None once it is gone): with its PID,
+    it names one process, where a PID alone may be reused."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def still_running(processes: list[tuple[int, int | None]]) -> list[int]:
+    """The PIDs of these (pid, start time) processes that are still the same processes."""
+    return [pid for pid, started in processes if started is not None and start_time(pid) == started]
+
+
 def mounts_mentioning(name: str) -> list[str]:
     """Mount entries of ANY process that mention the testbed's directories."""
     needles = (f"/se-testbed/{name}", f"netns/{name}-")
@@ -217,11 +232,15 @@ def test_up_after_a_crash_cleans_first() -> None:
         proc.wait(timeout=10)
         tb("up", name=name)
         # crash 2: state file lost, processes still running
-        inodes = netns_inodes(name)
+        # The old processes by PID and start time: once the old namespaces are freed, the new
+        # site's namespaces may reuse their inode numbers, so "processes in those inodes" would
+        # count the new site's own processes.
+        old = [(pid, start_time(pid)) for pid in processes_in(netns_inodes(name))]
+        assert old, "the site that lost its state runs no processes to clean up"
         Path(f"/run/se-testbed/{name}/state.json").unlink()
         res = tb("up", name=name)
         assert "cleaned leftovers" in res.stderr, f"up after lost state did not clean leftovers: {res.stderr}"
-        assert processes_in(inodes) == [], f"old processes survived the clean-up: {processes_in(inodes)}"
+        assert still_running(old) == [], f"old processes survived the clean-up: {still_running(old)}"
     finally:
         inodes = netns_inodes(name)
         tb("down", name=name)

@@ -106,13 +106,14 @@ def test_default_site_every_transfer_passes(tb_site: dict[str, str], tmp_path: P
 
 @pytest.mark.parametrize("blocked", [4, 6])
 def test_forced_family_really_forced(tb_site: dict[str, str], tmp_path: Path, blocked: int) -> None:
-    """Reject one family to the site at the client: only the other family's tests may pass."""
+    """Reject one family to the site at the client: only the other family's round trips may pass
+    (the third-party copies, which the client does not carry, are left out of this run)."""
     tool, net = ("iptables", tb_site["v4"]) if blocked == 4 else ("ip6tables", tb_site["v6"])
     rule = ["OUTPUT", "-d", net, "-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"]
     add = tb(NAME, "exec", "client", "--", tool, "-A", *rule)
     assert add.returncode == 0, f"{tool} rule not added: {add.stderr}"
     try:
-        out = transfers(suite(NAME, tmp_path, "--transfer-timeout", "20"))
+        out = transfers(suite(NAME, tmp_path, "--transfer-timeout", "10", "-k", "not test_third_party_copy"))
     finally:
         tb(NAME, "exec", "client", "--", tool, "-D", *rule)
     allowed = 6 if blocked == 4 else 4

@@ -61,6 +61,15 @@ def test_registry_answers_and_refuses() -> None:
         protocols.get("s3")
 
 
+def test_xrootd_connects_twice_within_the_connect_timeout() -> None:
+    """One login a server drops (XRootD < 5.5.4, xrootd issue 1952) is retried, and a silent
+    path still fails within the site's connect timeout: two windows of half of it."""
+    env = protocols.worker_env(4, 10, 60, "x509")
+    assert (env["XRD_CONNECTIONRETRY"], env["XRD_CONNECTIONWINDOW"]) == ("2", "5"), env
+    assert protocols.worker_env(6, 7, 60, "x509")["XRD_CONNECTIONWINDOW"] == "4"
+    assert protocols.worker_env(6, 1, 60, "x509")["XRD_CONNECTIONWINDOW"] == "1"
+
+
 def test_worker_pieces_are_the_union_of_the_protocols() -> None:
     env = protocols.worker_env(6, 10, 60, "x509")
     assert env["XRD_NETWORKSTACK"] == "IPv6", env

@@ -12,6 +12,16 @@ from typing import ClassVar
 
 from se_dualstack.transfer.protocols.base import Protocol, Redirect
 
+# XrdCl connects at most this many times per stream (XRD_CONNECTIONRETRY), each attempt within an
+# equal share of the site's connect timeout (XRD_CONNECTIONWINDOW).
+CONNECTION_ATTEMPTS = 2
+
+
+def connection_window(connect_timeout: int) -> int:
+    """Seconds of one XrdCl connection attempt: the connect timeout shared by the attempts, so a
+    silent path still fails within it (a refused one after one window, when XrdCl retries)."""
+    return max(1, -(-int(connect_timeout) // CONNECTION_ATTEMPTS))
+
 
 class XRootD(Protocol):
     name = "root"
@@ -58,9 +68,14 @@ class XRootD(Protocol):
 
     def worker_env(self, connect_timeout: int, timeout: int) -> dict[str, str]:
         return {
-            # A forced-but-broken path otherwise retries for minutes (testbed-facts.md).
-            "XRD_CONNECTIONWINDOW": str(max(1, connect_timeout)),
-            "XRD_CONNECTIONRETRY": "1",
+            # Two connection attempts, half the site's connect timeout each. A forced-but-broken
+            # path fails within that timeout (XrdCl's defaults retry for minutes; testbed-facts.md),
+            # and one login the server drops is retried instead of failing the transfer: XRootD
+            # servers before 5.5.4 drop a few TLS logins in a hundred (xrootd issue 1952, fixed in
+            # 5.5.4; Debian 12 ships 5.5.3). With a single attempt such a drop failed the round
+            # trip, through a redirector as "Redirect limit has been reached".
+            "XRD_CONNECTIONWINDOW": str(connection_window(connect_timeout)),
+            "XRD_CONNECTIONRETRY": str(CONNECTION_ATTEMPTS),
             "XRD_REQUESTTIMEOUT": str(timeout),
             "XRD_STREAMTIMEOUT": str(timeout),
             "XRD_TIMEOUTRESOLUTION": "1",
