@@ -50,13 +50,14 @@ def processes_in(inodes: set[int]) -> list[int]:
 
 
 def start_time(pid: int) -> int | None:
-    """A process's start time in clock ticks since boot (None once it is gone): with its PID,
-    it names one process, where a PID alone may be reused."""
+    """A process's start time in clock ticks since boot (None once it has ended, a zombie
+    included: it holds no socket and only waits for its parent to reap it): with its PID, it
+    names one process, where a PID alone may be reused."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    return None if fields[0] in ("Z", "X") else int(fields[19])
 
 
 def still_running(processes: list[tuple[int, int | None]]) -> list[int]:

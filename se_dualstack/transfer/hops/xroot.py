@@ -144,7 +144,11 @@ def run_probe(cmd: str, url: str, ctx: TraceContext) -> tuple[dict[str, Any], st
     request = request_timeout(ctx)
     env = worker_env(ctx.family, settings, None, "")
     env.update({"XRD_LOGLEVEL": "Dump", "XRD_REQUESTTIMEOUT": str(request), "XRD_STREAMTIMEOUT": str(request),
-                "XRD_REDIRECTLIMIT": str(ctx.max_hops)})
+                "XRD_REDIRECTLIMIT": str(ctx.max_hops),
+                # One connection attempt over the whole window: a trace records what each server
+                # answers first, and a hop silent for the window is a silent hop (the transfers
+                # retry a dropped login; a trace shows it).
+                "XRD_CONNECTIONRETRY": "1", "XRD_CONNECTIONWINDOW": str(settings.connect_timeout)})
     if ctx.auth == "token":  # no client certificate at all: XRootD fails on a named one that is absent
         env.pop("X509_USER_PROXY", None)
     for var in ("SE6_FAMILY", "SE6_CONNLOG", "SE6_AUTH", "XRD_LOGFILE"):
