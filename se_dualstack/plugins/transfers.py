@@ -246,8 +246,10 @@ def make_session(config: pytest.Config, site: Any) -> TransferSession:
                                                shim)
     sess.no_credential = no_credential_line(run.auths, sess)
     if site is not None:  # a silent endpoint's service, and which address is the entry's
-        sess.services = {(h.name, svc.port): svc.name for h in site.hosts for svc in h.services
-                         if svc.port is not None}
+        for h in site.hosts:
+            for svc in h.services:
+                if svc.port is not None:
+                    sess.services.setdefault((h.name, svc.port), []).append(svc.name)
         sess.resolve = site_resolve(site, state_of(config).hosts.facts.dns_cache)
     concurrency, per_host = _slot_limits(config, site)
     if concurrency > 1:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from se_dualstack.transfer import tokens
+from se_dualstack.transfer import protocols, tokens
 from se_dualstack.transfer.cases import TpcCase, TransferCase, TransferSettings
 from se_dualstack.transfer.evidence import used_connections
 from se_dualstack.transfer.outcome import TransferResult, evidence_fix, not_tried_fix
@@ -148,7 +148,7 @@ class TransferSession:
     leg_watch: Callable[[TpcCase], Any] | None = None
     legs: dict[str, Any] = field(default_factory=dict)
     cases: list[Any] = field(default_factory=list)  # every case this process runs (siblings)
-    services: dict[tuple[str, int], str] = field(default_factory=dict)  # (host, port) -> service
+    services: dict[tuple[str, int], list[str]] = field(default_factory=dict)  # (host, port) -> services
     resolve: Callable[[str, int], list[str]] | None = None  # name, family -> its addresses
     silent: SilentEndpoints = field(default_factory=SilentEndpoints)
     finished: dict[str, list[TransferResult]] = field(default_factory=dict)  # case id -> results
@@ -282,8 +282,15 @@ class TransferSession:
     def mark_silent(self, case: Any, host: str, port: int, seconds: float) -> Silence:
         """Mark ``host``:``port`` silent over the case's family (a redirect chain that got no
         answer there); the first mark of an endpoint stays."""
-        return self.silent.mark(Silence(host, port, case.family, self.services.get((host, port), ""),
+        return self.silent.mark(Silence(host, port, case.family, self.service_at(case, host, port),
                                         case.id, seconds))
+
+    def service_at(self, case: Any, host: str, port: int) -> str:
+        """The service ``case`` met at ``host``:``port``: of the services sharing that port (XrdHttp
+        on a data server's xrd.port), the one the case's protocol speaks, else the first."""
+        names = self.services.get((host, port), [])
+        own = protocols.get(case.protocol).services
+        return next((n for n in names if n in own), names[0] if names else "")
 
     def _after(self, case: Any, r: TransferResult) -> None:
         """A transfer that timed out marks the endpoint it waited for and takes its cause."""
@@ -315,7 +322,7 @@ class TransferSession:
 
     def _fix(self, case: Any, r: TransferResult) -> str:
         host, port = self.where(case, r)
-        return evidence_fix(r, host, port, self.services.get((host, port), ""), self._siblings(case))
+        return evidence_fix(r, host, port, self.service_at(case, host, port), self._siblings(case))
 
     def _siblings(self, case: Any) -> list[TransferResult] | None:
         """The results of the same endpoint's transfers forced to the other family, run now if

@@ -49,7 +49,8 @@ def session(resolve: dict[str, list[str]] | None = None) -> TransferSession:
     sess = TransferSession(settings=settings, shim=None, shim_note="",  # no worker is ever started
                            workers={"x509": WorkerPool(settings, None)}, workdir="/nonexistent",
                            proxy_problem=None)
-    sess.services = {(D1, 1094): "xrootd", (D1, 443): "https", (HEAD, 1094): "xrootd"}
+    sess.services = {(D1, 1094): ["xrootd"], (D1, 443): ["https"], (HEAD, 1094): ["xrootd"],
+                     (D2, 1095): ["xrootd", "https"]}  # XrdHttp on the xrd.port
     sess.resolve = (lambda name, fam: (resolve or {}).get(name, []))
     return sess
 
@@ -110,6 +111,19 @@ def test_a_timeout_marks_its_endpoint_and_the_next_transfer_is_not_tried() -> No
     assert [(x.could_not_run, x.cause, x.fault_host) for x in kept] == [(True, f"silent:{D1}|xrootd", D1)]
     assert kept[0].error_summary().startswith(f"not tried: xrootd on {D1} (port 1094) did not answer")
     assert kept[0].fix.startswith(f"Make xrootd (port 1094) on {D1} answer again"), kept[0].fix
+
+
+def test_a_port_two_services_share_is_named_by_the_protocol_that_failed() -> None:
+    """An XRootD data server serves xroot and HTTPS (XrdHttp) on one xrd.port: a root timeout
+    there names xrootd, a davs one https, in the root cause and in the fix."""
+    sess = session()
+    for protocol, service in (("root", "xrootd"), ("davs", "https")):
+        c = case(protocol, entry=D2, target=D2, port=1095)
+        r = result(c, conns=(Connection(6, "fd42:6::12", 1095, "proc"),))
+        sess._after(c, r)
+        assert r.cause == f"silent:{D2}|{service}", (protocol, r.cause)
+        assert sess._fix(c, r).startswith(f"{service} (port 1095) on {D2} did not answer"), sess._fix(c, r)
+        sess.silent = SilentEndpoints()
 
 
 def test_a_failure_the_client_gave_up_on_at_the_deadline_is_a_timeout() -> None:
