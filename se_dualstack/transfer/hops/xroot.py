@@ -22,6 +22,7 @@ from typing import Any
 from se_dualstack.transfer.cases import TransferSettings
 from se_dualstack.transfer.evidence import wire_family
 from se_dualstack.transfer.hops.chain import Attempt, Chain, Hop, TraceContext, hostport, parse_xroot
+from se_dualstack.transfer.protocols.root import connection_env
 from se_dualstack.transfer.worker import worker_env
 
 _LINE = re.compile(r"^\[[^\]]*\]\[\s*(?P<level>\w+)\s*\]\[\s*(?P<topic>\w+)\s*\]\s*(?P<msg>.*)$")
@@ -148,7 +149,7 @@ def run_probe(cmd: str, url: str, ctx: TraceContext) -> tuple[dict[str, Any], st
                 # One connection attempt over the whole window: a trace records what each server
                 # answers first, and a hop silent for the window is a silent hop (the transfers
                 # retry a dropped login; a trace shows it).
-                "XRD_CONNECTIONRETRY": "1", "XRD_CONNECTIONWINDOW": str(settings.connect_timeout)})
+                **connection_env(settings.connect_timeout, attempts=1)})
     if ctx.auth == "token":  # no client certificate at all: XRootD fails on a named one that is absent
         env.pop("X509_USER_PROXY", None)
     for var in ("SE6_FAMILY", "SE6_CONNLOG", "SE6_AUTH", "XRD_LOGFILE"):

@@ -12,15 +12,16 @@ from typing import ClassVar
 
 from se_dualstack.transfer.protocols.base import Protocol, Redirect
 
-# XrdCl connects at most this many times per stream (XRD_CONNECTIONRETRY), each attempt within an
-# equal share of the site's connect timeout (XRD_CONNECTIONWINDOW).
+# How many times the transfers' XrdCl connects per stream (XRD_CONNECTIONRETRY).
 CONNECTION_ATTEMPTS = 2
 
 
-def connection_window(connect_timeout: int) -> int:
-    """Seconds of one XrdCl connection attempt: the connect timeout shared by the attempts, so a
-    silent path still fails within it (a refused one after one window, when XrdCl retries)."""
-    return max(1, -(-int(connect_timeout) // CONNECTION_ATTEMPTS))
+def connection_env(connect_timeout: int, attempts: int = CONNECTION_ATTEMPTS) -> dict[str, str]:
+    """XrdCl's connection settings: ``attempts`` connections, each within an equal share of the
+    connect timeout (XRD_CONNECTIONWINDOW), so a silent path still fails within it (a refused one
+    after one window, when XrdCl retries)."""
+    window = max(1, -(-int(connect_timeout) // attempts))
+    return {"XRD_CONNECTIONWINDOW": str(window), "XRD_CONNECTIONRETRY": str(attempts)}
 
 
 class XRootD(Protocol):
@@ -74,8 +75,7 @@ class XRootD(Protocol):
             # servers before 5.5.4 drop a few TLS logins in a hundred (xrootd issue 1952, fixed in
             # 5.5.4; Debian 12 ships 5.5.3). With a single attempt such a drop failed the round
             # trip, through a redirector as "Redirect limit has been reached".
-            "XRD_CONNECTIONWINDOW": str(connection_window(connect_timeout)),
-            "XRD_CONNECTIONRETRY": str(CONNECTION_ATTEMPTS),
+            **connection_env(connect_timeout),
             "XRD_REQUESTTIMEOUT": str(timeout),
             "XRD_STREAMTIMEOUT": str(timeout),
             "XRD_TIMEOUTRESOLUTION": "1",
