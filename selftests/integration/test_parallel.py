@@ -18,6 +18,7 @@ timings are bench/bench_parallel.py's.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tbrun import Testbed, outcomes, tb_name, unavailable
@@ -30,6 +31,18 @@ DISKS = 8
 SERIAL = "--transfer-concurrency=1"
 
 pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))
+
+
+def differing(serial: dict[str, Any], other: dict[str, Any]) -> dict[str, str]:
+    """Test id -> "serial outcome -> other outcome: other's message", for each test whose outcome
+    differs (the message says which transfer hung or failed, and why, when CI shows only this)."""
+    before = {r["nodeid"]: r for r in serial["records"]}
+    out = {}
+    for r in other["records"]:
+        b = before.get(r["nodeid"])
+        if b is not None and b["outcome"] != r["outcome"]:
+            out[r["nodeid"]] = f"{b['outcome']} -> {r['outcome']}: {r['message'] or b['message']}"
+    return out
 
 
 def test_parallel_run_matches_serial_on_1_plus_8(tmp_path: Path, record_property: pytest.RecordProperty
@@ -49,12 +62,12 @@ def test_parallel_run_matches_serial_on_1_plus_8(tmp_path: Path, record_property
     assert parallel.result["xdist_workers"], "the parallel run used xdist workers"
     s = outcomes(serial.result)
     for label, run in (("-n auto", parallel),):
-        assert serial.status == run.status, f"{label}: exit status {run.status}, serial {serial.status}"
         o = outcomes(run.result)
         assert s.keys() == o.keys(), f"{label}: only serial {sorted(s.keys() - o.keys())[:10]}, " \
                                      f"only {label} {sorted(o.keys() - s.keys())[:10]}"
-        differ = {n: (s[n], o[n]) for n in s if s[n] != o[n]}
-        assert not differ, f"{label}: outcomes differ from the serial run: {differ}"
+        assert not differing(serial.result, run.result), \
+            f"{label}: outcomes differ from the serial run: {differing(serial.result, run.result)}"
+        assert serial.status == run.status, f"{label}: exit status {run.status}, serial {serial.status}"
         comp = compare.compare(serial.result, run.result)
         assert (comp.regressions, comp.fixed, comp.changed) == ([], [], []), f"{label}: {comp.summary_line()}"
         assert serial.result["hosts"] == run.result["hosts"], f"{label}: same hosts, roles and OS"
@@ -77,11 +90,11 @@ def test_transfer_pool_matches_serial_on_1_plus_2(tmp_path: Path, record_propert
     transfers = [n for n in s if "test_transfers.py" in n]
     assert len(transfers) >= 10, f"the 1+2 site runs its transfers: {transfers}"
     for label, run in (("pool", pool), ("pool + -n 2", both)):
-        assert run.status == serial.status, f"{label}: exit status {run.status}, serial {serial.status}"
         o = outcomes(run.result)
         assert o.keys() == s.keys(), f"{label}: only serial {sorted(s.keys() - o.keys())[:10]}, " \
                                      f"only {label} {sorted(o.keys() - s.keys())[:10]}"
-        differ = {n: (s[n], o[n]) for n in s if s[n] != o[n]}
-        assert not differ, f"{label}: outcomes differ from the serial run: {differ}"
+        assert not differing(serial.result, run.result), \
+            f"{label}: outcomes differ from the serial run: {differing(serial.result, run.result)}"
+        assert run.status == serial.status, f"{label}: exit status {run.status}, serial {serial.status}"
         comp = compare.compare(serial.result, run.result)
         assert (comp.regressions, comp.fixed, comp.changed) == ([], [], []), f"{label}: {comp.summary_line()}"
