@@ -77,14 +77,14 @@ def start(site: dict[str, Any], state_dir: Path) -> dict[str, Any]:
                          capture_output=True, text=True, timeout=START_TIMEOUT)
     if res.returncode != 0:
         raise RuntimeError(f"unbound (DNS64) failed to start: {res.stderr.strip()} "
-                           f"{hostenv._tail(log)}")
+                           f"{hostenv.log_tail(log)}")
     pid = hostenv.wait_pidfile(workdir / "unbound.pid", START_TIMEOUT)
     if pid is None:
         raise RuntimeError(f"unbound (DNS64) wrote no pidfile within {START_TIMEOUT:.0f} s: "
-                           f"{hostenv._tail(log)}")
+                           f"{hostenv.log_tail(log)}")
     if hostenv.wait_ports(pid, [PORT], START_TIMEOUT):
         raise RuntimeError(f"unbound (DNS64) not listening on [{site['dns64']['address']}]:{PORT} "
-                           f"after {START_TIMEOUT:.0f} s: {hostenv._tail(log)}")
+                           f"after {START_TIMEOUT:.0f} s: {hostenv.log_tail(log)}")
     return {"resolver": site["dns64"]["address"], "prefix": site["dns64"]["prefix"],
             "forwards_to": site["dns64"]["forwards_to"], "software": "unbound (dns64 module)",
             "pid": pid, "config": str(conf), "log": str(log)}

@@ -187,7 +187,7 @@ def _host_up(site: dict[str, Any], host: dict[str, Any], sd: Path, pki_f: Future
     if specs and not hostenv.wait_resolves(pid, host["fqdn"], DNS_WAIT):
         raise TestbedError(f"host {short}: the site's DNS does not answer for {host['fqdn']} from inside "
                            f"the host after {DNS_WAIT:.0f} s (its services resolve it before they "
-                           f"listen); dnsmasq log: {hostenv._tail(sd / 'logs' / 'dnsmasq.log', 3)}")
+                           f"listen); dnsmasq log: {hostenv.log_tail(sd / 'logs' / 'dnsmasq.log', 3)}")
     marks["dns"] = time.monotonic() - t0
     for spec in specs:
         for path, (content, mode, owner) in spec.files.items():
@@ -211,11 +211,11 @@ def _host_up(site: dict[str, Any], host: dict[str, Any], sd: Path, pki_f: Future
     missing = hostenv.wait_ports(pid, [22], SSHD_WAIT)
     if missing:
         raise TestbedError(f"host {short}: sshd is not listening on port 22 after {SSHD_WAIT:.0f} s: "
-                           f"{hostenv._tail(sd / 'logs' / f'sshd-{short}.log')}")
+                           f"{hostenv.log_tail(sd / 'logs' / f'sshd-{short}.log')}")
     for svc in rec["services"]:
         missing = hostenv.wait_ports(pid, svc["ports"], SERVICE_WAIT, svc["started"], svc["pidfile"])
         if missing:
-            tail = hostenv._tail(hostenv.host_path(pid, svc["log"]))
+            tail = hostenv.log_tail(hostenv.host_path(pid, svc["log"]))
             state = hostenv.process_state(pid, svc["started"], svc["pidfile"])
             raise TestbedError(f"host {short}: service {svc['name']} not listening on {sorted(missing)} "
                                f"within {SERVICE_WAIT:.0f} s, its process {state}; log {svc['log']}: {tail}")
@@ -261,7 +261,7 @@ def _issuer_up(site: dict[str, Any], host: dict[str, Any], sd: Path, pid: int, p
     missing = hostenv.wait_ports(pid, spec.ports, SERVICE_WAIT, inpid, spec.pidfile)
     if missing:
         raise TestbedError(f"host {host['short']}: token issuer not listening on {sorted(missing)}; "
-                           f"log {spec.log}: {hostenv._tail(hostenv.host_path(pid, spec.log))}")
+                           f"log {spec.log}: {hostenv.log_tail(hostenv.host_path(pid, spec.log))}")
 
 
 def up(site: dict[str, Any], log: Log = _stderr) -> dict[str, Any]:

@@ -22,7 +22,6 @@ the standard library at module level.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import json
 import os
@@ -177,7 +176,7 @@ def start_init(host: dict, site: dict, logdir: Path) -> int:
     proc.stdout.close()
     if line.strip() != b"ready":
         proc.kill()
-        tail = _tail(logdir / f"init-{host['short']}.log")
+        tail = log_tail(logdir / f"init-{host['short']}.log")
         raise HostEnvError(f"host {host['short']}: init did not start within {INIT_TIMEOUT:.0f} s: {tail}")
     children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
     if not children:
@@ -185,7 +184,7 @@ def start_init(host: dict, site: dict, logdir: Path) -> int:
     return int(children[0])
 
 
-def _tail(path: Path, lines: int = 8) -> str:
+def log_tail(path: Path, lines: int = 8) -> str:
     """Last lines of a log, for error messages that explain themselves."""
     try:
         return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:]) or "(empty log)"
@@ -241,9 +240,9 @@ def wait_resolves(pid: int, name: str, timeout: float) -> bool:
 def process_state(pid: int, inpid: int, pidfile: str | None = None) -> str:
     """"running (state S, waiting in do_poll)" or "exited": what a daemon that does not listen is
     doing, for the error that says so (the process its pidfile names, else the one started)."""
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        if pidfile and pidfile_alive(pid, pidfile):
-            inpid = int(host_path(pid, pidfile).read_text().split()[0])
+    named = pidfile_pid(pid, pidfile)
+    if named is not None and alive_in_host(pid, named):
+        inpid = named
     base = Path(f"/proc/{pid}/root/proc/{inpid}")
     try:
         state = (base / "stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -335,15 +334,20 @@ def alive_in_host(pid: int, inpid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def pidfile_pid(pid: int, pidfile: str | None) -> int | None:
+    """The PID (in the host's namespace) a host-side pidfile names; None without one."""
+    if not pidfile:
+        return None
+    try:
+        return int(host_path(pid, pidfile).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def pidfile_alive(pid: int, pidfile: str | None) -> bool:
     """Does the host-side pidfile name a running process?"""
-    if not pidfile:
-        return False
-    try:
-        inpid = int(host_path(pid, pidfile).read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return False
-    return alive_in_host(pid, inpid)
+    inpid = pidfile_pid(pid, pidfile)
+    return inpid is not None and alive_in_host(pid, inpid)
 
 
 def wait_pidfile(pidfile: Path, timeout: float) -> int | None:

@@ -81,7 +81,7 @@ def start(site: dict[str, Any], state_dir: Path) -> dict[str, Any]:
     deadline = time.monotonic() + START_TIMEOUT
     while not _tun_exists(sns):
         if time.monotonic() > deadline or not hostenv.alive(pid):
-            raise RuntimeError(f"tayga (NAT64) made no {TUN} device in {sns}: {hostenv._tail(log)}")
+            raise RuntimeError(f"tayga (NAT64) made no {TUN} device in {sns}: {hostenv.log_tail(log)}")
         time.sleep(0.01)
     route_into(sns, TUN, [n["pool4"], n["translator_prefix"], *([n["prefix"]] if n["netmap"] else [])])
     if n["netmap"]:
