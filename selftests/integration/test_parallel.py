@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tbrun import Testbed, outcomes, tb_name, unavailable
+from tbrun import Run, Testbed, outcomes, tb_name, unavailable
 
 from se_dualstack import compare
 
@@ -45,6 +45,19 @@ def differing(serial: dict[str, Any], other: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def assert_same_run(label: str, serial: Run, run: Run) -> None:
+    """``run`` gave every test the serial run's outcome (a difference named with its message),
+    the same exit status, and a result file with no regression, fix or change against it."""
+    s, o = outcomes(serial.result), outcomes(run.result)
+    assert s.keys() == o.keys(), f"{label}: only serial {sorted(s.keys() - o.keys())[:10]}, " \
+                                 f"only {label} {sorted(o.keys() - s.keys())[:10]}"
+    differ = differing(serial.result, run.result)
+    assert not differ, f"{label}: outcomes differ from the serial run: {differ}"
+    assert run.status == serial.status, f"{label}: exit status {run.status}, serial {serial.status}"
+    comp = compare.compare(serial.result, run.result)
+    assert (comp.regressions, comp.fixed, comp.changed) == ([], [], []), f"{label}: {comp.summary_line()}"
+
+
 def test_parallel_run_matches_serial_on_1_plus_8(tmp_path: Path, record_property: pytest.RecordProperty
                                                   ) -> None:
     """-n auto (with the default pool shared out over its workers) gives a 1+8 site the serial
@@ -60,17 +73,8 @@ def test_parallel_run_matches_serial_on_1_plus_8(tmp_path: Path, record_property
 
     assert len(serial.result["hosts"]) == DISKS + 1, f"1+{DISKS} hosts: {len(serial.result['hosts'])}"
     assert parallel.result["xdist_workers"], "the parallel run used xdist workers"
-    s = outcomes(serial.result)
-    for label, run in (("-n auto", parallel),):
-        o = outcomes(run.result)
-        assert s.keys() == o.keys(), f"{label}: only serial {sorted(s.keys() - o.keys())[:10]}, " \
-                                     f"only {label} {sorted(o.keys() - s.keys())[:10]}"
-        assert not differing(serial.result, run.result), \
-            f"{label}: outcomes differ from the serial run: {differing(serial.result, run.result)}"
-        assert serial.status == run.status, f"{label}: exit status {run.status}, serial {serial.status}"
-        comp = compare.compare(serial.result, run.result)
-        assert (comp.regressions, comp.fixed, comp.changed) == ([], [], []), f"{label}: {comp.summary_line()}"
-        assert serial.result["hosts"] == run.result["hosts"], f"{label}: same hosts, roles and OS"
+    assert_same_run("-n auto", serial, parallel)
+    assert serial.result["hosts"] == parallel.result["hosts"], "-n auto: same hosts, roles and OS"
     per_host = {r["host"] for r in parallel.result["records"] if r["host"]}
     assert len(per_host) == DISKS + 1, f"every host has records: {len(per_host)}"
 
@@ -90,11 +94,4 @@ def test_transfer_pool_matches_serial_on_1_plus_2(tmp_path: Path, record_propert
     transfers = [n for n in s if "test_transfers.py" in n]
     assert len(transfers) >= 10, f"the 1+2 site runs its transfers: {transfers}"
     for label, run in (("pool", pool), ("pool + -n 2", both)):
-        o = outcomes(run.result)
-        assert o.keys() == s.keys(), f"{label}: only serial {sorted(s.keys() - o.keys())[:10]}, " \
-                                     f"only {label} {sorted(o.keys() - s.keys())[:10]}"
-        assert not differing(serial.result, run.result), \
-            f"{label}: outcomes differ from the serial run: {differing(serial.result, run.result)}"
-        assert run.status == serial.status, f"{label}: exit status {run.status}, serial {serial.status}"
-        comp = compare.compare(serial.result, run.result)
-        assert (comp.regressions, comp.fixed, comp.changed) == ([], [], []), f"{label}: {comp.summary_line()}"
+        assert_same_run(label, serial, run)
