@@ -96,8 +96,17 @@ SELFTEST_TMP = t=$$(mktemp -d /tmp/se6-selftests.XXXXXX); trap 'rm -rf "$$t"' EX
 unit:
 	@$(SELFTEST_TMP) $(PY) -m pytest -p no:cacheprovider -q --basetemp="$$t" selftests/unit
 
+# A selftest fails at once, except when its failure is one of three rare misbehaviours of the
+# testbed's healthy servers that the suite rightly reports (docs/testbed.md, "Gotchas for
+# transfer code"): a transfer step that got no answer at all ("no answer within"); a login
+# XRootD 5.5.3 dropped, turned into a redirect loop ("Redirect limit has been reached"); a root
+# third-party copy whose pulling xrdcp 5.5.3 crashed without a word ("Copy failed with return
+# code"). Such a test runs once more, and the summary line counts it as "rerun".
+RERUN_SERVER_HICCUP = --reruns 1 --only-rerun "no answer within" \
+  --only-rerun "Redirect limit has been reached" --only-rerun "Copy failed with return code"
+
 integration:
-	@$(SELFTEST_TMP) $(PY) -m pytest -p no:cacheprovider -q --durations=15 --basetemp="$$t" selftests/integration
+	@$(SELFTEST_TMP) $(PY) -m pytest -p no:cacheprovider -q --durations=15 $(RERUN_SERVER_HICCUP) --basetemp="$$t" selftests/integration
 
 # A venv on a real Python 3.9 with the suite installed by `pip install .` and gfal2's bindings
 # built for it (idempotent; the interpreter is downloaded once, from Debian 11 with private apt
